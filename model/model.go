@@ -1,0 +1,71 @@
+// Package model is the CoorLog cascade, usable without the collector: a
+// session of raw log lines goes in, a verdict comes out. The processor package
+// depends only on the Detector interface declared here; model never imports
+// pdata.
+//
+//	lines ─▶ Encoder (normalise, cache, BERT) ─▶ mean ─▶ Coordinator (autoencoder, tau)
+//	                                                     ├─ not evolved ─▶ small model + kNN vote
+//	                                                     └─ evolved ─────▶ LLM (Evol-CoT) ─▶ AEM
+package model
+
+import "context"
+
+// Session is a group of log records that belong together (a block, a request,
+// a window), in arrival order.
+type Session struct {
+	ID    string
+	Lines []string // raw bodies, in arrival order
+}
+
+// Route names the stage that produced a verdict.
+type Route string
+
+const (
+	RouteSmallModel Route = "small_model" // coordinator said "not evolved"; kNN vote
+	RouteLLM        Route = "llm"         // evolved; judged by the LLM (Evol-CoT)
+	RouteCache      Route = "cache"       // an identical template sequence was judged before
+	RouteFallback   Route = "fallback"    // the preferred stage was unavailable (no LLM, budget, fault, overload)
+)
+
+// Verdict is what the detector says about one session.
+type Verdict struct {
+	Score        float64 // 0..1, higher = more anomalous
+	Anomaly      bool
+	Evolved      bool    // the coordinator's reconstruction error was >= tau
+	Route        Route   // which stage decided
+	RecError     float64 // coordinator reconstruction error (MSE)
+	Reason       string  // LLM explanation or fallback cause, when there is one
+	ModelVersion string
+}
+
+// Detector judges sessions. Implementations are safe for concurrent use.
+type Detector interface {
+	Detect(ctx context.Context, s Session) (Verdict, error)
+}
+
+// Encoder turns log lines into fixed-size vectors. Implementations are safe
+// for concurrent use.
+type Encoder interface {
+	// Embed returns one vector of length Dim() per line, in order.
+	Embed(ctx context.Context, lines []string) ([][]float32, error)
+	Dim() int
+}
+
+// SessionVector is the session representation of CoorLog: the mean of its
+// line vectors. It returns nil for an empty session.
+func SessionVector(lines [][]float32) []float32 {
+	if len(lines) == 0 {
+		return nil
+	}
+	out := make([]float32, len(lines[0]))
+	for _, v := range lines {
+		for i, x := range v {
+			out[i] += x
+		}
+	}
+	inv := 1 / float32(len(lines))
+	for i := range out {
+		out[i] *= inv
+	}
+	return out
+}

@@ -1,0 +1,3 @@
+module github.com/coorlog/coorlogprocessor/scripts/gotchpatch
+
+go 1.26

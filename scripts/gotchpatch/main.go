@@ -1,0 +1,205 @@
+// Command gotchpatch adapts a copy of the gotch module to the libtorch that is
+// installed on this machine. gotch's generated C++ wrappers target a newer
+// libtorch than Debian ships; instead of hand-maintaining a patch, it asks the
+// compiler which wrappers fail (a syntax-only compile) and turns exactly those
+// into functions that raise "not available in this libtorch build" at run time.
+// The rest of gotch is untouched, so the step adapts to whatever libtorch is
+// installed.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+const generated = "torch_api_generated.cpp.h"
+
+func main() {
+	dir := flag.String("dir", "", "gotch module copy to patch (writable)")
+	inc := flag.String("include", "/usr/include", "libtorch include directory")
+	lib := flag.String("lib", "/usr/lib/x86_64-linux-gnu", "libtorch library directory")
+	cuda := flag.String("cuda", "", "CUDA home; empty for a CPU-only build")
+	maxPasses := flag.Int("passes", 4, "syntax-check passes before giving up")
+	flag.Parse()
+	if *dir == "" {
+		fmt.Fprintln(os.Stderr, "gotchpatch: -dir is required")
+		os.Exit(2)
+	}
+	if err := run(*dir, *inc, *lib, *cuda, *maxPasses); err != nil {
+		fmt.Fprintln(os.Stderr, "gotchpatch:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir, inc, lib, cuda string, maxPasses int) error {
+	libtch := filepath.Join(dir, "libtch")
+	if err := writeCgoFlags(filepath.Join(libtch, "lib.go"), inc, lib, cuda); err != nil {
+		return fmt.Errorf("rewriting cgo flags: %w", err)
+	}
+	total := 0
+	for pass := 1; pass <= maxPasses; pass++ {
+		failing, other, err := syntaxCheck(libtch, inc)
+		if err != nil {
+			return err
+		}
+		if len(failing) == 0 {
+			if len(other) > 0 {
+				return fmt.Errorf("errors outside the generated wrappers:\n%s", strings.Join(other, "\n"))
+			}
+			fmt.Printf("gotchpatch: %d wrappers stubbed; libtch compiles against %s\n", total, inc)
+			return nil
+		}
+		n, err := stubFunctions(filepath.Join(libtch, generated), failing)
+		if err != nil {
+			return err
+		}
+		total += n
+		fmt.Printf("gotchpatch: pass %d: stubbed %d wrappers that do not compile against this libtorch\n", pass, n)
+	}
+	return fmt.Errorf("still failing after %d passes", maxPasses)
+}
+
+// writeCgoFlags replaces gotch's hard-wired flags (CUDA libraries, the old C++
+// ABI, a vendored libtorch path) with flags for the libtorch given.
+func writeCgoFlags(path, inc, lib, cuda string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var keep []string
+	for _, l := range strings.Split(string(src), "\n") {
+		if !strings.HasPrefix(l, "// #cgo ") {
+			keep = append(keep, l)
+		}
+	}
+	flags := []string{
+		"// #cgo LDFLAGS: -lstdc++ -ltorch -lc10 -ltorch_cpu -L" + lib + " -Wl,-rpath," + lib,
+		"// #cgo CFLAGS: -I${SRCDIR} -O3 -Wall -Wno-unused-variable -Wno-deprecated-declarations -Wno-c++11-narrowing -Wno-sign-compare -Wno-unused-function",
+		"// #cgo CXXFLAGS: -std=c++17 -I${SRCDIR} -O2 -I" + inc + " -I" + inc + "/torch/csrc/api/include",
+	}
+	if cuda != "" {
+		flags = append(flags,
+			"// #cgo LDFLAGS: -L"+cuda+"/lib64 -lcuda -lcudart -lcublas -lcudnn -lnvrtc -lc10_cuda -ltorch_cuda",
+			"// #cgo CFLAGS: -I"+cuda+"/include")
+	}
+	out := []string{}
+	inserted := false
+	for _, l := range keep {
+		out = append(out, l)
+		if !inserted && strings.HasPrefix(l, "package ") {
+			out = append(out, "")
+			out = append(out, flags...)
+			inserted = true
+		}
+	}
+	// cgo directives must directly precede `import "C"`; move them there.
+	joined := strings.Join(out, "\n")
+	block := strings.Join(flags, "\n")
+	joined = strings.Replace(joined, "\n"+block, "", 1)
+	joined = strings.Replace(joined, "import \"C\"", block+"\nimport \"C\"", 1)
+	return os.WriteFile(path, []byte(joined), 0o644)
+}
+
+var errLine = regexp.MustCompile(`^(.*?):(\d+):\d+: error: `)
+
+// syntaxCheck compiles torch_api.cpp with -fsyntax-only and returns the line
+// numbers in the generated file that fail, plus errors found anywhere else.
+func syntaxCheck(libtch, inc string) (map[int]bool, []string, error) {
+	args := []string{"-std=c++17", "-fsyntax-only", "-fmax-errors=0", "-w",
+		"-I" + libtch, "-I" + inc, "-I" + inc + "/torch/csrc/api/include",
+		filepath.Join(libtch, "torch_api.cpp")}
+	cmd := exec.Command("g++", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	runErr := cmd.Run()
+	var exitErr *exec.ExitError
+	if runErr != nil && !errors.As(runErr, &exitErr) {
+		return nil, nil, fmt.Errorf("running g++: %w", runErr)
+	}
+	failing := map[int]bool{}
+	var other []string
+	sc := bufio.NewScanner(&stderr)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for sc.Scan() {
+		m := errLine.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		if filepath.Base(m[1]) == generated {
+			n, _ := strconv.Atoi(m[2])
+			failing[n] = true
+		} else {
+			other = append(other, sc.Text())
+		}
+	}
+	if runErr != nil && len(failing) == 0 && len(other) == 0 {
+		return nil, nil, fmt.Errorf("g++ failed without parsable errors:\n%s", stderr.String())
+	}
+	return failing, other, nil
+}
+
+// stubFunctions replaces the PROTECT(...) body of every wrapper that contains
+// a failing line with a throw that names the wrapper.
+func stubFunctions(path string, failing map[int]bool) (int, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	lines := strings.Split(string(src), "\n")
+	type span struct{ start, end int } // PROTECT body, 0-based, exclusive end
+	spans := map[span]string{}
+	for ln := range failing {
+		i := ln - 1
+		if i < 0 || i >= len(lines) {
+			continue
+		}
+		// Walk back to the wrapper's signature (a line starting at column 0).
+		s := i
+		for s > 0 && (lines[s] == "" || lines[s][0] == ' ' || lines[s][0] == '\t' || lines[s][0] == '}') {
+			s--
+		}
+		name := signatureName(lines[s])
+		p := s
+		for p < len(lines) && strings.TrimSpace(lines[p]) != "PROTECT(" {
+			p++
+		}
+		e := p + 1
+		for e < len(lines) && lines[e] != "  )" {
+			e++
+		}
+		if name == "" || p >= len(lines) || e >= len(lines) || i > e {
+			return 0, fmt.Errorf("%s:%d: cannot find the enclosing wrapper", generated, ln)
+		}
+		spans[span{p + 1, e}] = name
+	}
+	keys := make([]span, 0, len(spans))
+	for k := range spans {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool { return keys[a].start > keys[b].start })
+	for _, k := range keys {
+		stub := fmt.Sprintf("    throw std::runtime_error(\"%s: not available in this libtorch build (gotch targets a newer libtorch)\");", spans[k])
+		lines = append(lines[:k.start], append([]string{stub}, lines[k.end:]...)...)
+	}
+	return len(keys), os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
+}
+
+var sigName = regexp.MustCompile(`\b(at[a-z]*_\w+)\(`)
+
+func signatureName(l string) string {
+	m := sigName.FindStringSubmatch(l)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
