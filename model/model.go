@@ -69,3 +69,33 @@ func SessionVector(lines [][]float32) []float32 {
 	}
 	return out
 }
+
+// Neighbour is a labelled session retrieved from the kNN memory, with the text
+// the LLM compares against.
+type Neighbour struct {
+	ID         string
+	Lines      []string
+	Label      int     // 0 normal, 1 anomalous
+	Similarity float64 // cosine similarity in the small model's projection space
+}
+
+// Judgement is the LLM stage's answer for one evolved session.
+type Judgement struct {
+	Anomaly    bool
+	Score      float64 // 0..1
+	Reason     string
+	Inherited  bool  // label inherited from neighbours judged evolutions (Evol Detect)
+	Evolutions []int // indices into the neighbours judged "an evolution of" the session
+	Cached     bool  // answered from the verdict cache, no LLM call made
+
+	Calls            int // LLM requests made for this session
+	PromptTokens     int
+	CompletionTokens int
+	TokensEstimated  bool // the endpoint reported no usage; counts are estimates
+}
+
+// Judge is the LLM stage (Evol-CoT). An error means no usable answer: the
+// cascade falls back to the small model and marks the route as fallback.
+type Judge interface {
+	Judge(ctx context.Context, s Session, neighbours []Neighbour) (Judgement, error)
+}
