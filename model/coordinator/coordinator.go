@@ -1,0 +1,442 @@
+// Package coordinator is CoorLog's router: a fully connected autoencoder on
+// the session vector, trained on the old version's sessions. A session whose
+// reconstruction error reaches tau (a quantile of the error on held-out old
+// sessions) is "evolved" and goes to the LLM; the rest stay on the small model.
+//
+// Inputs are standardised with the training mean and standard deviation, and
+// the error is the MSE in that standardised space. The output layer is linear
+// by default: standardised inputs are z-scores outside [-1, 1], which a Tanh
+// output (the prototype's choice) cannot reproduce, so it would inflate the
+// error of every session in the tails. Tanh stays available as an option.
+package coordinator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand"
+	"slices"
+
+	"github.com/coorlog/coorlogprocessor/model/internal/mlp"
+	"github.com/coorlog/coorlogprocessor/model/internal/wire"
+)
+
+// Config sets the autoencoder's shape, training and threshold. Zero fields
+// take the defaults of DefaultConfig.
+type Config struct {
+	Hidden        []int   `json:"hidden"`         // hidden layer sizes; default [64, 128, 64] (method.md)
+	Output        string  `json:"output"`         // "linear" (default) or "tanh"
+	Epochs        int     `json:"epochs"`         // default 30
+	BatchSize     int     `json:"batch_size"`     // default 256
+	LR            float64 `json:"lr"`             // Adam learning rate; default 1e-3
+	Quantile      float64 `json:"quantile"`       // tau = this quantile of validation error; default 0.9
+	ValidFraction float64 `json:"valid_fraction"` // held out of train when no validation set is given; default 0.2
+	Seed          int64   `json:"seed"`           // default 1
+}
+
+// DefaultConfig is the configuration used for zero fields.
+func DefaultConfig() Config {
+	return Config{Hidden: []int{64, 128, 64}, Output: "linear", Epochs: 30, BatchSize: 256, LR: 1e-3, Quantile: 0.9, ValidFraction: 0.2, Seed: 1}
+}
+
+// WithDefaults fills zero fields from DefaultConfig.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	if len(c.Hidden) == 0 {
+		c.Hidden = d.Hidden
+	}
+	if c.Output == "" {
+		c.Output = d.Output
+	}
+	if c.Epochs == 0 {
+		c.Epochs = d.Epochs
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.LR == 0 {
+		c.LR = d.LR
+	}
+	if c.Quantile == 0 {
+		c.Quantile = d.Quantile
+	}
+	if c.ValidFraction == 0 {
+		c.ValidFraction = d.ValidFraction
+	}
+	if c.Seed == 0 {
+		c.Seed = d.Seed
+	}
+	return c
+}
+
+// Validate reports a configuration that cannot train.
+func (c Config) Validate() error {
+	for _, h := range c.Hidden {
+		if h <= 0 {
+			return fmt.Errorf("coordinator: hidden sizes must be positive, got %v", c.Hidden)
+		}
+	}
+	switch {
+	case c.Output != "linear" && c.Output != "tanh":
+		return fmt.Errorf("coordinator: output must be linear or tanh, got %q", c.Output)
+	case c.Epochs < 0 || c.BatchSize <= 0 || c.LR <= 0:
+		return fmt.Errorf("coordinator: epochs %d, batch size %d, lr %g must be positive", c.Epochs, c.BatchSize, c.LR)
+	case c.Quantile <= 0 || c.Quantile >= 1:
+		return fmt.Errorf("coordinator: quantile must be in (0, 1), got %g", c.Quantile)
+	case c.ValidFraction <= 0 || c.ValidFraction >= 1:
+		return fmt.Errorf("coordinator: valid fraction must be in (0, 1), got %g", c.ValidFraction)
+	}
+	return nil
+}
+
+// Progress is reported once per training epoch.
+type Progress struct {
+	Stage  string // "train" or "finetune"
+	Epoch  int    // 1-based
+	Epochs int
+	Loss   float64 // mean training MSE of the epoch
+}
+
+// Model is a trained coordinator. It is immutable and safe for concurrent use.
+type Model struct {
+	cfg       Config
+	mean, std []float32 // per input dimension, from the training set
+	net       *mlp.Net  // standardised vec -> reconstruction
+	tau       float64
+	validErrs []float32 // sorted validation errors, for TauAt
+}
+
+// minStd keeps constant dimensions from dividing by zero.
+const minStd = 1e-3
+
+// maxValidErrs bounds the validation errors kept for TauAt.
+const maxValidErrs = 2048
+
+// Train fits the autoencoder on train and sets tau from valid (or, when valid
+// is empty, from a seeded ValidFraction of train held out of training).
+func Train(ctx context.Context, train, valid [][]float32, cfg Config, progress func(Progress)) (*Model, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dim, err := checkVectors(train)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: training set: %w", err)
+	}
+	rng := rand.New(rand.NewSource(cfg.Seed))
+	if len(valid) == 0 {
+		if len(train) < 2 {
+			return nil, fmt.Errorf("coordinator: need at least 2 sessions to hold out a validation split, got %d", len(train))
+		}
+		perm := rng.Perm(len(train))
+		nValid := max(1, int(math.Round(cfg.ValidFraction*float64(len(train)))))
+		valid = make([][]float32, 0, nValid)
+		rest := make([][]float32, 0, len(train)-nValid)
+		for i, j := range perm {
+			if i < nValid {
+				valid = append(valid, train[j])
+			} else {
+				rest = append(rest, train[j])
+			}
+		}
+		train = rest
+	} else if vd, err := checkVectors(valid); err != nil || vd != dim {
+		return nil, fmt.Errorf("coordinator: validation set: dimension %d, want %d (%v)", vd, dim, err)
+	}
+
+	m := &Model{cfg: cfg}
+	m.mean, m.std = meanStd(train, dim)
+	dims := append(append([]int{dim}, cfg.Hidden...), dim)
+	out := mlp.Identity
+	if cfg.Output == "tanh" {
+		out = mlp.Tanh
+	}
+	init, err := mlp.New(dims, mlp.ReLU, out, rng)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	m.net, err = m.fit(ctx, init, train, cfg.Epochs, cfg.BatchSize, rng, "train", progress)
+	if err != nil {
+		return nil, err
+	}
+	errs := make([]float32, len(valid))
+	for i, v := range valid {
+		errs[i] = float32(m.Error(v))
+	}
+	slices.Sort(errs)
+	m.validErrs = thin(errs, maxValidErrs)
+	m.tau = quantile(errs, cfg.Quantile)
+	return m, nil
+}
+
+// FineTune returns a new model trained further on vecs for the given epochs
+// (each at least one batch), keeping the training statistics and tau: the
+// point is to bring these sessions under the old threshold. The receiver is
+// not modified, so the result can be swapped in atomically. Callers mix in a
+// replay of old sessions to keep the old distribution under tau too.
+func (m *Model) FineTune(ctx context.Context, vecs [][]float32, epochs int) (*Model, error) {
+	if epochs <= 0 {
+		return nil, fmt.Errorf("coordinator: fine-tune epochs must be positive, got %d", epochs)
+	}
+	dim, err := checkVectors(vecs)
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: fine-tune set: %w", err)
+	}
+	if dim != m.Dim() {
+		return nil, fmt.Errorf("coordinator: fine-tune vectors have dimension %d, model %d", dim, m.Dim())
+	}
+	n := *m
+	rng := rand.New(rand.NewSource(m.cfg.Seed + int64(len(vecs))))
+	n.net, err = m.fit(ctx, m.net, vecs, epochs, FineTuneBatch(len(vecs), m.cfg.BatchSize), rng, "finetune", nil)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// fit trains a copy of start on vecs with Adam and MSE; start is untouched.
+func (m *Model) fit(ctx context.Context, start *mlp.Net, vecs [][]float32, epochs, batch int, rng *rand.Rand, stage string, progress func(Progress)) (*mlp.Net, error) {
+	dim := m.Dim()
+	var out *mlp.Net
+	err := mlp.Locked(func() error {
+		tr, err := mlp.NewTrainer(start, m.cfg.LR)
+		if err != nil {
+			return fmt.Errorf("coordinator: %w", err)
+		}
+		defer tr.Close()
+		steps := max(1, (len(vecs)+batch-1)/batch)
+		for epoch := 1; epoch <= epochs; epoch++ {
+			perm := rng.Perm(len(vecs))
+			var sum float64
+			for s := 0; s < steps; s++ {
+				if err := ctx.Err(); err != nil {
+					return fmt.Errorf("coordinator: %s: %w", stage, err)
+				}
+				idx := batchIndices(perm, s, batch)
+				x, err := mlp.Batch(vecs, idx, dim, m.standardise) // [B, dim]
+				if err != nil {
+					return fmt.Errorf("coordinator: batch: %w", err)
+				}
+				recon := tr.Forward(x)                // [B, dim]
+				loss := recon.MustMseLoss(x, 1, true) // mean over B*dim
+				err = tr.Step(loss)
+				sum += mlp.Scalar(loss)
+				loss.MustDrop()
+				x.MustDrop()
+				if err != nil {
+					return fmt.Errorf("coordinator: %w", err)
+				}
+			}
+			if progress != nil {
+				progress(Progress{Stage: stage, Epoch: epoch, Epochs: epochs, Loss: sum / float64(steps)})
+			}
+		}
+		out, err = tr.Net()
+		return err
+	})
+	return out, err
+}
+
+// FineTuneBatch is the batch size for fine-tuning on n vectors: small sets
+// use smaller batches (down to 32) so that one epoch is about 8 Adam steps and
+// a few dozen epochs move the model; large sets use the training batch size.
+func FineTuneBatch(n, batch int) int {
+	return min(batch, max(32, (n+7)/8))
+}
+
+// batchIndices is the s-th batch of perm; when perm is shorter than a batch it
+// wraps around, so fine-tuning on a handful of sessions still fills a batch.
+func batchIndices(perm []int, s, size int) []int {
+	if len(perm) <= size {
+		return perm
+	}
+	lo := s * size
+	return perm[lo:min(lo+size, len(perm))]
+}
+
+// Error is the reconstruction MSE of vec in standardised space. A vector of
+// the wrong length, or with NaN/Inf, has error +Inf (so it counts as evolved).
+func (m *Model) Error(vec []float32) float64 {
+	if len(vec) != m.Dim() {
+		return math.Inf(1)
+	}
+	z := make([]float32, len(vec))
+	m.standardise(z, vec)
+	r := m.net.Forward(z)
+	var s float64
+	for i := range z {
+		d := float64(r[i] - z[i])
+		s += d * d
+	}
+	e := s / float64(len(z))
+	if math.IsNaN(e) {
+		return math.Inf(1)
+	}
+	return e
+}
+
+// Evolved reports the reconstruction error and whether it reaches tau.
+func (m *Model) Evolved(vec []float32) (float64, bool) {
+	e := m.Error(vec)
+	return e, e >= m.tau
+}
+
+func (m *Model) standardise(dst, src []float32) {
+	for i, x := range src {
+		dst[i] = (x - m.mean[i]) / m.std[i]
+	}
+}
+
+// Dim is the session vector width the model expects.
+func (m *Model) Dim() int { return len(m.mean) }
+
+// Tau is the evolution threshold on the reconstruction error.
+func (m *Model) Tau() float64 { return m.tau }
+
+// Config is the configuration the model was trained with.
+func (m *Model) Config() Config { return m.cfg }
+
+// TauAt is the q-quantile of the validation errors, for choosing or sweeping
+// the threshold (the tau-sensitivity plot). q is clamped to [0, 1].
+func (m *Model) TauAt(q float64) float64 { return quantile(m.validErrs, q) }
+
+// WithTau returns a copy of the model using threshold tau.
+func (m *Model) WithTau(tau float64) *Model {
+	n := *m
+	n.tau = tau
+	return &n
+}
+
+// quantile of sorted xs by linear interpolation.
+func quantile(sorted []float32, q float64) float64 {
+	if len(sorted) == 0 {
+		return math.Inf(1)
+	}
+	q = min(max(q, 0), 1)
+	pos := q * float64(len(sorted)-1)
+	lo := int(math.Floor(pos))
+	hi := min(lo+1, len(sorted)-1)
+	f := pos - float64(lo)
+	return float64(sorted[lo])*(1-f) + float64(sorted[hi])*f
+}
+
+// thin keeps at most n evenly spaced values of sorted xs (both ends kept).
+func thin(sorted []float32, n int) []float32 {
+	if len(sorted) <= n {
+		return sorted
+	}
+	out := make([]float32, n)
+	for i := range out {
+		out[i] = sorted[i*(len(sorted)-1)/(n-1)]
+	}
+	return out
+}
+
+func meanStd(vecs [][]float32, dim int) (mean, std []float32) {
+	mu := make([]float64, dim)
+	for _, v := range vecs {
+		for i, x := range v {
+			mu[i] += float64(x)
+		}
+	}
+	n := float64(len(vecs))
+	va := make([]float64, dim)
+	for _, v := range vecs {
+		for i, x := range v {
+			d := float64(x) - mu[i]/n
+			va[i] += d * d
+		}
+	}
+	mean = make([]float32, dim)
+	std = make([]float32, dim)
+	for i := range mean {
+		mean[i] = float32(mu[i] / n)
+		std[i] = float32(max(math.Sqrt(va[i]/n), minStd))
+	}
+	return mean, std
+}
+
+// checkVectors verifies a non-empty set of finite vectors of one width.
+func checkVectors(vecs [][]float32) (int, error) {
+	if len(vecs) == 0 {
+		return 0, errors.New("no session vectors")
+	}
+	dim := len(vecs[0])
+	if dim == 0 {
+		return 0, errors.New("empty session vector")
+	}
+	for i, v := range vecs {
+		if len(v) != dim {
+			return 0, fmt.Errorf("vector %d has dimension %d, want %d", i, len(v), dim)
+		}
+		for _, x := range v {
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return 0, fmt.Errorf("vector %d is not finite", i)
+			}
+		}
+	}
+	return dim, nil
+}
+
+// formatVersion of the coordinator section.
+const formatVersion = 1
+
+// MarshalBinary encodes the model: config, statistics, tau, validation
+// errors and weights as named float32 arrays.
+func (m *Model) MarshalBinary() ([]byte, error) {
+	var w wire.Writer
+	w.U32(formatVersion)
+	if err := w.JSON(m.cfg); err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	w.F64(m.tau)
+	w.Array("mean", []int{len(m.mean)}, m.mean)
+	w.Array("std", []int{len(m.std)}, m.std)
+	w.Array("valid_errors", []int{len(m.validErrs)}, m.validErrs)
+	m.net.Encode(&w, "autoencoder")
+	return w.Bytes(), nil
+}
+
+// Unmarshal decodes a model written by MarshalBinary, checking that its parts
+// fit together.
+func Unmarshal(p []byte) (*Model, error) {
+	r := wire.NewReader(p)
+	if v := r.U32(); r.Err() == nil && v != formatVersion {
+		return nil, fmt.Errorf("coordinator: section format %d, this build reads %d", v, formatVersion)
+	}
+	m := &Model{}
+	r.JSON(&m.cfg)
+	m.tau = r.F64()
+	_, m.mean = r.Array("mean")
+	_, m.std = r.Array("std")
+	_, m.validErrs = r.Array("valid_errors")
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	net, err := mlp.Decode(r, "autoencoder")
+	if err != nil {
+		return nil, fmt.Errorf("coordinator: %w", err)
+	}
+	m.net = net
+	dim := len(m.mean)
+	switch {
+	case dim == 0 || len(m.std) != dim:
+		return nil, fmt.Errorf("coordinator: statistics of width %d and %d", dim, len(m.std))
+	case net.InDim() != dim || net.OutDim() != dim:
+		return nil, fmt.Errorf("coordinator: autoencoder %v does not map width %d to itself", net.Dims(), dim)
+	case math.IsNaN(m.tau):
+		return nil, errors.New("coordinator: tau is NaN")
+	case r.Remaining() != 0:
+		return nil, fmt.Errorf("coordinator: %d trailing bytes", r.Remaining())
+	}
+	for _, s := range m.std {
+		if !(s > 0) {
+			return nil, errors.New("coordinator: non-positive standard deviation")
+		}
+	}
+	if !slices.IsSorted(m.validErrs) {
+		return nil, errors.New("coordinator: validation errors not sorted")
+	}
+	return m, nil
+}
