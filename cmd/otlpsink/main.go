@@ -1,0 +1,114 @@
+// Command otlpsink is a small OTLP/HTTP logs receiver for the demo and the
+// end-to-end tests.
+//
+//	otlpsink [-listen 127.0.0.1:4319] [-out received.jsonl]   serve POST /v1/logs, GET /stats
+//	otlpsink report -in received.jsonl [-truth sessions.jsonl] [-prefix anomaly.] [-rows 40]
+//
+// Serving writes every received log record as one JSON line (to -out, or
+// stdout with "-") until SIGINT/SIGTERM. report groups the records by the
+// session id attribute and compares the verdicts with the labels.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/coorlog/coorlogprocessor/internal/otlpsink"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "otlpsink:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "report" {
+		return report(args[1:], stdout)
+	}
+	fs := flag.NewFlagSet("otlpsink", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:4319", "address to serve OTLP/HTTP on")
+	out := fs.String("out", "-", `file to append received records to as JSON lines ("-" = stdout)`)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	w := stdout
+	if *out != "-" {
+		f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return fmt.Errorf("opening output: %w", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return serve(ctx, *listen, otlpsink.New(otlpsink.WithWriter(w)))
+}
+
+func serve(ctx context.Context, addr string, sink *otlpsink.Sink) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: sink.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	fmt.Fprintf(os.Stderr, "otlpsink: listening on http://%s/v1/logs\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	st := sink.Stats()
+	fmt.Fprintf(os.Stderr, "otlpsink: %d records in %d requests (%d bad requests)\n", st.Records, st.Requests, st.Errors)
+	return nil
+}
+
+func report(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("otlpsink report", flag.ContinueOnError)
+	in := fs.String("in", "", "records written by otlpsink (JSON lines)")
+	truthPath := fs.String("truth", "", "labelled sessions (exchange-format JSONL), optional")
+	prefix := fs.String("prefix", "anomaly.", "attribute prefix the processor used")
+	rows := fs.Int("rows", 40, "sessions to list (0 = all)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *in == "" {
+		return errors.New("report: -in is required")
+	}
+	f, err := os.Open(*in)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer f.Close()
+	recs, err := otlpsink.ReadRecords(f)
+	if err != nil {
+		return fmt.Errorf("report: %s: %w", *in, err)
+	}
+	truth := map[string]otlpsink.Truth{}
+	if *truthPath != "" {
+		if truth, err = otlpsink.ReadTruth(*truthPath); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	return otlpsink.WriteReport(stdout, otlpsink.Summarize(recs, *prefix), truth, *rows)
+}

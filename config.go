@@ -1,0 +1,308 @@
+package coorlogprocessor // import "github.com/coorlog/coorlogprocessor"
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
+)
+
+// Modes of operation.
+const (
+	// ModeDetect scores sessions against a trained model bundle (model_path).
+	ModeDetect = "detect"
+	// ModeLearn bootstraps without labels: the first sessions are assumed
+	// normal, a model is trained on them, then the processor detects.
+	ModeLearn = "learn"
+)
+
+// Session key sources.
+const (
+	KeyAttribute         = "attribute"          // a log record attribute
+	KeyResourceAttribute = "resource_attribute" // a resource attribute
+	KeyTraceID           = "trace_id"           // the record's trace id
+	KeyBodyRegex         = "body_regex"         // a regex match (or its first capture group) on the body
+)
+
+// What happens to records whose session key cannot be found.
+const (
+	MissingKeyResource    = "resource"    // one fallback session per resource
+	MissingKeyPassthrough = "passthrough" // forwarded unannotated
+)
+
+// Encoder poolings.
+const (
+	PoolingMean = "mean"
+	PoolingCLS  = "cls"
+)
+
+// Config is the coorlog processor's configuration. Defaults are set in
+// createDefaultConfig and listed in docs/notes/collector.md.
+type Config struct {
+	// Mode is detect or learn. Empty means detect when ModelPath is set and
+	// learn when it is not.
+	Mode string `mapstructure:"mode"`
+	// ModelPath is the model bundle directory written by `coorlog train` (or
+	// by learn mode, which persists what it learnt there when set).
+	ModelPath string `mapstructure:"model_path"`
+
+	Encoder EncoderConfig `mapstructure:"encoder"`
+	Session SessionConfig `mapstructure:"session"`
+
+	// Workers score closed sessions concurrently.
+	Workers int `mapstructure:"workers"`
+	// QueueSize bounds the closed sessions waiting for a worker; beyond it,
+	// sessions are scored on the fast path only (never dropped).
+	QueueSize int `mapstructure:"queue_size"`
+	// AttributePrefix is prepended to every attribute the processor writes.
+	AttributePrefix string `mapstructure:"attribute_prefix"`
+	// EmitSummary adds one summary log record per anomalous session.
+	EmitSummary bool `mapstructure:"emit_summary"`
+
+	Learn LearnConfig `mapstructure:"learn"`
+	AEM   AEMConfig   `mapstructure:"aem"`
+	LLM   LLMConfig   `mapstructure:"llm"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// EncoderConfig selects the line encoder.
+type EncoderConfig struct {
+	// Path is a Hugging Face BERT checkpoint directory; empty uses the
+	// embedded default encoder.
+	Path      string `mapstructure:"path"`
+	Pooling   string `mapstructure:"pooling"`
+	MaxSeqLen int    `mapstructure:"max_seq_len"`
+	BatchSize int    `mapstructure:"batch_size"`
+	// Threads is libtorch's intra-op thread count; 0 keeps libtorch's default.
+	Threads int `mapstructure:"threads"`
+	// CacheSize bounds the embedding cache (entries, keyed by normalised line).
+	CacheSize int `mapstructure:"cache_size"`
+}
+
+// SessionConfig says how records are grouped and when a session closes.
+type SessionConfig struct {
+	Key KeyConfig `mapstructure:"key"`
+	// MissingKey is resource (per-resource fallback session) or passthrough.
+	MissingKey        string        `mapstructure:"missing_key"`
+	MaxRecords        int           `mapstructure:"max_records"`
+	InactivityTimeout time.Duration `mapstructure:"inactivity_timeout"`
+	MaxOpenSessions   int           `mapstructure:"max_open_sessions"`
+	// MaxBufferedBytes caps the bodies held in open sessions; the oldest
+	// sessions are flushed (scored), never dropped, when it is exceeded.
+	MaxBufferedBytes int `mapstructure:"max_buffered_bytes"`
+	// MaxLineBytes truncates the text given to the detector (records are
+	// forwarded whole).
+	MaxLineBytes int `mapstructure:"max_line_bytes"`
+}
+
+// KeyConfig locates a record's session key.
+type KeyConfig struct {
+	Source string `mapstructure:"source"`
+	// Name is the attribute name for attribute and resource_attribute.
+	Name string `mapstructure:"name"`
+	// Regex is matched against the body for body_regex; the first capture
+	// group is the key when there is one, else the whole match.
+	Regex string `mapstructure:"regex"`
+}
+
+// LearnConfig bounds the bootstrap phase of learn mode: it ends at whichever
+// limit comes first.
+type LearnConfig struct {
+	Sessions int           `mapstructure:"sessions"`
+	Duration time.Duration `mapstructure:"duration"`
+}
+
+// AEMConfig controls the adaptive evolution mechanism's background updater.
+type AEMConfig struct {
+	Enabled   bool          `mapstructure:"enabled"`
+	Interval  time.Duration `mapstructure:"interval"`
+	BatchSize int           `mapstructure:"batch_size"`
+}
+
+// LLMConfig configures the OpenAI-compatible endpoint that judges evolved
+// sessions. An empty endpoint disables the LLM stage: evolved sessions then
+// get the small model's verdict with route fallback.
+type LLMConfig struct {
+	// ClientConfig carries endpoint (the API base URL, e.g.
+	// http://localhost:11434/v1), timeout (per request), headers and tls.
+	confighttp.ClientConfig `mapstructure:",squash"`
+
+	APIKey           configopaque.String `mapstructure:"api_key"`
+	Model            string              `mapstructure:"model"`
+	Temperature      float64             `mapstructure:"temperature"`
+	TopP             float64             `mapstructure:"top_p"`
+	MaxRetries       int                 `mapstructure:"max_retries"`
+	MaxConcurrent    int                 `mapstructure:"max_concurrent"`
+	TokensPerMinute  int                 `mapstructure:"tokens_per_minute"`
+	MaxTokensPerHour int                 `mapstructure:"max_tokens_per_hour"`
+	// TopK is the number of retrieved neighbours shown to the LLM.
+	TopK int `mapstructure:"top_k"`
+	// Redact lists extra regular expressions whose matches are masked in
+	// prompts, on top of the LLM stage's built-in patterns (emails, IPs,
+	// tokens, keys).
+	Redact []string `mapstructure:"redact"`
+}
+
+// Enabled reports whether an LLM endpoint is configured.
+func (c LLMConfig) Enabled() bool { return c.Endpoint != "" }
+
+var _ component.Config = (*Config)(nil)
+
+// EffectiveMode resolves an empty Mode from ModelPath.
+func (c *Config) EffectiveMode() string {
+	if c.Mode != "" {
+		return c.Mode
+	}
+	if c.ModelPath == "" {
+		return ModeLearn
+	}
+	return ModeDetect
+}
+
+// Validate checks the configuration; each error names the field at fault.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+
+	switch c.Mode {
+	case "", ModeLearn:
+	case ModeDetect:
+		if c.ModelPath == "" {
+			add("model_path", "required in mode %q (train one with `coorlog train`, or use mode learn)", ModeDetect)
+		}
+	default:
+		add("mode", "%q is not one of %q, %q", c.Mode, ModeDetect, ModeLearn)
+	}
+
+	switch c.Encoder.Pooling {
+	case PoolingMean, PoolingCLS:
+	default:
+		add("encoder.pooling", "%q is not one of %q, %q", c.Encoder.Pooling, PoolingMean, PoolingCLS)
+	}
+	positive(add, "encoder.max_seq_len", c.Encoder.MaxSeqLen)
+	positive(add, "encoder.batch_size", c.Encoder.BatchSize)
+	nonNegative(add, "encoder.threads", c.Encoder.Threads)
+	nonNegative(add, "encoder.cache_size", c.Encoder.CacheSize)
+
+	errs = append(errs, c.Session.validate()...)
+
+	positive(add, "workers", c.Workers)
+	positive(add, "queue_size", c.QueueSize)
+	if strings.TrimSpace(c.AttributePrefix) != c.AttributePrefix {
+		add("attribute_prefix", "%q has leading or trailing spaces", c.AttributePrefix)
+	}
+
+	if c.EffectiveMode() == ModeLearn {
+		positive(add, "learn.sessions", c.Learn.Sessions)
+		positiveDuration(add, "learn.duration", c.Learn.Duration)
+	}
+	if c.AEM.Enabled {
+		positiveDuration(add, "aem.interval", c.AEM.Interval)
+		positive(add, "aem.batch_size", c.AEM.BatchSize)
+	}
+
+	errs = append(errs, c.LLM.validate()...)
+	return errors.Join(errs...)
+}
+
+func (s SessionConfig) validate() []error {
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	switch s.Key.Source {
+	case KeyAttribute, KeyResourceAttribute:
+		if s.Key.Name == "" {
+			add("session.key.name", "required when session.key.source is %q", s.Key.Source)
+		}
+	case KeyTraceID:
+	case KeyBodyRegex:
+		if s.Key.Regex == "" {
+			add("session.key.regex", "required when session.key.source is %q", KeyBodyRegex)
+		} else if re, err := regexp.Compile(s.Key.Regex); err != nil {
+			errs = append(errs, fmt.Errorf("session.key.regex: %w", err))
+		} else if re.MatchString("") {
+			add("session.key.regex", "%q matches the empty string, so every record would share one key", s.Key.Regex)
+		}
+	default:
+		add("session.key.source", "%q is not one of %q, %q, %q, %q", s.Key.Source,
+			KeyAttribute, KeyResourceAttribute, KeyTraceID, KeyBodyRegex)
+	}
+	switch s.MissingKey {
+	case MissingKeyResource, MissingKeyPassthrough:
+	default:
+		add("session.missing_key", "%q is not one of %q, %q", s.MissingKey, MissingKeyResource, MissingKeyPassthrough)
+	}
+	positive(add, "session.max_records", s.MaxRecords)
+	positiveDuration(add, "session.inactivity_timeout", s.InactivityTimeout)
+	positive(add, "session.max_open_sessions", s.MaxOpenSessions)
+	positive(add, "session.max_buffered_bytes", s.MaxBufferedBytes)
+	positive(add, "session.max_line_bytes", s.MaxLineBytes)
+	return errs
+}
+
+func (l LLMConfig) validate() []error {
+	if !l.Enabled() {
+		return nil
+	}
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if !strings.HasPrefix(l.Endpoint, "http://") && !strings.HasPrefix(l.Endpoint, "https://") {
+		add("llm.endpoint", "%q must be an http:// or https:// URL", l.Endpoint)
+	}
+	if err := l.ClientConfig.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("llm: %w", err))
+	}
+	if l.Model == "" {
+		add("llm.model", "required when llm.endpoint is set")
+	}
+	if l.Temperature < 0 || l.Temperature > 2 {
+		add("llm.temperature", "%v is outside [0, 2]", l.Temperature)
+	}
+	if l.TopP <= 0 || l.TopP > 1 {
+		add("llm.top_p", "%v is outside (0, 1]", l.TopP)
+	}
+	if l.Timeout < 0 {
+		add("llm.timeout", "must not be negative, got %s", l.Timeout)
+	}
+	nonNegative(add, "llm.max_retries", l.MaxRetries)
+	positive(add, "llm.max_concurrent", l.MaxConcurrent)
+	nonNegative(add, "llm.tokens_per_minute", l.TokensPerMinute)
+	nonNegative(add, "llm.max_tokens_per_hour", l.MaxTokensPerHour)
+	positive(add, "llm.top_k", l.TopK)
+	for i, p := range l.Redact {
+		if _, err := regexp.Compile(p); err != nil {
+			errs = append(errs, fmt.Errorf("llm.redact[%d]: %w", i, err))
+		}
+	}
+	return errs
+}
+
+func positive(add func(field, format string, args ...any), field string, v int) {
+	if v <= 0 {
+		add(field, "must be positive, got %d", v)
+	}
+}
+
+func nonNegative(add func(field, format string, args ...any), field string, v int) {
+	if v < 0 {
+		add(field, "must not be negative, got %d", v)
+	}
+}
+
+func positiveDuration(add func(field, format string, args ...any), field string, d time.Duration) {
+	if d <= 0 {
+		add(field, "must be a positive duration, got %s", d)
+	}
+}

@@ -1,0 +1,133 @@
+package otlpsink
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+)
+
+func sampleLogs(bodies ...string) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "hdfs")
+	sl := rl.ScopeLogs().AppendEmpty()
+	for i, b := range bodies {
+		lr := sl.LogRecords().AppendEmpty()
+		lr.Body().SetStr(b)
+		lr.Attributes().PutStr("anomaly.session.id", "blk_1")
+		lr.Attributes().PutBool("anomaly.is_anomaly", i == 0)
+		lr.Attributes().PutDouble("anomaly.score", 0.5)
+	}
+	return ld
+}
+
+func post(t *testing.T, url, ctype, enc string, body []byte) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", ctype)
+	if enc != "" {
+		req.Header.Set("Content-Encoding", enc)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+func TestSinkAcceptsProtobufGzipAndJSON(t *testing.T) {
+	var out bytes.Buffer
+	sink := New(WithWriter(&out), WithMemory())
+	srv := httptest.NewServer(sink.Handler())
+	defer srv.Close()
+
+	pb, err := plogotlp.NewExportRequestFromLogs(sampleLogs("a", "b")).MarshalProto()
+	require.NoError(t, err)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	_, _ = zw.Write(pb)
+	require.NoError(t, zw.Close())
+	resp := post(t, srv.URL+"/v1/logs", "application/x-protobuf", "gzip", gz.Bytes())
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "application/x-protobuf", resp.Header.Get("Content-Type"))
+
+	js, err := plogotlp.NewExportRequestFromLogs(sampleLogs("c")).MarshalJSON()
+	require.NoError(t, err)
+	resp = post(t, srv.URL+"/v1/logs", "application/json", "", js)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	require.NoError(t, sink.WaitRecords(ctx, 3))
+
+	recs, err := ReadRecords(&out)
+	require.NoError(t, err)
+	require.Len(t, recs, 3)
+	assert.Equal(t, []string{"a", "b", "c"}, []string{recs[0].Body, recs[1].Body, recs[2].Body})
+	assert.Equal(t, "hdfs", recs[0].Resource["service.name"])
+	assert.Equal(t, true, recs[0].Attributes["anomaly.is_anomaly"])
+	assert.Equal(t, 0.5, recs[1].Attributes["anomaly.score"])
+	assert.Len(t, sink.Records(), 3)
+	st := sink.Stats()
+	assert.Equal(t, 2, st.Requests)
+	assert.Equal(t, 3, st.Records)
+}
+
+func TestSinkRejectsBadRequests(t *testing.T) {
+	sink := New()
+	srv := httptest.NewServer(sink.Handler())
+	defer srv.Close()
+
+	assert.Equal(t, http.StatusUnsupportedMediaType, post(t, srv.URL+"/v1/logs", "text/plain", "", []byte("x")).StatusCode)
+	assert.Equal(t, http.StatusUnsupportedMediaType, post(t, srv.URL+"/v1/logs", "application/json", "br", []byte("x")).StatusCode)
+	assert.Equal(t, http.StatusBadRequest, post(t, srv.URL+"/v1/logs", "application/x-protobuf", "", []byte{0xff, 0xff, 0xff}).StatusCode)
+	assert.Equal(t, http.StatusBadRequest, post(t, srv.URL+"/v1/logs", "application/json", "", []byte("{not json")).StatusCode)
+	assert.Equal(t, http.StatusBadRequest, post(t, srv.URL+"/v1/logs", "application/json", "gzip", []byte("not gzip")).StatusCode)
+	assert.Equal(t, 5, sink.Stats().Errors)
+	assert.Equal(t, 0, sink.Stats().Records)
+}
+
+func TestReportScoresSessions(t *testing.T) {
+	recs := []Record{
+		{Attributes: map[string]any{"a.session.id": "s1", "a.is_anomaly": true, "a.route": "small_model"}},
+		{Attributes: map[string]any{"a.session.id": "s1", "a.is_anomaly": true, "a.route": "small_model"}},
+		{Attributes: map[string]any{"a.session.id": "s2", "a.is_anomaly": false, "a.route": "fallback", "a.evolved": true}},
+		{Attributes: map[string]any{"a.session.id": "s3", "a.is_anomaly": true, "a.route": "llm"}},
+		{Attributes: map[string]any{"a.session.id": "s4", "a.is_anomaly": false, "a.route": "cache"}},
+	}
+	sessions := Summarize(recs, "a.")
+	require.Len(t, sessions, 4)
+	assert.Equal(t, 2, sessions["s1"].Records)
+	assert.True(t, sessions["s2"].Evolved)
+
+	truth := map[string]Truth{
+		"s1": {Label: 1, Kind: "anomalous"},
+		"s2": {Label: 1, Kind: "evolved"},
+		"s3": {Label: 0, Kind: "normal"},
+		"s4": {Label: 0, Kind: "normal"},
+		"s5": {Label: 0, Kind: "normal"},
+	}
+	sc := Score(sessions, truth)
+	assert.Equal(t, Scores{TP: 1, FP: 1, TN: 1, FN: 1, Missing: 1}, sc)
+	assert.InDelta(t, 0.5, sc.F1(), 1e-9)
+
+	var buf bytes.Buffer
+	require.NoError(t, WriteReport(&buf, sessions, truth, 0))
+	out := buf.String()
+	assert.Contains(t, out, "routes: cache=1 fallback=1 llm=1 small_model=1")
+	assert.Contains(t, out, "evolved    0/1 correct")
+	// Wrong verdicts are listed first.
+	lines := strings.Split(out, "\n")
+	assert.Contains(t, lines[1], "NO")
+}
