@@ -1,0 +1,57 @@
+package dataset
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// Split divides sessions into a first part holding frac of each label and a
+// second part holding the rest (stratified by label), chosen by a seeded
+// shuffle; both parts keep the input order. The same input, frac and seed
+// always give the same split.
+func Split(sessions []Session, frac float64, seed uint64) (first, second []Session, err error) {
+	if frac < 0 || frac > 1 || math.IsNaN(frac) {
+		return nil, nil, fmt.Errorf("split fraction %v: must be in [0, 1]", frac)
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x53504c4954000001))
+	byLabel := map[int][]int{}
+	for i, s := range sessions {
+		byLabel[s.Label] = append(byLabel[s.Label], i)
+	}
+	labels := make([]int, 0, len(byLabel))
+	for l := range byLabel {
+		labels = append(labels, l)
+	}
+	slices.Sort(labels) // map order must not leak into the rng stream
+	inFirst := make([]bool, len(sessions))
+	for _, l := range labels {
+		idx := byLabel[l]
+		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		n := int(math.Round(frac * float64(len(idx))))
+		for _, i := range idx[:n] {
+			inFirst[i] = true
+		}
+	}
+	for i, s := range sessions {
+		if inFirst[i] {
+			first = append(first, s)
+		} else {
+			second = append(second, s)
+		}
+	}
+	return first, second, nil
+}
+
+// Counts returns the number of normal and anomalous sessions.
+func Counts(sessions []Session) (normal, anomalous int) {
+	for _, s := range sessions {
+		if s.Label == Anomalous {
+			anomalous++
+		} else {
+			normal++
+		}
+	}
+	return normal, anomalous
+}
