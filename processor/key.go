@@ -1,0 +1,136 @@
+package processor
+
+import (
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// maxKeyBytes bounds a session key (it becomes a map key and the session.id
+// attribute). Longer or invalid-UTF-8 keys are shortened/sanitised and get a
+// hash of the raw key appended, so distinct raw keys stay distinct.
+const maxKeyBytes = 256
+
+// keyer extracts session keys. It is immutable after newKeyer and safe for
+// concurrent use (regexp.Regexp is).
+type keyer struct {
+	src   KeySource
+	name  string
+	re    *regexp.Regexp
+	group bool // the regex has a capture group: use the first one
+}
+
+func newKeyer(cfg Config) (*keyer, error) {
+	k := &keyer{src: cfg.KeySource, name: cfg.KeyName}
+	if cfg.KeySource == KeyFromBodyRegex {
+		re, err := regexp.Compile(cfg.KeyRegex)
+		if err != nil {
+			return nil, fmt.Errorf("compiling key regex %q: %w", cfg.KeyRegex, err)
+		}
+		k.re, k.group = re, re.NumSubexp() > 0
+	}
+	return k, nil
+}
+
+// resourceKey is the key shared by every record of a resource, for
+// KeyFromResourceAttribute; ok is false when the attribute is absent or empty.
+func (k *keyer) resourceKey(res pcommon.Resource) (string, bool) {
+	v, ok := res.Attributes().Get(k.name)
+	if !ok {
+		return "", false
+	}
+	return cleanKey(valueString(v))
+}
+
+// recordKey is the key of one record; resKey/resOK come from resourceKey.
+func (k *keyer) recordKey(lr plog.LogRecord, resKey string, resOK bool) (string, bool) {
+	switch k.src {
+	case KeyFromResourceAttribute:
+		return resKey, resOK
+	case KeyFromAttribute:
+		v, ok := lr.Attributes().Get(k.name)
+		if !ok {
+			return "", false
+		}
+		return cleanKey(valueString(v))
+	case KeyFromTraceID:
+		id := lr.TraceID()
+		if id.IsEmpty() {
+			return "", false
+		}
+		return hex.EncodeToString(id[:]), true
+	case KeyFromBodyRegex:
+		return k.fromText(valueString(lr.Body()))
+	}
+	return "", false
+}
+
+// fromText applies the key regex to a body's string form.
+func (k *keyer) fromText(s string) (string, bool) {
+	m := k.re.FindStringSubmatchIndex(s)
+	if m == nil {
+		return "", false
+	}
+	lo, hi := m[0], m[1]
+	if k.group && m[2] >= 0 {
+		lo, hi = m[2], m[3]
+	}
+	return cleanKey(s[lo:hi])
+}
+
+// valueString is a value's string form without copying plain strings.
+func valueString(v pcommon.Value) string {
+	if v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return v.AsString()
+}
+
+// cleanKey rejects empty keys and bounds/sanitises the rest (see maxKeyBytes).
+func cleanKey(s string) (string, bool) {
+	if s == "" {
+		return "", false
+	}
+	if len(s) <= maxKeyBytes && utf8.ValidString(s) {
+		return s, true
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(s))
+	short := strings.ToValidUTF8(cutUTF8(s, maxKeyBytes), "\uFFFD")
+	short = cutUTF8(short, maxKeyBytes)
+	return fmt.Sprintf("%s#%016x", short, h.Sum64()), true
+}
+
+// cutUTF8 returns at most n bytes of s without splitting a valid rune.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for cut := n; cut > 0 && cut > n-utf8.UTFMax; cut-- {
+		if utf8.RuneStart(s[cut]) {
+			return s[:cut]
+		}
+	}
+	return s[:n] // no rune start nearby: not UTF-8 here, cut at the byte limit
+}
+
+// detectorLine is the text the detector sees for one body: its string form,
+// capped at max bytes on a rune boundary, invalid UTF-8 replaced. The record
+// itself is never modified.
+func detectorLine(body pcommon.Value, max int) string {
+	s := valueString(body)
+	if len(s) <= max && utf8.ValidString(s) {
+		return s
+	}
+	s = cutUTF8(s, max)
+	if !utf8.ValidString(s) {
+		s = cutUTF8(strings.ToValidUTF8(s, "\uFFFD"), max)
+	}
+	return s
+}

@@ -1,0 +1,191 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+
+	"github.com/coorlog/coorlogprocessor/model"
+)
+
+// Reasons the processor itself writes into the reason attribute.
+const (
+	reasonShutdownDeadline = "shutdown deadline"
+	reasonOverload         = "overload: scoring queue full and the detector has no fast path"
+)
+
+// attrNames are the annotation attribute names, prefixed once.
+type attrNames struct {
+	score, isAnomaly, evolved, route, sessionID, recError, reason, modelVersion string
+	summary, recordCount, firstTime, lastTime                                   string
+}
+
+func newAttrNames(prefix string) attrNames {
+	return attrNames{
+		score: prefix + "score", isAnomaly: prefix + "is_anomaly", evolved: prefix + "evolved",
+		route: prefix + "route", sessionID: prefix + "session.id", recError: prefix + "reconstruction_error",
+		reason: prefix + "reason", modelVersion: prefix + "model.version",
+		summary: prefix + "summary", recordCount: prefix + "session.record_count",
+		firstTime: prefix + "session.first_timestamp", lastTime: prefix + "session.last_timestamp",
+	}
+}
+
+// worker scores queued sessions and passes them to the emitter.
+func (p *Processor) worker() {
+	defer p.workers.Done()
+	for s := range p.queue {
+		p.score(s)
+		p.emitCh <- s
+	}
+}
+
+// score asks the detector and annotates. The call runs in its own goroutine
+// so that, when Shutdown's deadline is near, the worker can stop waiting for a
+// detector that ignores cancellation.
+func (p *Processor) score(s *session) {
+	if p.hurried() {
+		p.fallback(s, reasonShutdownDeadline)
+		return
+	}
+	ms := model.Session{ID: s.id, Lines: p.lines(s)}
+	type result struct {
+		v   model.Verdict
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := safeDetect(p.runCtx, p.det.Detect, ms)
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil && p.hurried() {
+			p.fallback(s, reasonShutdownDeadline) // the detector was cancelled for the deadline
+			return
+		}
+		p.apply(s, r.v, r.err)
+	case <-p.hurry:
+		p.fallback(s, reasonShutdownDeadline)
+	}
+}
+
+// scoreOverloaded scores s without the queue: fast path, or fallback.
+func (p *Processor) scoreOverloaded(s *session) {
+	if p.fast == nil {
+		p.fallback(s, reasonOverload)
+		return
+	}
+	v, err := safeDetect(p.runCtx, p.fast.DetectFast, model.Session{ID: s.id, Lines: p.lines(s)})
+	p.apply(s, v, err)
+}
+
+// safeDetect turns a detector panic into an error: a bad session or a bug
+// in the model must not take the collector down.
+func safeDetect(ctx context.Context, f func(context.Context, model.Session) (model.Verdict, error), s model.Session) (v model.Verdict, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("detector panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return f(ctx, s)
+}
+
+// lines is what the detector sees: each body's string form, capped and with
+// invalid UTF-8 replaced.
+func (p *Processor) lines(s *session) []string {
+	out := make([]string, s.recs.Len())
+	for i := range out {
+		out[i] = detectorLine(s.recs.At(i).Body(), p.cfg.MaxLineBytes)
+	}
+	return out
+}
+
+// apply annotates s with the detector's answer; an error becomes a fallback.
+func (p *Processor) apply(s *session, v model.Verdict, err error) {
+	if err != nil {
+		p.obs.DetectError(p.runCtx)
+		msg := err.Error()
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i] // keep stack traces out of the attribute
+		}
+		p.log.Warn("detector failed; session annotated route=fallback",
+			zap.String("session_id", s.id), zap.Int("records", s.len()), zap.Error(err))
+		p.fallback(s, "detector error: "+msg)
+		return
+	}
+	mv := v.ModelVersion
+	if mv == "" {
+		mv = p.cfg.ModelVersion
+	}
+	s.verdict = verdictOut{
+		score: v.Score, recErr: v.RecError, anomaly: v.Anomaly, evolved: v.Evolved,
+		route: string(v.Route), reason: v.Reason, modelVersion: mv,
+	}
+	p.annotate(s)
+}
+
+// fallback annotates s without a verdict: not anomalous, score 0.
+func (p *Processor) fallback(s *session, reason string) {
+	s.verdict = verdictOut{route: string(model.RouteFallback), reason: reason, modelVersion: p.cfg.ModelVersion}
+	p.annotate(s)
+}
+
+func (p *Processor) annotate(s *session) {
+	v := &s.verdict
+	for i := 0; i < s.recs.Len(); i++ {
+		a := s.recs.At(i).Attributes()
+		a.EnsureCapacity(a.Len() + 8)
+		p.putVerdict(a, s.id, v)
+	}
+	p.obs.RecordsAnnotated(p.runCtx, s.recs.Len())
+	p.obs.Verdict(p.runCtx, v.route, v.anomaly, v.evolved)
+}
+
+func (p *Processor) putVerdict(a pcommon.Map, id string, v *verdictOut) {
+	n := &p.names
+	a.PutDouble(n.score, v.score)
+	a.PutBool(n.isAnomaly, v.anomaly)
+	a.PutBool(n.evolved, v.evolved)
+	a.PutStr(n.route, v.route)
+	a.PutStr(n.sessionID, id)
+	a.PutDouble(n.recError, v.recErr)
+	if v.reason != "" {
+		a.PutStr(n.reason, v.reason)
+	}
+	a.PutStr(n.modelVersion, v.modelVersion)
+}
+
+// summaryRecord fills r with the one-record summary of an anomalous session.
+func (p *Processor) summaryRecord(s *session, r plog.LogRecord) {
+	v, n := &s.verdict, &p.names
+	first, last := timeRange(s.recs)
+	now := pcommon.NewTimestampFromTime(p.now())
+	body := fmt.Sprintf("coorlog: anomalous session %s: %d records, score %.3f, route %s", s.id, s.len(), v.score, v.route)
+	if v.reason != "" {
+		body += ": " + v.reason
+	}
+	r.Body().SetStr(body)
+	r.SetSeverityNumber(plog.SeverityNumberWarn)
+	r.SetSeverityText("WARN")
+	r.SetObservedTimestamp(now)
+	if last != 0 {
+		r.SetTimestamp(last)
+	} else {
+		r.SetTimestamp(now)
+	}
+	a := r.Attributes()
+	a.EnsureCapacity(12)
+	p.putVerdict(a, s.id, v)
+	a.PutBool(n.summary, true)
+	a.PutInt(n.recordCount, int64(s.len()))
+	if last != 0 {
+		a.PutStr(n.firstTime, first.AsTime().UTC().Format(time.RFC3339Nano))
+		a.PutStr(n.lastTime, last.AsTime().UTC().Format(time.RFC3339Nano))
+	}
+}

@@ -1,0 +1,260 @@
+package processor
+
+import (
+	"hash/maphash"
+	"math"
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// resRef is one copy of a resource (attributes, schema URL), shared by every
+// buffered record that came with it. Immutable once published.
+type resRef struct {
+	rl plog.ResourceLogs // resource and schema URL only; no scopes
+	fp uint64
+}
+
+// scopeRef is one copy of an instrumentation scope under a resource, shared
+// by the buffered records that came with it. Immutable once published.
+type scopeRef struct {
+	res *resRef
+	sl  plog.ScopeLogs // scope and schema URL only; no records
+	fp  uint64         // covers the resource too
+}
+
+// internLimit bounds the intern tables; when one is full it is cleared.
+// Interning only saves memory and lets a session's runs merge by pointer;
+// the emitter also merges equal scopes by content.
+const internLimit = 4096
+
+// interner hands out shared refs for equal resources/scopes across batches.
+// Guarded by Processor.internMu.
+type interner struct {
+	seed   maphash.Seed
+	res    map[uint64]*resRef
+	scopes map[uint64]*scopeRef
+}
+
+func newInterner() *interner {
+	return &interner{seed: maphash.MakeSeed(), res: map[uint64]*resRef{}, scopes: map[uint64]*scopeRef{}}
+}
+
+func (in *interner) resource(rl plog.ResourceLogs) *resRef {
+	var h maphash.Hash
+	h.SetSeed(in.seed)
+	h.WriteString(rl.SchemaUrl())
+	writeUint(&h, uint64(rl.Resource().DroppedAttributesCount()))
+	hashMap(&h, rl.Resource().Attributes())
+	fp := h.Sum64()
+	if r, ok := in.res[fp]; ok && sameResource(r.rl, rl) {
+		return r
+	}
+	r := &resRef{rl: plog.NewResourceLogs(), fp: fp}
+	rl.Resource().CopyTo(r.rl.Resource())
+	r.rl.SetSchemaUrl(rl.SchemaUrl())
+	if len(in.res) >= internLimit {
+		clear(in.res)
+	}
+	in.res[fp] = r
+	return r
+}
+
+func (in *interner) scope(res *resRef, sl plog.ScopeLogs) *scopeRef {
+	var h maphash.Hash
+	h.SetSeed(in.seed)
+	writeUint(&h, res.fp)
+	h.WriteString(sl.SchemaUrl())
+	sc := sl.Scope()
+	h.WriteString(sc.Name())
+	h.WriteByte(0)
+	h.WriteString(sc.Version())
+	writeUint(&h, uint64(sc.DroppedAttributesCount()))
+	hashMap(&h, sc.Attributes())
+	fp := h.Sum64()
+	if s, ok := in.scopes[fp]; ok && s.res == res && sameScope(s.sl, sl) {
+		return s
+	}
+	s := &scopeRef{res: res, sl: plog.NewScopeLogs(), fp: fp}
+	sc.CopyTo(s.sl.Scope())
+	s.sl.SetSchemaUrl(sl.SchemaUrl())
+	if len(in.scopes) >= internLimit {
+		clear(in.scopes)
+	}
+	in.scopes[fp] = s
+	return s
+}
+
+func sameResource(a, b plog.ResourceLogs) bool {
+	return a.SchemaUrl() == b.SchemaUrl() &&
+		a.Resource().DroppedAttributesCount() == b.Resource().DroppedAttributesCount() &&
+		a.Resource().Attributes().Equal(b.Resource().Attributes())
+}
+
+func sameScope(a, b plog.ScopeLogs) bool {
+	x, y := a.Scope(), b.Scope()
+	return a.SchemaUrl() == b.SchemaUrl() && x.Name() == y.Name() && x.Version() == y.Version() &&
+		x.DroppedAttributesCount() == y.DroppedAttributesCount() && x.Attributes().Equal(y.Attributes())
+}
+
+func writeUint(h *maphash.Hash, v uint64) {
+	var b [8]byte
+	for i := range b {
+		b[i] = byte(v >> (8 * i))
+	}
+	_, _ = h.Write(b[:])
+}
+
+// hashMap hashes keys, types and values in stored order (equal maps stored in
+// another order only miss the interning; correctness never depends on it).
+func hashMap(h *maphash.Hash, m pcommon.Map) {
+	for k, v := range m.All() {
+		h.WriteString(k)
+		h.WriteByte(byte(v.Type()))
+		h.WriteString(v.AsString())
+		h.WriteByte(0)
+	}
+}
+
+// sessKey identifies an open session: a key, or a resource's fallback session.
+type sessKey struct {
+	key      string
+	fallback bool
+	res      uint64 // resource fingerprint, for fallback sessions
+}
+
+// run is a stretch of a session's records that share one scope.
+type run struct {
+	scope *scopeRef
+	end   int // exclusive index into session.recs
+}
+
+// session buffers the records of one key in arrival order. While open it is
+// guarded by Processor.mu; once closed it is handed from goroutine to
+// goroutine (dispatcher, worker, emitter) over channels.
+type session struct {
+	key   sessKey
+	id    string
+	recs  plog.LogRecordSlice // moved-in records, arrival order
+	runs  []run
+	bytes int64
+
+	lastSeen   int64 // unix nanos of the last record, for inactivity
+	prev, next *session
+
+	reason  string // close reason
+	verdict verdictOut
+}
+
+func (s *session) len() int { return s.recs.Len() }
+
+// verdictOut is the verdict as annotated, after fallbacks.
+type verdictOut struct {
+	score, recErr    float64
+	anomaly, evolved bool
+	route, reason    string
+	modelVersion     string
+}
+
+// lru is the open sessions ordered by last activity, oldest first.
+type lru struct{ head, tail *session }
+
+func (l *lru) pushBack(s *session) {
+	s.prev, s.next = l.tail, nil
+	if l.tail != nil {
+		l.tail.next = s
+	} else {
+		l.head = s
+	}
+	l.tail = s
+}
+
+func (l *lru) remove(s *session) {
+	if s.prev != nil {
+		s.prev.next = s.next
+	} else {
+		l.head = s.next
+	}
+	if s.next != nil {
+		s.next.prev = s.prev
+	} else {
+		l.tail = s.prev
+	}
+	s.prev, s.next = nil, nil
+}
+
+func (l *lru) touch(s *session) {
+	if l.tail == s {
+		return
+	}
+	l.remove(s)
+	l.pushBack(s)
+}
+
+// Byte accounting: an estimate of what a buffered record keeps alive. The
+// constants approximate the Go structs behind pdata (record, key/value pair,
+// value); string and byte contents are counted exactly.
+const (
+	recordOverhead = 160
+	kvOverhead     = 48
+	valueOverhead  = 24
+)
+
+func recordBytes(lr plog.LogRecord) int64 {
+	n := int64(recordOverhead) + valueBytes(lr.Body()) + int64(len(lr.SeverityText())+len(lr.EventName()))
+	for k, v := range lr.Attributes().All() {
+		n += kvOverhead + int64(len(k)) + valueBytes(v)
+	}
+	return n
+}
+
+func valueBytes(v pcommon.Value) int64 {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return valueOverhead + int64(len(v.Str()))
+	case pcommon.ValueTypeBytes:
+		return valueOverhead + int64(v.Bytes().Len())
+	case pcommon.ValueTypeMap:
+		n := int64(valueOverhead)
+		for k, e := range v.Map().All() {
+			n += kvOverhead + int64(len(k)) + valueBytes(e)
+		}
+		return n
+	case pcommon.ValueTypeSlice:
+		n := int64(valueOverhead)
+		sl := v.Slice()
+		for i := 0; i < sl.Len(); i++ {
+			n += valueBytes(sl.At(i))
+		}
+		return n
+	default:
+		return valueOverhead
+	}
+}
+
+// fallbackID names a resource's fallback session.
+func fallbackID(fp uint64) string {
+	return "resource-" + strconv.FormatUint(fp, 16)
+}
+
+// timeRange is the earliest and latest record time of a session (event time,
+// else observed time); zero when no record has one.
+func timeRange(recs plog.LogRecordSlice) (first, last pcommon.Timestamp) {
+	first = pcommon.Timestamp(math.MaxUint64)
+	for i := 0; i < recs.Len(); i++ {
+		r := recs.At(i)
+		t := r.Timestamp()
+		if t == 0 {
+			t = r.ObservedTimestamp()
+		}
+		if t == 0 {
+			continue
+		}
+		first, last = min(first, t), max(last, t)
+	}
+	if last == 0 {
+		first = 0
+	}
+	return first, last
+}
