@@ -146,18 +146,18 @@ func (b *Bert) Forward(ids, mask *ts.Tensor, train bool) *ts.Tensor {
 // linear is y = x Wᵀ + b with W [out,in] stored as HF stores it.
 type linear struct {
 	W, B *ts.Tensor // [out,in], [out]
-	wt   *ts.Tensor // [in,out] view of W, made once
 }
 
 func newLinear(p *nn.Path, in, out int64, std float64) linear {
-	w := p.MustNewVar("weight", []int64{out, in}, nn.NewRandnInit(0, std))
-	b := p.MustNewVar("bias", []int64{out}, nn.NewConstInit(0))
-	return linear{W: w, B: b, wt: w.MustT(false)}
+	return linear{
+		W: p.MustNewVar("weight", []int64{out, in}, nn.NewRandnInit(0, std)),
+		B: p.MustNewVar("bias", []int64{out}, nn.NewConstInit(0)),
+	}
 }
 
 // forward maps [...,in] to [...,out]; x is kept.
 func (l linear) forward(x *ts.Tensor) *ts.Tensor {
-	return x.MustMatmul(l.wt, false).MustAdd(l.B, true)
+	return ts.MustLinear(x, l.W, l.B)
 }
 
 type layerNorm struct {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -107,6 +109,21 @@ func SaveCheckpoint(dir string, cfg BertConfig, vars map[string]*ts.Tensor, voca
 		d.Close()
 	}
 	return nil
+}
+
+// SaveVarStore is SaveCheckpoint for every variable of vs (names relative to
+// its root). It keeps vs alive while reading: the tensors that
+// VarStore.Variables returns are freed by vs's finalizers once vs is
+// unreachable.
+func SaveVarStore(dir string, cfg BertConfig, vs *nn.VarStore, vocab []string) error {
+	vars := vs.Variables()
+	ptrs := make(map[string]*ts.Tensor, len(vars))
+	for n, v := range vars {
+		ptrs[n] = &v
+	}
+	err := SaveCheckpoint(dir, cfg, ptrs, vocab)
+	runtime.KeepAlive(vs)
+	return err
 }
 
 func writeFileSynced(path string, write func(*bufio.Writer) error) error {
