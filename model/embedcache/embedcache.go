@@ -1,0 +1,233 @@
+// Package embedcache wraps a model.Encoder with a bounded LRU cache keyed by
+// the normalised line (normalize.Line), so that the lines of one template are
+// embedded once and every later occurrence costs a normalisation and a map
+// lookup.
+//
+// The inner encoder is given the normalised text, not the raw line: the vector
+// of a template then does not depend on which of its lines happened to arrive
+// first, and it is the text the default encoder was trained on. Callers keep
+// their raw lines; nothing they pass is altered.
+package embedcache
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+
+	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/normalize"
+)
+
+// DefaultSize is the capacity used when New is given size <= 0. At 128
+// dimensions an entry costs about 0.6 KiB plus its key, so the default holds
+// at most ~40 MiB.
+const DefaultSize = 65536
+
+// shardMin is the capacity from which the cache is split into shards (below
+// it, one exact LRU is simpler and contention does not matter).
+const (
+	shardMin = 1024
+	nShards  = 16
+)
+
+// Cache is a model.Encoder that memoises another one. Safe for concurrent use.
+type Cache struct {
+	inner  model.Encoder
+	seed   maphash.Seed
+	shards []shard
+	hits   atomic.Uint64
+	misses atomic.Uint64
+}
+
+var _ model.Encoder = (*Cache)(nil)
+
+// New returns a cache of at most size entries (DefaultSize when size <= 0) in
+// front of inner.
+func New(inner model.Encoder, size int) *Cache {
+	if size <= 0 {
+		size = DefaultSize
+	}
+	n := 1
+	if size >= shardMin {
+		n = nShards
+	}
+	c := &Cache{inner: inner, seed: maphash.MakeSeed(), shards: make([]shard, n)}
+	for i := range c.shards {
+		// Spread the capacity exactly: the shards sum to size.
+		c.shards[i].cap = size / n
+		if i < size%n {
+			c.shards[i].cap++
+		}
+		c.shards[i].m = make(map[string]*entry)
+	}
+	return c
+}
+
+// Dim is the inner encoder's dimension.
+func (c *Cache) Dim() int { return c.inner.Dim() }
+
+// Stats reports lines served from the cache, distinct normalised lines sent to
+// the inner encoder, and the number of cached entries.
+func (c *Cache) Stats() (hits, misses uint64, size int) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		size += len(s.m)
+		s.mu.Unlock()
+	}
+	return c.hits.Load(), c.misses.Load(), size
+}
+
+// Embed returns one vector per line. Only the distinct normalised lines that
+// are not cached go to the inner encoder, in one batch. The returned vectors
+// are copies: callers may modify them.
+func (c *Cache) Embed(ctx context.Context, lines []string) ([][]float32, error) {
+	if len(lines) == 0 {
+		return [][]float32{}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("embedcache: %w", err)
+	}
+	dim := c.inner.Dim()
+	out := make([][]float32, len(lines))
+	backing := make([]float32, len(lines)*dim) // one allocation for all copies
+	keys := make([]string, len(lines))
+
+	var missKeys []string     // distinct keys to embed
+	var missAt map[string]int // key -> index in missKeys
+	for i, l := range lines {
+		k := normalize.Line(l)
+		keys[i] = k
+		dst := backing[i*dim : (i+1)*dim : (i+1)*dim]
+		if c.shardOf(k).get(k, dst) {
+			out[i] = dst
+			continue
+		}
+		if missAt == nil {
+			missAt = make(map[string]int)
+		}
+		if _, dup := missAt[k]; !dup {
+			missAt[k] = len(missKeys)
+			missKeys = append(missKeys, k)
+		}
+	}
+	c.hits.Add(uint64(len(lines) - len(missKeys)))
+	if len(missKeys) == 0 {
+		return out, nil
+	}
+	c.misses.Add(uint64(len(missKeys)))
+
+	vecs, err := c.inner.Embed(ctx, missKeys)
+	if err != nil {
+		return nil, fmt.Errorf("embedcache: embedding %d uncached lines: %w", len(missKeys), err)
+	}
+	if len(vecs) != len(missKeys) {
+		return nil, fmt.Errorf("embedcache: inner encoder returned %d vectors for %d lines", len(vecs), len(missKeys))
+	}
+	for j, v := range vecs {
+		if len(v) != dim {
+			return nil, fmt.Errorf("embedcache: inner encoder returned a vector of %d values, want Dim()=%d", len(v), dim)
+		}
+		// The cache owns its own copy: the inner encoder's slice is not retained.
+		c.shardOf(missKeys[j]).put(missKeys[j], append([]float32(nil), v...))
+	}
+	for i := range lines {
+		if out[i] == nil {
+			dst := backing[i*dim : (i+1)*dim : (i+1)*dim]
+			copy(dst, vecs[missAt[keys[i]]])
+			out[i] = dst
+		}
+	}
+	return out, nil
+}
+
+func (c *Cache) shardOf(key string) *shard {
+	if len(c.shards) == 1 {
+		return &c.shards[0]
+	}
+	return &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
+}
+
+// shard is an LRU: a map into a doubly linked list, most recent at head.
+type shard struct {
+	mu   sync.Mutex
+	cap  int
+	m    map[string]*entry
+	head *entry // most recently used
+	tail *entry // least recently used, evicted first
+}
+
+type entry struct {
+	key        string
+	vec        []float32 // its elements are never written after insertion
+	prev, next *entry
+}
+
+// get copies the cached vector of key into dst and marks it recently used.
+func (s *shard) get(key string, dst []float32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[key]
+	if !ok {
+		return false
+	}
+	copy(dst, e.vec)
+	s.moveToFront(e)
+	return true
+}
+
+func (s *shard) put(key string, vec []float32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, ok := s.m[key]; ok { // another caller embedded it meanwhile
+		e.vec = vec
+		s.moveToFront(e)
+		return
+	}
+	if s.cap <= 0 {
+		return
+	}
+	if len(s.m) >= s.cap {
+		old := s.tail
+		s.unlink(old)
+		delete(s.m, old.key)
+	}
+	e := &entry{key: key, vec: vec}
+	s.m[key] = e
+	s.pushFront(e)
+}
+
+func (s *shard) moveToFront(e *entry) {
+	if s.head == e {
+		return
+	}
+	s.unlink(e)
+	s.pushFront(e)
+}
+
+func (s *shard) pushFront(e *entry) {
+	e.prev, e.next = nil, s.head
+	if s.head != nil {
+		s.head.prev = e
+	}
+	s.head = e
+	if s.tail == nil {
+		s.tail = e
+	}
+}
+
+func (s *shard) unlink(e *entry) {
+	if e.prev != nil {
+		e.prev.next = e.next
+	} else {
+		s.head = e.next
+	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	} else {
+		s.tail = e.prev
+	}
+	e.prev, e.next = nil, nil
+}
