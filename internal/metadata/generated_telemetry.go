@@ -189,7 +189,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorCoorlogSessionsClosed, err = builder.meter.Int64Counter(
 		"otelcol_processor_coorlog_sessions_closed",
-		metric.WithDescription("Number of sessions closed, by reason (max_records, inactivity, shutdown, cap). [Development]"),
+		metric.WithDescription("Number of sessions closed, by reason (max_records, inactivity, evicted, shutdown). [Development]"),
 		metric.WithUnit("{session}"),
 	)
 	errs = errors.Join(errs, err)

@@ -112,7 +112,7 @@ func AssertEqualProcessorCoorlogRoutes(t *testing.T, tt *componenttest.Telemetry
 
 func AssertEqualProcessorCoorlogSessionsClosed(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	assertSum(t, tt, "otelcol_processor_coorlog_sessions_closed",
-		"Number of sessions closed, by reason (max_records, inactivity, shutdown, cap). [Development]", "{session}", dps, opts...)
+		"Number of sessions closed, by reason (max_records, inactivity, evicted, shutdown). [Development]", "{session}", dps, opts...)
 }
 
 func AssertEqualProcessorCoorlogSessionsOpened(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {

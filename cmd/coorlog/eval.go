@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/coorlog/coorlogprocessor/internal/dataset"
+	"github.com/coorlog/coorlogprocessor/model/bundle"
+)
+
+// evalReport is eval's result; --json prints it as one object.
+type evalReport struct {
+	Model      string     `json:"model"`
+	Test       string     `json:"test"`
+	LLM        string     `json:"llm"`
+	Simulated  bool       `json:"llm_simulated"`
+	AEM        bool       `json:"aem"`
+	Tau        float64    `json:"tau"`
+	Result     runStats   `json:"result"`
+	SmallModel runStats   `json:"small_model_alone"`
+	StageMs    stageTimes `json:"ms_per_session_by_stage"`
+	TauCurve   []tauPoint `json:"tau_sensitivity,omitempty"`
+	Plots      []string   `json:"plots,omitempty"`
+}
+
+// stageTimes are mean milliseconds per session (encoding uses the embedding
+// cache, as in the pipeline; llm is the mean over all sessions, not only
+// those sent).
+type stageTimes struct {
+	Encode      jsonFloat `json:"encode"`
+	Coordinator jsonFloat `json:"coordinator"`
+	SmallModel  jsonFloat `json:"small_model"`
+	LLM         jsonFloat `json:"llm"`
+	Total       jsonFloat `json:"total"`
+}
+
+func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval", stderr)
+	modelDir := fs.String("model", "", "model directory written by train (required)")
+	test := fs.String("test", "", "labelled JSONL test sessions (required)")
+	asJSON := fs.Bool("json", false, "print the result as one JSON object")
+	plotDir := fs.String("plot", "", "write the tau sensitivity plot (PNG) into this directory")
+	aem := fs.Bool("aem", false, "let the adaptive evolution mechanism learn from LLM verdicts during the run")
+	encDir := fs.String("encoder", "", "encoder checkpoint directory (default: the one the bundle names)")
+	threads := fs.Int("threads", 0, "libtorch intra-op threads (0 = libtorch default)")
+	seed := fs.Int64("seed", 1, "seed of the simulated LLM")
+	window := fs.Int("window", 100, "sessions per point of the LLM-calls-over-the-stream series")
+	var lf llmFlags
+	lf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "model", "test"); err != nil {
+		return err
+	}
+	if err := lf.validate(); err != nil {
+		return err
+	}
+	if *window <= 0 {
+		return fmt.Errorf("%w: --window must be positive", errUsage)
+	}
+	b, err := bundle.Load(bundle.Path(*modelDir))
+	if err != nil {
+		return fmt.Errorf("loading model: %w", err)
+	}
+	sessions, err := dataset.ReadFile(*test)
+	if err != nil {
+		return err
+	}
+	ref := b.Manifest.Encoder.Name
+	if *encDir != "" {
+		ref = *encDir
+	}
+	enc, closeEnc, err := loadEncoder(ref, *threads)
+	if err != nil {
+		return err
+	}
+	defer closeEnc()
+	if enc.Dim() != b.Manifest.Encoder.Dim {
+		return fmt.Errorf("encoder %s has width %d, the bundle was trained on width %d", ref, enc.Dim(), b.Manifest.Encoder.Dim)
+	}
+
+	rep := evalReport{Model: *modelDir, Test: *test, LLM: lf.note(), Simulated: lf.simulated, AEM: *aem, Tau: b.Coordinator.Tau()}
+
+	// Pass 1: each stage on every session, timed (fresh embedding cache).
+	st := &stages{enc: newCache(enc), b: b}
+	rec := make([]float64, len(sessions))
+	smAnom := make([]bool, len(sessions))
+	labels := make([]int, len(sessions))
+	var tEnc, tCoord, tSmall time.Duration
+	sm := runStats{Method: "small model alone", Sessions: len(sessions), Routes: map[string]int{"small_model": len(sessions)}}
+	bar := newProgress(stderr, "stages", len(sessions))
+	for i, s := range sessions {
+		r, err := st.run(ctx, s.Lines)
+		if err != nil {
+			return fmt.Errorf("session %s: %w", s.ID, err)
+		}
+		rec[i], smAnom[i], labels[i] = r.rec, r.smAnomaly, s.Label
+		tEnc += r.encode
+		tCoord += r.coord
+		tSmall += r.smallDur
+		sm.Confusion.add(s.Label, r.smAnomaly)
+		bar.Add(1)
+	}
+	bar.Done()
+	sm.Precision, sm.Recall, sm.F1 = jsonFloat(sm.Confusion.precision()), jsonFloat(sm.Confusion.recall()), jsonFloat(sm.Confusion.f1())
+	rep.SmallModel = sm
+
+	// Pass 2: the cascade, as the processor runs it (fresh embedding cache).
+	var judge *countingJudge
+	if lf.enabled() {
+		j, err := buildJudge(&lf, sessions, *seed)
+		if err != nil {
+			return err
+		}
+		judge = &countingJudge{inner: j}
+	}
+	det, closeDet, err := newCascade(ctx, b, newCache(enc), judgeOrNil(judge), *aem)
+	if err != nil {
+		return err
+	}
+	res, err := evaluate(ctx, "coorlog", det, sessions, judge, *window, stderr)
+	if cerr := closeDet(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if lf.simulated {
+		res.TokensNote = "simulated"
+	}
+	rep.Result = res
+	n := float64(max(len(sessions), 1))
+	ms := func(d time.Duration) jsonFloat { return jsonFloat(float64(d.Microseconds()) / 1000 / n) }
+	rep.StageMs = stageTimes{Encode: ms(tEnc), Coordinator: ms(tCoord), SmallModel: ms(tSmall), Total: res.MsPerSession}
+	if judge != nil {
+		rep.StageMs.LLM = ms(judge.busy())
+	}
+
+	rep.TauCurve = tauSensitivity(rec, smAnom, labels, b.Coordinator.TauAt, tauQuantiles())
+	if *plotDir != "" {
+		p := filepath.Join(*plotDir, "tau_sensitivity.png")
+		title := fmt.Sprintf("tau sensitivity (%s)", filepath.Base(*test))
+		if err := writeTauPlot(p, title, rep.TauCurve); err != nil {
+			return err
+		}
+		rep.Plots = append(rep.Plots, p)
+	}
+
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	printEval(stdout, rep)
+	return nil
+}
+
+func printEval(w io.Writer, r evalReport) {
+	res := r.Result
+	c := res.Confusion
+	fmt.Fprintf(w, "model %s on %s: %d sessions\n", r.Model, r.Test, res.Sessions)
+	fmt.Fprintf(w, "LLM: %s%s\n", r.LLM, map[bool]string{true: "; AEM on", false: ""}[r.AEM])
+	fmt.Fprintf(w, "precision %s  recall %s  F1 %s   (anomaly = positive)\n", f3(float64(res.Precision)), f3(float64(res.Recall)), f3(float64(res.F1)))
+	fmt.Fprintf(w, "confusion matrix     predicted anomaly  predicted normal\n")
+	fmt.Fprintf(w, "  actual anomaly     %17d  %16d\n", c.TP, c.FN)
+	fmt.Fprintf(w, "  actual normal      %17d  %16d\n", c.FP, c.TN)
+	fmt.Fprintf(w, "evolved (rec error >= tau %.4g): %s of sessions; routes: %s\n", r.Tau, pct(float64(res.Evolved)), routeList(res.Routes))
+	if res.OnEvolved != nil {
+		fmt.Fprintf(w, "F1 on the sessions the injector changed: %s\n", f3(float64(res.OnEvolvedF1)))
+	}
+	fmt.Fprintf(w, "small model alone: P %s R %s F1 %s\n", f3(float64(r.SmallModel.Precision)), f3(float64(r.SmallModel.Recall)), f3(float64(r.SmallModel.F1)))
+	s := r.StageMs
+	fmt.Fprintf(w, "mean ms per session: encode %.3f  coordinator %.4f  small model %.4f  llm %.3f  cascade total %.3f\n",
+		float64(s.Encode), float64(s.Coordinator), float64(s.SmallModel), float64(s.LLM), float64(s.Total))
+	note := ""
+	if res.TokensNote != "" {
+		note = " (" + res.TokensNote + ")"
+	}
+	fmt.Fprintf(w, "LLM: %d calls for %d sessions judged; prompt tokens %d, completion tokens %d%s\n", res.LLMCalls, res.LLMJudged, res.PromptTok, res.CompletionTok, note)
+	if res.Errors > 0 {
+		fmt.Fprintf(w, "errors: %d sessions could not be scored (counted as normal)\n", res.Errors)
+	}
+	for _, p := range r.Plots {
+		fmt.Fprintf(w, "plot: %s\n", p)
+	}
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coorlog/coorlogprocessor/internal/dataset"
+)
+
+func runCLI(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestFlagErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{nil, "no command"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"evolve", "--in", "x"}, "missing --out"},
+		{[]string{"evolve", "--in", "x", "--out", "y", "--entry-rate", "1.5"}, "--entry-rate 1.5"},
+		{[]string{"evolve", "--in", "x", "--out", "y", "--seq-rate", "-0.1"}, "--seq-rate -0.1"},
+		{[]string{"evolve", "--bogus"}, "flag provided but not defined"},
+		{[]string{"evolve", "--in", "x", "--out", "y", "extra"}, `unexpected argument "extra"`},
+		{[]string{"sessions"}, "missing --out"},
+		{[]string{"sessions", "--out", "d", "--source", "spark"}, `--source "spark"`},
+		{[]string{"sessions", "--out", "d", "--anomaly-rate", "1"}, "--anomaly-rate 1"},
+		{[]string{"sessions", "--out", "d", "--test-frac", "2"}, "--test-frac 2"},
+		{[]string{"train", "--out", "d"}, "missing --train"},
+		{[]string{"eval", "--test", "t"}, "missing --model"},
+		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "simulated:2"}, "accuracy"},
+		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "magic"}, "--llm"},
+		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "simulated:0.9", "--llm-endpoint", "http://x"}, "not both"},
+		{[]string{"eval", "--model", "m", "--test", "t", "--llm-endpoint", "http://x"}, "--llm-model"},
+	}
+	for _, c := range cases {
+		_, _, err := runCLI(t, c.args...)
+		if err == nil || !errors.Is(err, errUsage) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want a usage error containing %q", c.args, err, c.want)
+		}
+	}
+	// -h is not an error.
+	if _, stderr, err := runCLI(t, "evolve", "-h"); !errors.Is(err, flag.ErrHelp) || !strings.Contains(stderr, "-entry-rate") {
+		t.Errorf("evolve -h: %v, %q", err, stderr)
+	}
+}
+
+func TestEvolveCommand(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.jsonl")
+	syn := dataset.NewHDFSSynth(1)
+	var ss []dataset.Session
+	for i := range 40 {
+		seq := []int{5, 5, 5, 22, 11, 9, 11, 9, 11, 9, 26, 26, 26, 23, 23, 23, 21, 21, 21}
+		if i%4 == 1 {
+			seq = []int{22, 5, 5, 5, 11, 9, 11, 9, 11, 9, 26, 26, 26, 2}
+		}
+		l := 0
+		if i%10 == 9 {
+			seq, l = []int{5, 22, 5, 7, 4}, 1
+		}
+		ss = append(ss, syn.Session(seq, l))
+	}
+	if err := dataset.WriteFile(in, ss); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.jsonl")
+	rep := filepath.Join(dir, "rep.json")
+	args := []string{"evolve", "--in", in, "--out", out, "--entry-rate", "0.5", "--seq-rate", "0.5", "--seed", "3", "--report", rep}
+	stdout, _, err := runCLI(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout, "labels kept") || !strings.Contains(stdout, "entry evolution") {
+		t.Errorf("summary: %s", stdout)
+	}
+	first, _ := os.ReadFile(out)
+	if _, _, err := runCLI(t, args...); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := os.ReadFile(out)
+	if !bytes.Equal(first, second) {
+		t.Error("evolve is not deterministic")
+	}
+	got, err := dataset.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if got[i].Label != ss[i].Label || got[i].ID != ss[i].ID {
+			t.Fatalf("session %d: label or id changed", i)
+		}
+	}
+	if b, err := os.ReadFile(rep); err != nil || !strings.Contains(string(b), `"rewrites"`) {
+		t.Errorf("report: %v %s", err, b)
+	}
+	if _, _, err := runCLI(t, "evolve", "--in", filepath.Join(dir, "missing.jsonl"), "--out", out); err == nil || errors.Is(err, errUsage) {
+		t.Errorf("missing input: %v", err)
+	}
+}
+
+func TestConfusionMetrics(t *testing.T) {
+	var c confusion
+	for _, x := range []struct {
+		l int
+		a bool
+	}{{1, true}, {1, true}, {1, false}, {0, true}, {0, false}, {0, false}} {
+		c.add(x.l, x.a)
+	}
+	if c != (confusion{TP: 2, FN: 1, FP: 1, TN: 2}) {
+		t.Fatalf("%+v", c)
+	}
+	if p, r, f := c.precision(), c.recall(), c.f1(); math.Abs(p-2.0/3) > 1e-12 || math.Abs(r-2.0/3) > 1e-12 || math.Abs(f-2.0/3) > 1e-12 {
+		t.Errorf("p %v r %v f %v", p, r, f)
+	}
+	if !math.IsNaN((confusion{TN: 3}).f1()) {
+		t.Error("F1 with no positives should be undefined")
+	}
+	if b, _ := jsonFloat(math.NaN()).MarshalJSON(); string(b) != "null" {
+		t.Errorf("NaN as %s", b)
+	}
+}
+
+func TestTauSensitivity(t *testing.T) {
+	rec := []float64{0.1, 0.2, 0.3, 0.9, 1.0}
+	pred := []bool{false, true, false, false, true}
+	lab := []int{0, 1, 0, 1, 0}
+	pts := tauSensitivity(rec, pred, lab, func(q float64) float64 { return q }, []float64{0.25, 0.95})
+	if pts[0].HighShare != 0.6 || pts[0].High != (confusion{FN: 1, FP: 1, TN: 1}) || pts[0].Low != (confusion{TP: 1, TN: 1}) {
+		t.Errorf("q 0.25: %+v", pts[0])
+	}
+	if pts[1].HighShare != 0.2 || pts[1].LowF1 != jsonFloat(2.0/3) {
+		t.Errorf("q 0.95: %+v", pts[1])
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	if q := quantile([]float64{3, 1, 2, 4}, 0.5); q != 2.5 {
+		t.Errorf("median %v", q)
+	}
+	if !math.IsNaN(quantile(nil, 0.5)) {
+		t.Error("empty quantile")
+	}
+}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/coorlog/coorlogprocessor/internal/dataset"
+	"github.com/coorlog/coorlogprocessor/model/bundle"
+)
+
+func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("train", stderr)
+	trainF := fs.String("train", "", "labelled JSONL training sessions (required)")
+	validF := fs.String("valid", "", "labelled JSONL validation sessions for tau (default: split from --train)")
+	out := fs.String("out", "", "model directory to write (required)")
+	encDir := fs.String("encoder", "", "encoder checkpoint directory (default: the shipped default encoder)")
+	validFrac := fs.Float64("valid-frac", 0.1, "without --valid: share of each label of --train held out for tau")
+	seed := fs.Int64("seed", 1, "seed of every training step")
+	threads := fs.Int("threads", 0, "libtorch intra-op threads (0 = libtorch default)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := required(fs, "train", "out"); err != nil {
+		return err
+	}
+	if err := checkRate("valid-frac", *validFrac); err != nil {
+		return err
+	}
+	train, err := dataset.ReadFile(*trainF)
+	if err != nil {
+		return err
+	}
+	var valid []dataset.Session
+	if *validF != "" {
+		if valid, err = dataset.ReadFile(*validF); err != nil {
+			return err
+		}
+	} else {
+		if train, valid, err = dataset.Split(train, 1-*validFrac, uint64(*seed)); err != nil {
+			return err
+		}
+	}
+	if len(train) == 0 || len(valid) == 0 {
+		return fmt.Errorf("training needs sessions in both the training (%d) and validation (%d) sets", len(train), len(valid))
+	}
+	ref := *encDir
+	if ref == "" {
+		ref = "default"
+	}
+	enc, closeEnc, err := loadEncoder(ref, *threads)
+	if err != nil {
+		return err
+	}
+	defer closeEnc()
+	b, err := trainBundle(ctx, train, valid, newCache(enc), ref, *seed, stderr)
+	if err != nil {
+		return err
+	}
+	path, err := bundle.Save(*out, b)
+	if err != nil {
+		return fmt.Errorf("saving the model: %w", err)
+	}
+	m := b.Manifest
+	n, a := dataset.Counts(train)
+	fmt.Fprintf(stdout, "wrote %s (model version %s)\n", path, m.ModelVersion)
+	fmt.Fprintf(stdout, "trained on %d sessions (%d normal, %d anomalous), tau %.5g from %d validation sessions\n", len(train), n, a, m.Tau, len(valid))
+	fmt.Fprintf(stdout, "kNN memory: %d items (%d normal, %d anomalous)\n", m.MemoryItems, m.MemoryClasses[0], m.MemoryClasses[1])
+	t := m.Training
+	fmt.Fprintf(stdout, "time: encoding %.1fs, coordinator %.1fs, small model %.1fs\n", t.EncodeSeconds, t.CoordinatorSeconds, t.SmallModelSeconds)
+	return nil
+}
