@@ -15,8 +15,8 @@ import (
 
 // countingJudge wraps the LLM stage and totals what it cost.
 type countingJudge struct {
-	inner model.Judge
-	mu    sync.Mutex
+	inner                                                            model.Judge
+	mu                                                               sync.Mutex
 	calls, prompt, completion, sessions, cached, inherited, failures int
 	estimated                                                        bool
 	busyTime                                                         time.Duration
