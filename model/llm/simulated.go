@@ -1,0 +1,104 @@
+package llm
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"math"
+
+	"github.com/coorlog/coorlogprocessor/model"
+)
+
+// NewSimulated returns a Judge that answers from the true labels instead of
+// an endpoint, for measuring routing, cost and the AEM without an LLM
+// (`coorlog eval --llm simulated:ACC`). It runs the same Evol-CoT flow as
+// New (verdict cache, Evol Detect on the TopK neighbours, inheritance, the
+// certain/uncertain AD prompts, schema validation), with DefaultConfig.
+//
+// Per session it decides once whether it is "right" (probability accuracy,
+// from a hash of seed and Session.ID, so the outcome does not depend on
+// order or concurrency) and then answers consistently with that verdict v:
+// Evol Detect says "evolution" exactly for neighbours labelled v, so the
+// session inherits v when such a neighbour is among the TopK, and the AD
+// agent answers v otherwise. Calls and tokens are those of the prompts it
+// would have sent (rendered for real, counted as chars/4, TokensEstimated).
+// Every Reason starts with "simulated LLM". A session missing from labels
+// gets an error (the cascade falls back). The dynamic type is *Judge (for
+// Stats and Version).
+func NewSimulated(labels map[string]int, accuracy float64, seed int64) model.Judge {
+	cfg := DefaultConfig()
+	cfg.Model = "simulated"
+	acc := math.Min(math.Max(accuracy, 0), 1)
+	if math.IsNaN(accuracy) {
+		acc = 0
+	}
+	j, err := newJudge(cfg.withDefaults(), fmt.Sprintf("simulated LLM (accuracy %.3g)", acc))
+	if err != nil {
+		// Only the embedded templates or default patterns can fail here,
+		// and tests cover both: a broken build, not a runtime condition.
+		panic(fmt.Sprintf("llm: simulated judge: %v", err))
+	}
+	j.version = "simulated-" + fmt.Sprintf("%.3g", acc) + "+" + PromptVersion
+	j.backend = &simBackend{labels: labels, accuracy: acc, seed: seed}
+	return j
+}
+
+type simBackend struct {
+	labels   map[string]int // read-only after construction
+	accuracy float64
+	seed     int64
+}
+
+func (b *simBackend) complete(ctx context.Context, q *question) (reply, error) {
+	if err := ctx.Err(); err != nil {
+		return reply{}, &Error{Kind: KindCanceled, Op: q.Op, ctxErr: err}
+	}
+	truth, ok := b.labels[q.SessionID]
+	if !ok {
+		return reply{}, &Error{Kind: KindClientError, Op: q.Op, detail: "simulated LLM has no label for this session"}
+	}
+	verdict := truth != 0
+	if !b.right(q.SessionID) {
+		verdict = !verdict
+	}
+	var content string
+	switch q.Kind {
+	case promptEvolDetect:
+		evo := (q.ReferenceLabel != 0) == verdict
+		why := "simulated: the reference is in a different state"
+		if evo {
+			why = "simulated: same state as the reference, wording differs"
+		}
+		content = fmt.Sprintf(`{"is_evolution": %t, "reason": %q}`, evo, why)
+	default:
+		content = fmt.Sprintf(`{"state": %q, "reason": "simulated: answered from the test label"}`, labelName(boolLabel(verdict)))
+	}
+	return reply{Content: content, Attempts: 1}, nil
+}
+
+// right reports whether the simulated LLM answers this session correctly:
+// a uniform draw from hash(seed, id) compared with the accuracy.
+func (b *simBackend) right(id string) bool {
+	h := fnv.New64a()
+	var s [8]byte
+	binary.LittleEndian.PutUint64(s[:], uint64(b.seed))
+	h.Write(s[:])
+	h.Write([]byte(id))
+	x := h.Sum64()
+	// splitmix64 finaliser: FNV's low bits alone are poorly mixed.
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	u := float64(x>>11) / (1 << 53)
+	return u < b.accuracy
+}
+
+func boolLabel(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
