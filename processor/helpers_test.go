@@ -94,7 +94,6 @@ type countingObserver struct {
 	mu        sync.Mutex
 	opened    int
 	closed    map[string]int
-	closeSeq  []string // reasons in order
 	annotated int
 	routes    map[string]int
 	anomalies int
@@ -110,7 +109,6 @@ func (o *countingObserver) SessionOpened(context.Context) { o.mu.Lock(); o.opene
 func (o *countingObserver) SessionClosed(_ context.Context, r string) {
 	o.mu.Lock()
 	o.closed[r]++
-	o.closeSeq = append(o.closeSeq, r)
 	o.mu.Unlock()
 }
 func (o *countingObserver) RecordsAnnotated(_ context.Context, n int) {

@@ -22,6 +22,10 @@ type FastDetector interface {
 	DetectFast(ctx context.Context, s model.Session) (model.Verdict, error)
 }
 
+// inactivityGrace: an idle session waits for room in the scoring queue until
+// it has been idle this many inactivity timeouts; then the fast path takes it.
+const inactivityGrace = 4
+
 // maxEmitRecords bounds one downstream batch; the emitter sends earlier when
 // nothing else is ready.
 const maxEmitRecords = 8192
@@ -328,10 +332,18 @@ func (p *Processor) closeLocked(s *session, reason string) *session {
 	return s
 }
 
-// expireLocked closes the sessions idle since before cutoff (unix nanos).
-func (p *Processor) expireLocked(cutoff int64) (closed []*session) {
+// expireLocked closes the sessions idle since cutoff (unix nanos), oldest
+// first, but only as many as the scoring queue has room for: an expired
+// session can wait a tick for a worker (it stays counted against the caps)
+// rather than take the fast path. Past hardCutoff it is closed regardless.
+func (p *Processor) expireLocked(cutoff, hardCutoff int64) (closed []*session) {
+	room := cap(p.queue) - len(p.queue)
 	for s := p.order.head; s != nil && s.lastSeen <= cutoff; s = p.order.head {
+		if room <= 0 && s.lastSeen > hardCutoff {
+			break
+		}
 		closed = append(closed, p.closeLocked(s, CloseInactivity))
+		room--
 	}
 	return closed
 }
@@ -376,9 +388,11 @@ func (p *Processor) ticker() {
 			return
 		case <-t.C:
 		}
-		cutoff := p.now().Add(-p.cfg.InactivityTimeout).UnixNano()
+		now := p.now()
+		cutoff := now.Add(-p.cfg.InactivityTimeout).UnixNano()
+		hard := now.Add(-inactivityGrace * p.cfg.InactivityTimeout).UnixNano()
 		p.mu.Lock()
-		closed := p.expireLocked(cutoff)
+		closed := p.expireLocked(cutoff, hard)
 		p.publish()
 		p.mu.Unlock()
 		p.dispatch(p.runCtx, closed)

@@ -197,7 +197,7 @@ func (l *lru) touch(s *session) {
 // value); string and byte contents are counted exactly.
 const (
 	recordOverhead = 160
-	kvOverhead     = 48
+	kvOverhead     = 64
 	valueOverhead  = 24
 )
 
