@@ -31,8 +31,8 @@ const (
 
 // What happens to records whose session key cannot be found.
 const (
-	MissingKeyResource    = "resource"    // one fallback session per resource
-	MissingKeyPassthrough = "passthrough" // forwarded unannotated
+	MissingKeyResource    = "resource_session" // one fallback session per resource
+	MissingKeyPassthrough = "pass_through"     // forwarded unannotated, at once
 )
 
 // Encoder poolings.
@@ -89,7 +89,8 @@ type EncoderConfig struct {
 // SessionConfig says how records are grouped and when a session closes.
 type SessionConfig struct {
 	Key KeyConfig `mapstructure:"key"`
-	// MissingKey is resource (per-resource fallback session) or passthrough.
+	// MissingKey is resource_session (one fallback session per resource) or
+	// pass_through (forwarded unannotated).
 	MissingKey        string        `mapstructure:"missing_key"`
 	MaxRecords        int           `mapstructure:"max_records"`
 	InactivityTimeout time.Duration `mapstructure:"inactivity_timeout"`

@@ -1,0 +1,178 @@
+package coorlogprocessor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/coorlog/coorlogprocessor/internal/metadata"
+	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/processor"
+)
+
+// telemetry implements processor.Observer with the component's instruments
+// and counts what the LLM stage did through instrumentedJudge. Attribute
+// options are built once: the observer is on the hot path.
+type telemetry struct {
+	tb  *metadata.TelemetryBuilder
+	log *zap.Logger
+
+	closeReason map[string]metric.AddOption
+	route       map[string]metric.AddOption
+	tokPrompt   metric.AddOption
+	tokComplete metric.AddOption
+
+	verdictCacheHits atomic.Int64
+	detectErrors     atomic.Int64
+	exportFailures   atomic.Int64
+}
+
+var _ processor.Observer = (*telemetry)(nil)
+var _ processor.ExportObserver = (*telemetry)(nil)
+
+func newTelemetry(tb *metadata.TelemetryBuilder, log *zap.Logger) *telemetry {
+	t := &telemetry{
+		tb: tb, log: log,
+		closeReason: map[string]metric.AddOption{},
+		route:       map[string]metric.AddOption{},
+		tokPrompt:   metric.WithAttributeSet(attribute.NewSet(attribute.String("token_kind", "prompt"))),
+		tokComplete: metric.WithAttributeSet(attribute.NewSet(attribute.String("token_kind", "completion"))),
+	}
+	for _, r := range []string{processor.CloseMaxRecords, processor.CloseInactivity, processor.CloseEvicted, processor.CloseShutdown} {
+		t.closeReason[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
+	}
+	for _, r := range []model.Route{model.RouteSmallModel, model.RouteLLM, model.RouteCache, model.RouteFallback} {
+		t.route[string(r)] = metric.WithAttributeSet(attribute.NewSet(attribute.String("route", string(r))))
+	}
+	return t
+}
+
+// attrOpt returns the prebuilt option for a known value, building one for an
+// unknown value rather than dropping the event.
+func attrOpt(known map[string]metric.AddOption, key, value string) metric.AddOption {
+	if o, ok := known[value]; ok {
+		return o
+	}
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String(key, value)))
+}
+
+func (t *telemetry) SessionOpened(ctx context.Context) {
+	t.tb.ProcessorCoorlogSessionsOpened.Add(ctx, 1)
+}
+
+func (t *telemetry) SessionClosed(ctx context.Context, reason string) {
+	t.tb.ProcessorCoorlogSessionsClosed.Add(ctx, 1, attrOpt(t.closeReason, "reason", reason))
+}
+
+func (t *telemetry) RecordsAnnotated(ctx context.Context, n int) {
+	t.tb.ProcessorCoorlogRecordsAnnotated.Add(ctx, int64(n))
+}
+
+func (t *telemetry) Verdict(ctx context.Context, route string, anomaly, _ bool) {
+	opt := attrOpt(t.route, "route", route)
+	t.tb.ProcessorCoorlogRoutes.Add(ctx, 1, opt)
+	if anomaly {
+		t.tb.ProcessorCoorlogAnomalies.Add(ctx, 1, opt)
+	}
+}
+
+// DetectError: the processor annotates such sessions with route fallback and
+// reports that through Verdict; the error itself is counted for the logs.
+func (t *telemetry) DetectError(context.Context) {
+	if n := t.detectErrors.Add(1); n == 1 || n%1000 == 0 {
+		t.log.Warn("detector errors: sessions annotated with route fallback", zap.Int64("total", n))
+	}
+}
+
+func (t *telemetry) ExportFailed(_ context.Context, records int, err error) {
+	if n := t.exportFailures.Add(1); n == 1 || n%100 == 0 {
+		t.log.Warn("next consumer refused annotated records", zap.Int("records", records), zap.Int64("failures", n), zap.Error(err))
+	}
+}
+
+// judged records one LLM stage call.
+func (t *telemetry) judged(ctx context.Context, j model.Judgement, took time.Duration, err error) {
+	if j.Cached {
+		t.verdictCacheHits.Add(1)
+	}
+	if j.Calls > 0 {
+		t.tb.ProcessorCoorlogLlmCalls.Add(ctx, int64(j.Calls))
+		t.tb.ProcessorCoorlogLlmLatency.Record(ctx, took.Seconds())
+	}
+	if j.PromptTokens > 0 {
+		t.tb.ProcessorCoorlogLlmTokens.Add(ctx, int64(j.PromptTokens), t.tokPrompt)
+	}
+	if j.CompletionTokens > 0 {
+		t.tb.ProcessorCoorlogLlmTokens.Add(ctx, int64(j.CompletionTokens), t.tokComplete)
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		t.tb.ProcessorCoorlogLlmErrors.Add(ctx, 1)
+	}
+}
+
+// instrumentedJudge counts calls, tokens, latency, errors and verdict-cache
+// hits of the LLM stage from the Judgements it returns, so the counts do not
+// depend on the LLM client's internals.
+type instrumentedJudge struct {
+	inner model.Judge
+	tel   *telemetry
+}
+
+func (j instrumentedJudge) Judge(ctx context.Context, s model.Session, nb []model.Neighbour) (model.Judgement, error) {
+	start := time.Now()
+	out, err := j.inner.Judge(ctx, s, nb)
+	j.tel.judged(ctx, out, time.Since(start), err)
+	return out, err
+}
+
+// observables are the values read at collection time by the asynchronous
+// instruments. Each func may be nil when its source is absent.
+type observables struct {
+	openSessions  func() int64
+	embedHits     func() int64
+	aemUpdates    func() int64
+	verdictCached func() int64
+}
+
+var (
+	cacheEmbedding = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "embedding")))
+	cacheVerdict   = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "verdict")))
+)
+
+// register installs the callbacks; tb.Shutdown removes them.
+func (t *telemetry) register(o observables) error {
+	var errs []error
+	if o.openSessions != nil {
+		errs = append(errs, t.tb.RegisterProcessorCoorlogOpenSessionsCallback(func(_ context.Context, obs metric.Int64Observer) error {
+			obs.Observe(o.openSessions())
+			return nil
+		}))
+	}
+	errs = append(errs, t.tb.RegisterProcessorCoorlogCacheHitsCallback(func(_ context.Context, obs metric.Int64Observer) error {
+		if o.embedHits != nil {
+			obs.Observe(o.embedHits(), cacheEmbedding)
+		}
+		v := t.verdictCacheHits.Load()
+		if o.verdictCached != nil {
+			v = o.verdictCached()
+		}
+		obs.Observe(v, cacheVerdict)
+		return nil
+	}))
+	if o.aemUpdates != nil {
+		errs = append(errs, t.tb.RegisterProcessorCoorlogAemUpdatesCallback(func(_ context.Context, obs metric.Int64Observer) error {
+			obs.Observe(o.aemUpdates())
+			return nil
+		}))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("registering telemetry callbacks: %w", err)
+	}
+	return nil
+}
