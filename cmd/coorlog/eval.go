@@ -181,7 +181,8 @@ func printEval(w io.Writer, r evalReport) {
 	if res.TokensNote != "" {
 		note = " (" + res.TokensNote + ")"
 	}
-	fmt.Fprintf(w, "LLM: %d calls for %d sessions judged; prompt tokens %d, completion tokens %d%s\n", res.LLMCalls, res.LLMJudged, res.PromptTok, res.CompletionTok, note)
+	fmt.Fprintf(w, "LLM: %d calls for %d sessions (%d reached the LLM stage, %d answered from the verdict cache); prompt tokens %d, completion tokens %d%s\n",
+		res.LLMCalls, res.LLMSessions, res.LLMJudged, res.LLMCached, res.PromptTok, res.CompletionTok, note)
 	if res.Errors > 0 {
 		fmt.Fprintf(w, "errors: %d sessions could not be scored (counted as normal)\n", res.Errors)
 	}

@@ -56,7 +56,7 @@ func writeTauPlot(path, title string, pts []tauPoint) error {
 	}
 	return plot.WritePNG(path, plot.Chart{
 		Title: title, XLabel: "tau quantile of validation reconstruction error", YLabel: "F1 / share",
-		YMin: 0, YMax: 1.05,
+		YMin: 0, YMax: 1.4,
 		Series: []plot.Series{
 			{Name: "small model F1, low-error group (rec < tau)", X: x, Y: lo},
 			{Name: "small model F1, high-error group (rec >= tau)", X: x, Y: hi},

@@ -18,6 +18,7 @@ type countingJudge struct {
 	inner                                                            model.Judge
 	mu                                                               sync.Mutex
 	calls, prompt, completion, sessions, cached, inherited, failures int
+	requested                                                        int // sessions that cost at least one request
 	estimated                                                        bool
 	busyTime                                                         time.Duration
 }
@@ -34,6 +35,9 @@ func (c *countingJudge) Judge(ctx context.Context, s model.Session, nb []model.N
 		return j, err
 	}
 	c.calls += j.Calls
+	if j.Calls > 0 {
+		c.requested++
+	}
 	c.prompt += j.PromptTokens
 	c.completion += j.CompletionTokens
 	c.estimated = c.estimated || j.TokensEstimated
@@ -87,11 +91,13 @@ type runStats struct {
 	Errors         int        `json:"errors"`
 	MsPerSession   jsonFloat  `json:"ms_per_session"`
 	LLMCalls       int        `json:"llm_calls"`
-	LLMJudged      int        `json:"llm_sessions"`
+	LLMJudged      int        `json:"llm_sessions_judged"` // reached the LLM stage (cache hits included)
+	LLMSessions    int        `json:"llm_sessions"`        // cost at least one LLM request
+	LLMCached      int        `json:"llm_cache_hits"`
 	PromptTok      int        `json:"prompt_tokens"`
 	CompletionTok  int        `json:"completion_tokens"`
 	TokensNote     string     `json:"tokens_note,omitempty"` // "simulated" / "estimated"
-	HeapMB         jsonFloat  `json:"heap_mb"`
+	AllocKB        jsonFloat  `json:"alloc_kb_per_session"` // Go heap allocated per session (libtorch excluded)
 	CallsPerWindow []int      `json:"llm_calls_per_window,omitempty"`
 	Window         int        `json:"window,omitempty"`
 }
@@ -105,6 +111,8 @@ func evaluate(ctx context.Context, name string, det model.Detector, sessions []d
 	evolved := 0
 	bar := newProgress(stderr, name, len(sessions))
 	var busy time.Duration
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	prevCalls := 0
 	for i, s := range sessions {
 		if err := ctx.Err(); err != nil {
@@ -139,6 +147,8 @@ func evaluate(ctx context.Context, name string, det model.Detector, sessions []d
 		bar.Add(1)
 	}
 	bar.Done()
+	runtime.ReadMemStats(&m1)
+	st.AllocKB = jsonFloat(float64(m1.TotalAlloc-m0.TotalAlloc) / 1024 / float64(max(len(sessions), 1)))
 	st.Precision, st.Recall, st.F1 = jsonFloat(st.Confusion.precision()), jsonFloat(st.Confusion.recall()), jsonFloat(st.Confusion.f1())
 	st.Evolved = jsonFloat(ratio(evolved, len(sessions)))
 	st.OnEvolvedF1 = jsonFloat(onEvolved.f1())
@@ -149,22 +159,13 @@ func evaluate(ctx context.Context, name string, det model.Detector, sessions []d
 	if judge != nil {
 		judge.mu.Lock()
 		st.LLMCalls, st.PromptTok, st.CompletionTok, st.LLMJudged = judge.calls, judge.prompt, judge.completion, judge.sessions
+		st.LLMSessions, st.LLMCached = judge.requested, judge.cached
 		if judge.estimated {
 			st.TokensNote = "estimated"
 		}
 		judge.mu.Unlock()
 	}
-	st.HeapMB = jsonFloat(heapMB())
 	return st, nil
-}
-
-// heapMB is the live Go heap after a collection. libtorch memory is not in
-// it; the bench reports the process peak RSS separately.
-func heapMB() float64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return float64(ms.HeapAlloc) / (1 << 20)
 }
 
 func routeList(r map[string]int) string {
@@ -186,17 +187,17 @@ func routeList(r map[string]int) string {
 // printTable writes one row per run.
 func printTable(w io.Writer, title string, runs []runStats) {
 	fmt.Fprintf(w, "\n%s\n", title)
-	fmt.Fprintf(w, "%-26s %6s %6s %6s %5s %5s %5s %6s %8s %9s %11s %10s %8s %7s\n",
-		"method", "P", "R", "F1", "TP", "FP", "FN", "TN", "evolved", "LLM calls", "prompt tok", "compl tok", "ms/sess", "heapMB")
+	fmt.Fprintf(w, "%-26s %6s %6s %6s %5s %5s %5s %6s %8s %8s %9s %11s %10s %8s %8s\n",
+		"method", "P", "R", "F1", "TP", "FP", "FN", "TN", "evolved", "LLM sess", "LLM calls", "prompt tok", "compl tok", "ms/sess", "KB/sess")
 	for _, r := range runs {
 		note := ""
 		if r.TokensNote != "" {
 			note = " (" + r.TokensNote + ")"
 		}
-		fmt.Fprintf(w, "%-26s %6s %6s %6s %5d %5d %5d %6d %8s %9d %11d %10d %8.3f %7.1f%s\n",
+		fmt.Fprintf(w, "%-26s %6s %6s %6s %5d %5d %5d %6d %8s %8d %9d %11d %10d %8.3f %8.1f%s\n",
 			r.Method, f3(float64(r.Precision)), f3(float64(r.Recall)), f3(float64(r.F1)),
 			r.Confusion.TP, r.Confusion.FP, r.Confusion.FN, r.Confusion.TN,
-			pct(float64(r.Evolved)), r.LLMCalls, r.PromptTok, r.CompletionTok, float64(r.MsPerSession), float64(r.HeapMB), note)
+			pct(float64(r.Evolved)), r.LLMSessions, r.LLMCalls, r.PromptTok, r.CompletionTok, float64(r.MsPerSession), float64(r.AllocKB), note)
 	}
 }
 

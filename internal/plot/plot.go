@@ -29,7 +29,8 @@ type Chart struct {
 	Title, XLabel, YLabel string
 	Series                []Series
 	LogX                  bool
-	// YMin/YMax fix the y range when YMax > YMin.
+	// YMin/YMax fix the y range when YMax > YMin (leave room at the top for
+	// the legend); otherwise it fits the data plus headroom for the legend.
 	YMin, YMax float64
 	// Width and Height in inches (default 6 x 4).
 	Width, Height float64
@@ -57,9 +58,6 @@ func WritePNG(path string, c Chart) error {
 	if c.LogX {
 		p.X.Scale = gplot.LogScale{}
 		p.X.Tick.Marker = gplot.LogTicks{Prec: -1}
-	}
-	if c.YMax > c.YMin {
-		p.Y.Min, p.Y.Max = c.YMin, c.YMax
 	}
 	for i, s := range c.Series {
 		if len(s.X) != len(s.Y) {
@@ -89,6 +87,13 @@ func WritePNG(path string, c Chart) error {
 		}
 		p.Add(l, sc)
 		p.Legend.Add(s.Name, l, sc)
+	}
+	if c.YMax > c.YMin {
+		p.Y.Min, p.Y.Max = c.YMin, c.YMax
+	}
+	// Headroom above the data for the legend, which sits at the top.
+	if c.YMax <= c.YMin {
+		p.Y.Max += 0.12 * float64(len(c.Series)) * (p.Y.Max - p.Y.Min)
 	}
 	w, h := c.Width, c.Height
 	if w <= 0 {

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/coorlog/coorlogprocessor/internal/dataset"
+)
+
+// parityEncoder is the encoder package's tiny random BERT checkpoint: a real
+// checkpoint in Hugging Face layout, small enough for a fast smoke test.
+const parityEncoder = "../../model/encoder/testdata/parity"
+
+func tinyHDFS(t *testing.T, dir string) (train, valid, test string) {
+	t.Helper()
+	syn := dataset.NewHDFSSynth(5)
+	normal := [][]int{
+		{5, 5, 5, 22, 11, 9, 11, 9, 11, 9, 26, 26, 26, 23, 23, 23, 21, 21, 21},
+		{22, 5, 5, 5, 11, 9, 11, 9, 11, 9, 26, 26, 26},
+	}
+	anomalous := [][]int{{5, 22, 5, 7, 4, 4, 3}, {5, 5, 22, 5, 11, 9, 14, 10, 17, 26}}
+	mk := func(n int) []dataset.Session {
+		var out []dataset.Session
+		for i := range n {
+			if i%5 == 4 {
+				out = append(out, syn.Session(anomalous[i%2], 1))
+			} else {
+				out = append(out, syn.Session(normal[i%2], 0))
+			}
+		}
+		return out
+	}
+	train, valid, test = filepath.Join(dir, "train.jsonl"), filepath.Join(dir, "valid.jsonl"), filepath.Join(dir, "test.jsonl")
+	for p, n := range map[string]int{train: 60, valid: 20, test: 30} {
+		if err := dataset.WriteFile(p, mk(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return train, valid, test
+}
+
+func TestTrainEvalSmoke(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(parityEncoder, "config.json")); err != nil {
+		t.Skipf("parity checkpoint absent: %v", err)
+	}
+	dir := t.TempDir()
+	train, valid, test := tinyHDFS(t, dir)
+	modelDir := filepath.Join(dir, "model")
+	out, _, err := runCLI(t, "train", "--train", train, "--valid", valid, "--out", modelDir, "--encoder", parityEncoder)
+	if err != nil {
+		t.Fatalf("train: %v", err)
+	}
+	if !strings.Contains(out, "trained on 60 sessions (48 normal, 12 anomalous)") {
+		t.Errorf("train summary: %s", out)
+	}
+	plots := filepath.Join(dir, "plots")
+	out, _, err = runCLI(t, "eval", "--model", modelDir, "--test", test, "--json", "--plot", plots, "--llm", "simulated:1")
+	if err != nil {
+		t.Fatalf("eval: %v", err)
+	}
+	var rep struct {
+		LLM       string `json:"llm"`
+		Simulated bool   `json:"llm_simulated"`
+		Result    struct {
+			Sessions  int            `json:"sessions"`
+			Confusion confusion      `json:"confusion"`
+			F1        *float64       `json:"f1"`
+			Routes    map[string]int `json:"routes"`
+			Tokens    string         `json:"tokens_note"`
+		} `json:"result"`
+		Stage    map[string]*float64 `json:"ms_per_session_by_stage"`
+		TauCurve []tauPoint          `json:"tau_sensitivity"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("eval --json is not one JSON object: %v\n%s", err, out)
+	}
+	r := rep.Result
+	if r.Sessions != 30 || r.Confusion.n() != 30 || r.Confusion.TP+r.Confusion.FN != 6 {
+		t.Errorf("counts: %+v", r)
+	}
+	if r.F1 == nil || *r.F1 < 0 || *r.F1 > 1 {
+		t.Errorf("F1 %v", r.F1)
+	}
+	routed := 0
+	for _, n := range r.Routes {
+		routed += n
+	}
+	if routed != 30 {
+		t.Errorf("routes %v do not cover every session", r.Routes)
+	}
+	if !rep.Simulated || !strings.Contains(rep.LLM, "simulated") {
+		t.Errorf("LLM not marked simulated: %q", rep.LLM)
+	}
+	if r.Routes["llm"] > 0 && r.Tokens != "simulated" {
+		t.Errorf("tokens not marked simulated: %q", r.Tokens)
+	}
+	for _, k := range []string{"encode", "coordinator", "small_model", "total"} {
+		if rep.Stage[k] == nil || *rep.Stage[k] < 0 {
+			t.Errorf("stage time %s = %v", k, rep.Stage[k])
+		}
+	}
+	if len(rep.TauCurve) != len(tauQuantiles()) {
+		t.Errorf("tau curve has %d points", len(rep.TauCurve))
+	}
+	if st, err := os.Stat(filepath.Join(plots, "tau_sensitivity.png")); err != nil || st.Size() == 0 {
+		t.Errorf("tau plot: %v", err)
+	}
+	// The text form carries the confusion matrix and the stage times.
+	out, _, err = runCLI(t, "eval", "--model", modelDir, "--test", test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"precision", "confusion matrix", "mean ms per session", "no LLM"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("eval output lacks %q:\n%s", want, out)
+		}
+	}
+	// A model directory that is not one is a clear error.
+	if _, _, err := runCLI(t, "eval", "--model", dir, "--test", test); err == nil || !strings.Contains(err.Error(), "loading model") {
+		t.Errorf("missing bundle: %v", err)
+	}
+}
