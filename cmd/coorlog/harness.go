@@ -97,7 +97,7 @@ type runStats struct {
 	PromptTok      int        `json:"prompt_tokens"`
 	CompletionTok  int        `json:"completion_tokens"`
 	TokensNote     string     `json:"tokens_note,omitempty"` // "simulated" / "estimated"
-	AllocKB        jsonFloat  `json:"alloc_kb_per_session"` // Go heap allocated per session (libtorch excluded)
+	AllocKB        jsonFloat  `json:"alloc_kb_per_session"`  // Go heap allocated per session (libtorch excluded)
 	CallsPerWindow []int      `json:"llm_calls_per_window,omitempty"`
 	Window         int        `json:"window,omitempty"`
 }

@@ -16,11 +16,11 @@ import (
 	"github.com/coorlog/coorlogprocessor/model"
 	"github.com/coorlog/coorlogprocessor/model/bundle"
 	"github.com/coorlog/coorlogprocessor/model/coordinator"
-	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 	"github.com/coorlog/coorlogprocessor/model/embedcache"
 	"github.com/coorlog/coorlogprocessor/model/encoder"
 	"github.com/coorlog/coorlogprocessor/model/llm"
 	"github.com/coorlog/coorlogprocessor/model/normalize"
+	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 )
 
 func newCache(enc model.Encoder) model.Encoder { return embedcache.New(enc, 0) }
