@@ -112,8 +112,8 @@ func cutUTF8(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	for cut := n; cut > 0 && cut > n-utf8.UTFMax; cut-- {
-		if utf8.RuneStart(s[cut]) {
+	for cut := n; cut >= 0 && cut > n-utf8.UTFMax; cut-- {
+		if cut == 0 || utf8.RuneStart(s[cut]) {
 			return s[:cut]
 		}
 	}
