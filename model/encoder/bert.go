@@ -2,9 +2,9 @@ package encoder
 
 import (
 	"math"
+	"runtime"
 	"strconv"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 )
@@ -25,8 +25,8 @@ type Bert struct {
 	EmbNorm                  layerNorm
 	Layers                   []*bertLayer
 
-	// Constants made once: gotch scalars are C objects.
-	negLarge, one, invSqrtHead *ts.Scalar
+	// 0-dim float32 constants, made once.
+	one, negLarge, invSqrtHead *ts.Tensor
 }
 
 type bertLayer struct {
@@ -47,6 +47,11 @@ func NewBert(p *nn.Path, cfg BertConfig) *Bert {
 	if std <= 0 {
 		std = 0.02
 	}
+	scalar := func(v float64) *ts.Tensor {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		return float32Tensor([]float32{float32(v)}).gotchTensor() // 0-dim
+	}
 	emb := p.Sub("embeddings")
 	b := &Bert{
 		Config:      cfg,
@@ -54,9 +59,9 @@ func NewBert(p *nn.Path, cfg BertConfig) *Bert {
 		PosEmb:      emb.Sub("position_embeddings").MustNewVar("weight", []int64{int64(cfg.MaxPositionEmbeddings), h}, nn.NewRandnInit(0, std)),
 		TypeEmb:     emb.Sub("token_type_embeddings").MustNewVar("weight", []int64{int64(cfg.TypeVocabSize), h}, nn.NewRandnInit(0, std)),
 		EmbNorm:     newLayerNorm(emb.Sub("LayerNorm"), h, cfg.LayerNormEps),
-		negLarge:    ts.FloatScalar(float64(-math.MaxFloat32)), // HF: torch.finfo(float32).min
-		one:         ts.FloatScalar(1),
-		invSqrtHead: ts.FloatScalar(1 / math.Sqrt(float64(cfg.HeadDim()))),
+		one:         scalar(1),
+		negLarge:    scalar(-math.MaxFloat32), // HF: torch.finfo(float32).min
+		invSqrtHead: scalar(1 / math.Sqrt(float64(cfg.HeadDim()))),
 	}
 	enc := p.Sub("encoder").Sub("layer")
 	for l := 0; l < cfg.NumHiddenLayers; l++ {
@@ -81,65 +86,73 @@ func NewBert(p *nn.Path, cfg BertConfig) *Bert {
 // size, T <= max_position_embeddings); mask is [B,T] with 1 for real tokens
 // and 0 for padding (any numeric dtype). It returns the last hidden states
 // [B,T,H]; the caller owns them. Dropout is applied only when train is true.
-// Every intermediate tensor is freed before returning (autograd keeps what
-// backward needs on its own).
+// Every intermediate tensor is freed before it returns (autograd keeps what
+// backward needs on its own). It panics on a shape error.
 func (b *Bert) Forward(ids, mask *ts.Tensor, train bool) *ts.Tensor {
-	cfg := b.Config
+	runtime.LockOSThread() // libtorch's last error is per OS thread
+	defer runtime.UnlockOSThread()
 	size := ids.MustSize()
-	B, T := size[0], size[1]
+	return b.forward(borrow(ids), borrow(mask), size[0], size[1], train).gotchTensor()
+}
+
+func (b *Bert) forward(ids, mask tensor, B, T int64, train bool) tensor {
+	cfg := b.Config
 	H, nh, dh := int64(cfg.HiddenSize), int64(cfg.NumAttentionHeads), int64(cfg.HeadDim())
+	pHidden, pAttn := cfg.HiddenDropoutProb, cfg.AttentionProbsDropoutProb
 
 	// Embeddings: word + absolute position + token type 0, then LayerNorm.
-	pos := b.PosEmb.MustNarrow(0, 0, T, false)              // [T,H]
-	typ := b.TypeEmb.MustSelect(0, 0, false)                // [H]
-	x := ts.MustEmbedding(b.WordEmb, ids, -1, false, false) // [B,T,H]
-	x = x.MustAdd(pos, true).MustAdd(typ, true)             // [B,T,H]
-	x = b.EmbNorm.forward(x, true)                          // [B,T,H]
-	x = dropout(x, cfg.HiddenDropoutProb, train)            // [B,T,H]
-	pos.MustDrop()
-	typ.MustDrop()
+	word := embedding(borrow(b.WordEmb), ids) // [B,T,H]
+	pos := narrow(borrow(b.PosEmb), 0, 0, T)  // [T,H]
+	typ := selectAt(borrow(b.TypeEmb), 0, 0)  // [H]
+	x := done(add(word, pos), word, pos)      // [B,T,H]
+	x = done(add(x, typ), x, typ)             // [B,T,H]
+	x = done(b.EmbNorm.forward(x), x)         // [B,T,H]
+	x = dropout(x, pHidden, train)            // [B,T,H]
 
 	// Additive key mask: 0 on real tokens, float32 min on padding, so that
 	// softmax gives padded keys zero weight (HF's extended attention mask).
-	m := mask.MustTotype(gotch.Float, false)                              // [B,T]
-	bias := m.MustRsubScalar(b.one, true).MustMulScalar(b.negLarge, true) // [B,T] = (1-m)*min
-	bias = bias.MustView([]int64{B, 1, 1, T}, true)                       // [B,1,1,T]
+	m := toFloat(mask)                              // [B,T]
+	pad := done(sub(borrow(b.one), m), m)           // [B,T] 1 on padding
+	bias := done(mul(pad, borrow(b.negLarge)), pad) // [B,T]
+	bias = done(view(bias, B, 1, 1, T), bias)       // [B,1,1,T]
 
 	// heads splits [B,T,H] into [B,nh,T,dh]; merge is its inverse.
-	heads := func(t *ts.Tensor) *ts.Tensor {
-		return t.MustView([]int64{B, T, nh, dh}, true).MustTranspose(1, 2, true) // [B,nh,T,dh]
+	heads := func(t tensor) tensor {
+		v := done(view(t, B, T, nh, dh), t) // [B,T,nh,dh]
+		return done(transpose(v, 1, 2), v)  // [B,nh,T,dh]
 	}
-	merge := func(t *ts.Tensor) *ts.Tensor {
-		return t.MustTranspose(1, 2, true).MustContiguous(true).MustView([]int64{B, T, H}, true) // [B,T,H]
+	merge := func(t tensor) tensor {
+		tr := done(transpose(t, 1, 2), t) // [B,T,nh,dh]
+		c := done(contiguous(tr), tr)     // [B,T,nh,dh]
+		return done(view(c, B, T, H), c)  // [B,T,H]
 	}
 
 	for _, l := range b.Layers {
 		// Self-attention.
-		q := heads(l.Query.forward(x))                                      // [B,nh,T,dh]
-		k := heads(l.Key.forward(x))                                        // [B,nh,T,dh]
-		v := heads(l.Value.forward(x))                                      // [B,nh,T,dh]
-		kt := k.MustTranspose(2, 3, true)                                   // [B,nh,dh,T]
-		scores := q.MustMatmul(kt, true).MustMulScalar(b.invSqrtHead, true) // [B,nh,T,T] = qk^T/sqrt(dh)
-		kt.MustDrop()
-		scores = scores.MustAdd(bias, true)                          // [B,nh,T,T]
-		probs := scores.MustSoftmax(-1, gotch.Float, true)           // [B,nh,T,T] over keys
-		probs = dropout(probs, cfg.AttentionProbsDropoutProb, train) // [B,nh,T,T]
-		ctx := merge(probs.MustMatmul(v, true))                      // [B,T,H]
-		v.MustDrop()
-		a := dropout(l.AttnOut.forward(ctx), cfg.HiddenDropoutProb, train) // [B,T,H]
-		ctx.MustDrop()
-		a = l.AttnNorm.forward(a.MustAdd(x, true), true) // [B,T,H] = LN(attn + x)
-		x.MustDrop()
+		q := heads(l.Query.forward(x))             // [B,nh,T,dh]
+		k := heads(l.Key.forward(x))               // [B,nh,T,dh]
+		v := heads(l.Value.forward(x))             // [B,nh,T,dh]
+		kt := done(transpose(k, 2, 3), k)          // [B,nh,dh,T]
+		s := done(matmul(q, kt), q, kt)            // [B,nh,T,T]
+		s = done(mul(s, borrow(b.invSqrtHead)), s) // [B,nh,T,T] = qkᵀ/√dh
+		s = done(add(s, bias), s)                  // [B,nh,T,T] + mask
+		p := done(softmax(s, -1), s)               // [B,nh,T,T] over keys
+		p = dropout(p, pAttn, train)               // [B,nh,T,T]
+		ctx := merge(done(matmul(p, v), p, v))     // [B,T,H]
+		a := done(l.AttnOut.forward(ctx), ctx)     // [B,T,H]
+		a = dropout(a, pHidden, train)             // [B,T,H]
+		r := done(add(a, x), a, x)                 // [B,T,H] residual
+		a = done(l.AttnNorm.forward(r), r)         // [B,T,H]
 
 		// Feed-forward with exact (erf) GELU.
-		f := l.Inter.forward(a).MustGelu("none", true)               // [B,T,I]
-		o := dropout(l.Out.forward(f), cfg.HiddenDropoutProb, train) // [B,T,H]
-		f.MustDrop()
-		x = l.OutNorm.forward(o.MustAdd(a, true), true) // [B,T,H] = LN(ffn + a)
-		a.MustDrop()
+		h := l.Inter.forward(a)           // [B,T,I]
+		f := done(geluExact(h), h)        // [B,T,I]
+		o := done(l.Out.forward(f), f)    // [B,T,H]
+		o = dropout(o, pHidden, train)    // [B,T,H]
+		r = done(add(o, a), o, a)         // [B,T,H] residual
+		x = done(l.OutNorm.forward(r), r) // [B,T,H]
 	}
-	m.MustDrop()
-	bias.MustDrop()
+	bias.free()
 	return x // [B,T,H]
 }
 
@@ -156,9 +169,7 @@ func newLinear(p *nn.Path, in, out int64, std float64) linear {
 }
 
 // forward maps [...,in] to [...,out]; x is kept.
-func (l linear) forward(x *ts.Tensor) *ts.Tensor {
-	return ts.MustLinear(x, l.W, l.B)
-}
+func (l linear) forward(x tensor) tensor { return linearOp(x, borrow(l.W), borrow(l.B)) }
 
 type layerNorm struct {
 	W, B *ts.Tensor // [H]
@@ -175,22 +186,16 @@ func newLayerNorm(p *nn.Path, h int64, eps float64) layerNorm {
 	}
 }
 
-// forward normalises the last dimension; x is freed when del is true.
-func (n layerNorm) forward(x *ts.Tensor, del bool) *ts.Tensor {
-	y := ts.MustLayerNorm(x, n.dim, n.W, n.B, n.eps, false)
-	if del {
-		x.MustDrop()
-	}
-	return y
+// forward normalises the last dimension; x is kept.
+func (n layerNorm) forward(x tensor) tensor {
+	return layerNormOp(x, borrow(n.W), borrow(n.B), n.dim, n.eps)
 }
 
-// dropout frees x and returns its dropped-out copy when training; at
-// inference it is the identity (no copy).
-func dropout(x *ts.Tensor, p float64, train bool) *ts.Tensor {
+// dropout returns x unchanged at inference; when training it frees x and
+// returns its dropped-out copy.
+func dropout(x tensor, p float64, train bool) tensor {
 	if !train || p == 0 {
 		return x
 	}
-	y := ts.MustDropout(x, p, true)
-	x.MustDrop()
-	return y
+	return done(dropoutOp(x, p), x)
 }

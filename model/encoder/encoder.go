@@ -215,16 +215,13 @@ func (e *Encoder) embedBatch(batch [][]int64) (vecs [][]float32, err error) {
 		}
 	}()
 	noGrad(func() {
-		ids := ts.MustOfSlice(idData).MustView([]int64{int64(B), int64(T)}, true)    // [B,T]
-		mask := ts.MustOfSlice(maskData).MustView([]int64{int64(B), int64(T)}, true) // [B,T]
-		hidden := e.bert.Forward(ids, mask, false)                                   // [B,T,H]
-		pooled := Pool(hidden, mask, e.pooling)                                      // [B,H]
-		contig := pooled.MustContiguous(true)                                        // [B,H]
-		err = contig.CopyData(flat, uint(B*H))
-		contig.MustDrop()
-		hidden.MustDrop()
-		mask.MustDrop()
-		ids.MustDrop()
+		ids := int64Tensor(idData, int64(B), int64(T))                 // [B,T]
+		mask := int64Tensor(maskData, int64(B), int64(T))              // [B,T]
+		hidden := e.bert.forward(ids, mask, int64(B), int64(T), false) // [B,T,H]
+		pooled := done(pool(hidden, mask, e.pooling), hidden)          // [B,H]
+		out := done(contiguous(pooled), pooled, ids, mask)             // [B,H]
+		copyFloat32(out, flat)
+		out.free()
 	})
 	if err != nil {
 		return nil, err

@@ -2,8 +2,8 @@ package encoder
 
 import (
 	"fmt"
+	"runtime"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -34,13 +34,21 @@ func ParsePooling(s string) (Pooling, error) {
 // padding, any numeric dtype). The inputs are kept; the caller owns the
 // result.
 func Pool(hidden, mask *ts.Tensor, p Pooling) *ts.Tensor {
+	runtime.LockOSThread() // libtorch's last error is per OS thread
+	defer runtime.UnlockOSThread()
+	return pool(borrow(hidden), borrow(mask), p).gotchTensor()
+}
+
+func pool(hidden, mask tensor, p Pooling) tensor {
 	if p == PoolCLS {
-		return hidden.MustSelect(1, 0, false) // [B,H]
+		return selectAt(hidden, 1, 0) // [B,H] state of [CLS]
 	}
-	m := mask.MustTotype(gotch.Float, false).MustUnsqueeze(-1, true)                        // [B,T,1]
-	sum := hidden.MustMul(m, false).MustSumDimIntlist([]int64{1}, false, gotch.Float, true) // [B,H]
-	cnt := m.MustSumDimIntlist([]int64{1}, false, gotch.Float, true)                        // [B,1]
-	out := sum.MustDiv(cnt, true)                                                           // [B,H]
-	cnt.MustDrop()
-	return out
+	m := toFloat(mask)                        // [B,T]
+	m3 := done(unsqueeze(m, -1), m)           // [B,T,1]
+	hm := mul(hidden, m3)                     // [B,T,H] padding zeroed
+	sum := done(sumDim(hm, 1), hm)            // [B,H]
+	cnt := done(sumDim(m3, 1), m3)            // [B,1] real tokens per row
+	tiny := float32Tensor([]float32{1e-9})    // an all-padding row gives 0, not NaN
+	cnt = done(maximum(cnt, tiny), cnt, tiny) // [B,1]
+	return done(div(sum, cnt), sum, cnt)      // [B,H]
 }
