@@ -1,0 +1,377 @@
+// Package evolve is CoorLog's Adaptive Evolution Mechanism (AEM): what the
+// LLM stage learns about evolved sessions flows back into the cheap path.
+//
+// The cascade submits a Finding after every LLM judgement: the session
+// (vector, text, key), the label the LLM gave it, and the evolution relations
+// Evol Detect found (old memory sessions judged "the same state, reworded or
+// reordered"). A background Updater batches findings and, per batch:
+//
+//  1. fine-tunes the coordinator on the batch sessions that are still above
+//     tau, with a replay of old memory sessions, so the same pattern stops
+//     going to the LLM while the old version stays below tau;
+//  2. fine-tunes the small model with each (old, new) relation as a positive
+//     pair, replaying the memory's labelled sessions (plus the batch) so the
+//     old classes are not forgotten, and re-projects the memory;
+//  3. adds the batch sessions to the kNN memory with their labels;
+//  4. swaps the new snapshot in with one atomic compare-and-swap, so a
+//     concurrent Detect sees the old set or the new one, never a mix;
+//  5. persists it through a callback (the bundle writer).
+//
+// Submit never blocks: the queue is bounded and drops its oldest finding
+// (counted) when full.
+package evolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coorlog/coorlogprocessor/model/coordinator"
+	"github.com/coorlog/coorlogprocessor/model/smallmodel"
+)
+
+// Snapshot is one immutable set of models. Never modify a published one.
+type Snapshot struct {
+	Coordinator *coordinator.Model
+	Small       *smallmodel.Model
+	Memory      *smallmodel.Memory
+	Base        string // model version of the trained bundle
+	Updates     int    // AEM updates applied on top of Base
+}
+
+// Version is the model version reported in verdicts: Base, then "+aemN"
+// after N updates.
+func (s *Snapshot) Version() string {
+	if s.Updates == 0 {
+		return s.Base
+	}
+	return fmt.Sprintf("%s+aem%d", s.Base, s.Updates)
+}
+
+// Store publishes snapshots; *atomic.Pointer[Snapshot] satisfies it.
+type Store interface {
+	Load() *Snapshot
+	CompareAndSwap(old, new *Snapshot) bool
+}
+
+// Relation is one evolution relation: the new session is an evolution of
+// the old memory session.
+type Relation struct {
+	OldID    string
+	OldVec   []float32
+	OldLabel int
+}
+
+// Finding is what the LLM stage learnt about one session.
+type Finding struct {
+	ID        string
+	Vec       []float32 // session vector
+	Lines     []string  // raw text (the memory caps it)
+	Key       string    // content key, for memory dedup
+	Label     int       // 0 normal, 1 anomalous, as judged
+	Relations []Relation
+}
+
+// Config sets the cadence and the size of updates. Zero fields take the
+// defaults of DefaultConfig.
+type Config struct {
+	BatchSize         int           `json:"batch_size"`         // findings that trigger an update; default 32
+	Interval          time.Duration `json:"interval"`           // pending findings are applied at least this often; default 30s
+	QueueSize         int           `json:"queue_size"`         // bound of the queue; default 4096
+	CoordinatorEpochs int           `json:"coordinator_epochs"` // default 60
+	SmallEpochs       int           `json:"small_epochs"`       // default 10
+	Replay            int           `json:"replay"`             // old sessions replayed per new one in coordinator fine-tuning; default 4
+	Seed              int64         `json:"seed"`               // default 1
+}
+
+// DefaultConfig is the configuration used for zero fields.
+func DefaultConfig() Config {
+	return Config{BatchSize: 32, Interval: 30 * time.Second, QueueSize: 4096, CoordinatorEpochs: 60, SmallEpochs: 10, Replay: 4, Seed: 1}
+}
+
+// WithDefaults fills zero fields from DefaultConfig.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	if c.BatchSize <= 0 {
+		c.BatchSize = d.BatchSize
+	}
+	if c.Interval <= 0 {
+		c.Interval = d.Interval
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = d.QueueSize
+	}
+	if c.CoordinatorEpochs <= 0 {
+		c.CoordinatorEpochs = d.CoordinatorEpochs
+	}
+	if c.SmallEpochs <= 0 {
+		c.SmallEpochs = d.SmallEpochs
+	}
+	if c.Replay <= 0 {
+		c.Replay = d.Replay
+	}
+	if c.Seed == 0 {
+		c.Seed = d.Seed
+	}
+	return c
+}
+
+// Stats are the updater's counters.
+type Stats struct {
+	Submitted    uint64        // findings submitted
+	Dropped      uint64        // findings dropped because the queue was full
+	Applied      uint64        // findings applied in updates
+	Updates      uint64        // snapshots swapped in
+	Failures     uint64        // updates or persists that failed
+	Pending      int           // findings waiting
+	LastError    string        // last failure, if any
+	LastUpdate   time.Time     // when the last snapshot was swapped in
+	LastDuration time.Duration // how long the last update took
+}
+
+// Updater batches findings and applies them to the store.
+type Updater struct {
+	store   Store
+	cfg     Config
+	persist func(context.Context, *Snapshot) error
+
+	mu    sync.Mutex
+	queue []Finding
+	stats Stats
+	kick  chan struct{}
+
+	applyMu sync.Mutex // one update at a time (Run and Flush)
+}
+
+// New makes an updater for store. persist, when not nil, is called with every
+// snapshot swapped in (it should write the bundle); its failure is counted
+// and the snapshot stays in use.
+func New(store Store, cfg Config, persist func(context.Context, *Snapshot) error) *Updater {
+	return &Updater{store: store, cfg: cfg.WithDefaults(), persist: persist, kick: make(chan struct{}, 1)}
+}
+
+// Submit queues a finding; it never blocks. When the queue is full the
+// oldest finding is dropped.
+func (u *Updater) Submit(f Finding) {
+	u.mu.Lock()
+	u.stats.Submitted++
+	if len(u.queue) >= u.cfg.QueueSize {
+		copy(u.queue, u.queue[1:])
+		u.queue = u.queue[:len(u.queue)-1]
+		u.stats.Dropped++
+	}
+	u.queue = append(u.queue, f)
+	ready := len(u.queue) >= u.cfg.BatchSize
+	u.mu.Unlock()
+	if ready {
+		select {
+		case u.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run applies findings every BatchSize findings or every Interval, until ctx
+// ends. Update errors are counted in Stats, not returned: the cascade keeps
+// working on the last good snapshot.
+func (u *Updater) Run(ctx context.Context) error {
+	t := time.NewTicker(u.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-u.kick:
+			u.drain(ctx, true)
+		case <-t.C:
+			u.drain(ctx, false)
+		}
+	}
+}
+
+// Flush applies every pending finding now and returns the first error.
+func (u *Updater) Flush(ctx context.Context) error { return u.drain(ctx, false) }
+
+// drain applies pending findings in batches; fullOnly leaves a partial batch
+// for the next tick.
+func (u *Updater) drain(ctx context.Context, fullOnly bool) error {
+	u.applyMu.Lock()
+	defer u.applyMu.Unlock()
+	var first error
+	for ctx.Err() == nil {
+		u.mu.Lock()
+		n := min(len(u.queue), u.cfg.BatchSize)
+		if n == 0 || (fullOnly && n < u.cfg.BatchSize) {
+			u.mu.Unlock()
+			break
+		}
+		batch := append([]Finding(nil), u.queue[:n]...)
+		u.queue = append(u.queue[:0], u.queue[n:]...)
+		u.mu.Unlock()
+		if err := u.apply(ctx, batch); err != nil {
+			u.fail(err)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+func (u *Updater) fail(err error) {
+	u.mu.Lock()
+	u.stats.Failures++
+	u.stats.LastError = err.Error()
+	u.mu.Unlock()
+}
+
+// Stats returns a copy of the counters.
+func (u *Updater) Stats() Stats {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := u.stats
+	s.Pending = len(u.queue)
+	return s
+}
+
+// maxSwapTries bounds retries when another writer swaps the store meanwhile.
+const maxSwapTries = 3
+
+// apply builds the next snapshot from the current one and swaps it in.
+func (u *Updater) apply(ctx context.Context, batch []Finding) error {
+	start := time.Now()
+	for _, f := range batch {
+		if f.Label != 0 && f.Label != 1 {
+			return fmt.Errorf("aem: finding %s has label %d", f.ID, f.Label)
+		}
+	}
+	for try := 0; ; try++ {
+		cur := u.store.Load()
+		if cur == nil {
+			return errors.New("aem: no snapshot to update")
+		}
+		next, err := u.update(ctx, cur, batch)
+		if err != nil {
+			return err
+		}
+		if !u.store.CompareAndSwap(cur, next) {
+			if try+1 < maxSwapTries {
+				continue
+			}
+			return errors.New("aem: snapshot replaced concurrently; update abandoned")
+		}
+		u.mu.Lock()
+		u.stats.Applied += uint64(len(batch))
+		u.stats.Updates++
+		u.stats.LastUpdate = time.Now()
+		u.stats.LastDuration = time.Since(start)
+		u.mu.Unlock()
+		if u.persist != nil {
+			if err := u.persist(ctx, next); err != nil {
+				return fmt.Errorf("aem: persist: %w", err)
+			}
+		}
+		return nil
+	}
+}
+
+// update computes the snapshot that follows cur once batch is learnt.
+func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*Snapshot, error) {
+	rng := rand.New(rand.NewSource(u.cfg.Seed + int64(cur.Updates)))
+	dim := cur.Coordinator.Dim()
+	var fresh []Finding
+	for _, f := range batch {
+		if len(f.Vec) != dim {
+			return nil, fmt.Errorf("aem: finding %s has width %d, model %d", f.ID, len(f.Vec), dim)
+		}
+		fresh = append(fresh, f)
+	}
+	memSamples := cur.Memory.Samples()
+
+	// 1. Coordinator: the sessions still routed to the LLM, plus replay.
+	coord := cur.Coordinator
+	var evolved [][]float32
+	for _, f := range fresh {
+		if _, ev := coord.Evolved(f.Vec); ev {
+			evolved = append(evolved, f.Vec)
+		}
+	}
+	if len(evolved) > 0 {
+		tune := append([][]float32(nil), evolved...)
+		for _, i := range sampleIndices(rng, len(memSamples), u.cfg.Replay*len(evolved)) {
+			tune = append(tune, memSamples[i].Vec)
+		}
+		var err error
+		if coord, err = coord.FineTune(ctx, tune, u.cfg.CoordinatorEpochs); err != nil {
+			return nil, fmt.Errorf("aem: coordinator: %w", err)
+		}
+	}
+
+	// 2. Small model: evolution relations as positive pairs.
+	small, mem := cur.Small, cur.Memory
+	var pairs []smallmodel.Pair
+	for _, f := range fresh {
+		for _, r := range f.Relations {
+			// A relation across labels contradicts itself (an abnormal session is
+			// never an evolution of a normal one): not a positive pair.
+			if len(r.OldVec) == dim && r.OldLabel == f.Label {
+				pairs = append(pairs, smallmodel.Pair{A: r.OldVec, B: f.Vec, Same: true})
+			}
+		}
+	}
+	if len(pairs) > 0 {
+		replay := memSamples
+		for _, f := range fresh {
+			replay = append(replay, smallmodel.Sample{Vec: f.Vec, Label: f.Label})
+		}
+		tuned, err := small.FineTunePairs(ctx, pairs, replay, u.cfg.SmallEpochs)
+		if err != nil {
+			return nil, fmt.Errorf("aem: small model: %w", err)
+		}
+		if tuned != small {
+			small = tuned
+			if mem, err = mem.Reproject(small); err != nil {
+				return nil, fmt.Errorf("aem: re-project memory: %w", err)
+			}
+		}
+	}
+
+	// 3. Memory: the judged sessions with their labels.
+	items := make([]smallmodel.Item, len(fresh))
+	for i, f := range fresh {
+		items[i] = smallmodel.Item{ID: f.ID, Label: f.Label, Lines: f.Lines, Key: f.Key, Vec: f.Vec}
+	}
+	mem, err := mem.With(small, items)
+	if err != nil {
+		return nil, fmt.Errorf("aem: memory: %w", err)
+	}
+	return &Snapshot{Coordinator: coord, Small: small, Memory: mem, Base: cur.Base, Updates: cur.Updates + 1}, nil
+}
+
+// sampleIndices draws k distinct indices below n (all of them when k >= n).
+func sampleIndices(rng *rand.Rand, n, k int) []int {
+	if k >= n {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	return rng.Perm(n)[:k]
+}
+
+// BaseVersion strips an "+aemN" suffix, for a snapshot rebuilt from a bundle
+// whose manifest recorded AEM updates.
+func BaseVersion(v string) string {
+	if i := strings.LastIndex(v, "+aem"); i >= 0 {
+		return v[:i]
+	}
+	return v
+}
