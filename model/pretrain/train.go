@@ -1,0 +1,444 @@
+// Package pretrain trains the project's default log-line encoder: a WordPiece
+// vocabulary learnt from a log corpus, then masked language modelling (MLM)
+// of a small BERT (model/encoder) on the corpus's distinct normalised lines.
+// Training is separate from inference: the result is a Hugging Face
+// checkpoint directory that encoder.Load reads like any other.
+//
+// Run writes, under Options.Out:
+//
+//	model/        the checkpoint (config.json, model.safetensors, vocab.txt,
+//	              tokenizer_config.json), rewritten after every epoch
+//	train/        resumable state: state.json, weights and Adam moments of the last epoch
+//	history.csv   step, epoch, train loss (mean since the last row), validation loss, lr
+//	loss.png      the loss curve
+package pretrain
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/coorlog/coorlogprocessor/internal/torchrt"
+	"github.com/coorlog/coorlogprocessor/model/encoder"
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/nn"
+	"github.com/sugarme/gotch/ts"
+)
+
+// Options configure Run. Zero fields take the defaults in brackets.
+type Options struct {
+	Corpus string // a log file, or a directory of *.log files (required)
+	Out    string // output directory (required)
+
+	Epochs       int     // passes over the distinct training lines [40]
+	BatchSize    int     // lines per step [32]
+	LR           float64 // peak learning rate [1e-3]
+	WarmupFrac   float64 // share of steps with linear warm-up, then linear decay to 0 [0.06]
+	WeightDecay  float64 // AdamW decoupled decay [0.01]
+	MaskProb     float64 // share of tokens masked [0.15]
+	VocabSize    int     // WordPiece vocabulary size [3000]
+	MaxSeqLen    int     // tokens per line in training, [CLS] and [SEP] included [64]
+	ValPercent   int     // distinct lines held out for the validation loss [5]
+	Hidden       int     // hidden size [128]
+	Layers       int     // encoder layers [2]
+	Heads        int     // attention heads [4]
+	Intermediate int     // feed-forward size [512]
+	MaxPosition  int     // max_position_embeddings [128]
+	Seed         uint64  // seeds weights, shuffling, masking and dropout [1]
+	Threads      int     // libtorch intra-op threads; 0 leaves the default
+	LogEvery     int     // progress line every this many steps, besides each epoch [50]
+	Resume       bool    // continue from Out/train/state.json
+}
+
+func (o Options) withDefaults() Options {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	deff := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.Epochs, 40)
+	def(&o.BatchSize, 32)
+	deff(&o.LR, 1e-3)
+	deff(&o.WarmupFrac, 0.06)
+	deff(&o.WeightDecay, 0.01)
+	deff(&o.MaskProb, 0.15)
+	def(&o.VocabSize, 3000)
+	def(&o.MaxSeqLen, 64)
+	def(&o.ValPercent, 5)
+	def(&o.Hidden, 128)
+	def(&o.Layers, 2)
+	def(&o.Heads, 4)
+	def(&o.Intermediate, 512)
+	def(&o.MaxPosition, 128)
+	def(&o.LogEvery, 50)
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	return o
+}
+
+// Validate reports the first unusable option.
+func (o Options) Validate() error {
+	switch {
+	case o.Corpus == "":
+		return errors.New("pretrain: corpus is required")
+	case o.Out == "":
+		return errors.New("pretrain: out is required")
+	case o.Epochs < 0 || o.BatchSize < 0 || o.VocabSize < 0 || o.MaxSeqLen < 0 || o.Threads < 0 || o.LogEvery < 0:
+		return errors.New("pretrain: negative option")
+	case o.LR < 0 || o.WarmupFrac < 0 || o.WarmupFrac >= 1 || o.WeightDecay < 0:
+		return fmt.Errorf("pretrain: lr %g, warmup %g, weight decay %g out of range", o.LR, o.WarmupFrac, o.WeightDecay)
+	case o.MaskProb < 0 || o.MaskProb >= 1:
+		return fmt.Errorf("pretrain: mask probability %g not in [0,1)", o.MaskProb)
+	case o.ValPercent < 0 || o.ValPercent >= 50:
+		return fmt.Errorf("pretrain: validation percent %d not in [0,50)", o.ValPercent)
+	case o.MaxSeqLen != 0 && o.MaxSeqLen < 3:
+		return fmt.Errorf("pretrain: max_seq_len %d < 3", o.MaxSeqLen)
+	case o.MaxPosition != 0 && o.MaxSeqLen > o.MaxPosition:
+		return fmt.Errorf("pretrain: max_seq_len %d exceeds max_position %d", o.MaxSeqLen, o.MaxPosition)
+	}
+	return nil
+}
+
+// BertConfig is the architecture Run trains for these options.
+func (o Options) BertConfig(vocabSize int) encoder.BertConfig {
+	o = o.withDefaults()
+	c := encoder.DefaultBertConfig(vocabSize)
+	c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads = o.Hidden, o.Layers, o.Heads
+	c.IntermediateSize, c.MaxPositionEmbeddings = o.Intermediate, o.MaxPosition
+	c.Architectures = []string{"BertForMaskedLM"}
+	return c
+}
+
+// state is train/state.json: where a run stands after its last finished epoch.
+type state struct {
+	Epoch   int                `json:"epoch"` // epochs finished
+	Step    int                `json:"step"`  // optimizer steps taken
+	Weights string             `json:"weights"`
+	Adam    string             `json:"adam"`
+	Config  encoder.BertConfig `json:"config"`
+	Options Options            `json:"options"`
+}
+
+// Run trains (or, with Resume, continues training) and writes the outputs
+// described in the package comment. Progress lines go to progress (may be nil).
+func Run(ctx context.Context, opts Options, progress io.Writer) error {
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	o := opts.withDefaults()
+	if progress == nil {
+		progress = io.Discard
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(progress, format+"\n", args...) }
+	torchrt.SetNumThreads(o.Threads)
+	// libtorch's grad mode is per OS thread, and gotch toggles it (variable
+	// initialisation, ts.NoGrad) without pinning the goroutine: a migration
+	// between its two calls leaves some thread with gradients off. Training
+	// runs on one pinned thread with gradients explicitly on.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if _, err := ts.GradSetEnabled(true); err != nil {
+		return fmt.Errorf("pretrain: enable gradients: %w", err)
+	}
+
+	corpus, err := LoadCorpus(ctx, o.Corpus)
+	if err != nil {
+		return fmt.Errorf("pretrain: %w", err)
+	}
+	train, val := corpus.split(o.ValPercent)
+	if len(train) == 0 {
+		return fmt.Errorf("pretrain: no training lines left after holding out %d%% for validation", o.ValPercent)
+	}
+	logf("corpus: %d files, %d lines, %d distinct normalised lines (%d train, %d validation)",
+		len(corpus.Files), corpus.RawLines, len(corpus.Lines), len(train), len(val))
+
+	trainDir, modelDir := filepath.Join(o.Out, "train"), filepath.Join(o.Out, "model")
+	if err := os.MkdirAll(trainDir, 0o755); err != nil {
+		return fmt.Errorf("pretrain: %w", err)
+	}
+
+	var st *state
+	var vocab []string
+	if o.Resume {
+		if st, err = readState(trainDir); err != nil {
+			return fmt.Errorf("pretrain: resume: %w", err)
+		}
+		if vocab, err = readVocab(filepath.Join(trainDir, "vocab.txt")); err != nil {
+			return fmt.Errorf("pretrain: resume: %w", err)
+		}
+		if err := compatible(st.Options, o); err != nil {
+			return fmt.Errorf("pretrain: resume: %w", err)
+		}
+		logf("resuming after epoch %d (step %d)", st.Epoch, st.Step)
+	} else {
+		t0 := time.Now()
+		vocab, err = LearnVocab(train, nil, o.VocabSize)
+		if err != nil {
+			return fmt.Errorf("pretrain: %w", err)
+		}
+		if err := writeLines(filepath.Join(trainDir, "vocab.txt"), vocab); err != nil {
+			return fmt.Errorf("pretrain: %w", err)
+		}
+		if err := os.Remove(filepath.Join(o.Out, "history.csv")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("pretrain: %w", err)
+		}
+		logf("vocabulary: %d WordPiece tokens learnt in %s", len(vocab), time.Since(t0).Round(time.Millisecond))
+	}
+	cfg := o.BertConfig(len(vocab))
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("pretrain: %w", err)
+	}
+	tok, err := encoder.NewTokenizer(vocab, encoder.TokenizerOptions{Lowercase: true, MaxLen: o.MaxSeqLen})
+	if err != nil {
+		return fmt.Errorf("pretrain: tokenizer: %w", err)
+	}
+	trainSeqs, valSeqs := encodeAll(tok, train, o.MaxSeqLen), encodeAll(tok, val, o.MaxSeqLen)
+
+	torchrt.ManualSeed(int64(o.Seed)) // initial weights
+	vs := nn.NewVarStore(gotch.CPU)
+	defer vs.Destroy()
+	model := newMLM(vs.Root(), cfg)
+	opt := newAdamW(vs, o.WeightDecay)
+	defer opt.drop()
+	startEpoch, step := 0, 0
+	if st != nil {
+		if err := vs.Load(filepath.Join(trainDir, st.Weights)); err != nil {
+			return fmt.Errorf("pretrain: resume: load weights: %w", err)
+		}
+		saved, err := ts.LoadMultiWithDevice(filepath.Join(trainDir, st.Adam), gotch.CPU)
+		if err != nil {
+			return fmt.Errorf("pretrain: resume: load optimizer state: %w", err)
+		}
+		err = opt.load(saved, st.Step)
+		for _, s := range saved {
+			s.Tensor.MustDrop()
+		}
+		if err != nil {
+			return fmt.Errorf("pretrain: resume: %w", err)
+		}
+		startEpoch, step = st.Epoch, st.Step
+	}
+	params := 0
+	for _, p := range opt.params {
+		n := 1
+		for _, d := range p.MustSize() {
+			n *= int(d)
+		}
+		params += n
+	}
+	stepsPerEpoch := (len(trainSeqs) + o.BatchSize - 1) / o.BatchSize
+	total := stepsPerEpoch * o.Epochs
+	logf("model: BERT %d layers, hidden %d, %d heads, intermediate %d, vocab %d: %d parameters (MLM head included); %d steps of %d lines",
+		cfg.NumHiddenLayers, cfg.HiddenSize, cfg.NumAttentionHeads, cfg.IntermediateSize, cfg.VocabSize, params, total, o.BatchSize)
+
+	mk := masker{p: o.MaskProb, maskID: tok.MaskID, firstReal: int64(len(specials)), vocab: int64(len(vocab)), padID: tok.PadID}
+	hist := &history{path: filepath.Join(o.Out, "history.csv")}
+	start := time.Now()
+	startStep := step
+	var tokens int
+	for epoch := startEpoch; epoch < o.Epochs; epoch++ {
+		// Every epoch is seeded on its own, so a resumed run repeats the
+		// uninterrupted one.
+		torchrt.ManualSeed(int64(o.Seed)*1_000_003 + int64(epoch))
+		rng := rand.New(rand.NewPCG(o.Seed, uint64(epoch)+1))
+		perm := rng.Perm(len(trainSeqs))
+		var lossSum float64
+		var lossN int
+		for s := 0; s < stepsPerEpoch; s++ {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("pretrain: epoch %d: %w", epoch+1, err)
+			}
+			idx := perm[s*o.BatchSize : min((s+1)*o.BatchSize, len(perm))]
+			seqs := make([][]int64, len(idx))
+			for i, j := range idx {
+				seqs[i] = trainSeqs[j]
+			}
+			b, err := mk.make(seqs, rng)
+			if err != nil {
+				return fmt.Errorf("pretrain: %w", err)
+			}
+			lr := schedule(o.LR, o.WarmupFrac, step, total)
+			loss := model.loss(b, true)
+			lv := loss.Float64Values()[0]
+			loss.MustBackward()
+			loss.MustDrop()
+			opt.update(lr, 1.0)
+			tokens += b.tokens
+			b.drop()
+			step++
+			if math.IsNaN(lv) || math.IsInf(lv, 0) {
+				return fmt.Errorf("pretrain: loss diverged (%v) at step %d; lower --lr", lv, step)
+			}
+			lossSum += lv
+			lossN++
+			if o.LogEvery > 0 && step%o.LogEvery == 0 {
+				hist.add(step, epoch+1, lossSum/float64(lossN), math.NaN(), lr)
+				logf("%s", progressLine(epoch+1, o.Epochs, step, total, lossSum/float64(lossN), math.NaN(), lr, tokens, start, startStep))
+			}
+		}
+		vl, err := valLoss(model, mk, valSeqs, o)
+		if err != nil {
+			return fmt.Errorf("pretrain: %w", err)
+		}
+		lr := schedule(o.LR, o.WarmupFrac, step, total)
+		hist.add(step, epoch+1, lossSum/float64(max(lossN, 1)), vl, lr)
+		logf("%s", progressLine(epoch+1, o.Epochs, step, total, lossSum/float64(max(lossN, 1)), vl, lr, tokens, start, startStep))
+		if err := hist.flush(); err != nil {
+			return fmt.Errorf("pretrain: %w", err)
+		}
+		if err := saveEpoch(trainDir, modelDir, vs, cfg, vocab, opt, epoch+1, step, o); err != nil {
+			return fmt.Errorf("pretrain: epoch %d: %w", epoch+1, err)
+		}
+	}
+	if err := plotHistory(filepath.Join(o.Out, "history.csv"), filepath.Join(o.Out, "loss.png")); err != nil {
+		return fmt.Errorf("pretrain: %w", err)
+	}
+	logf("done in %s: checkpoint %s, loss curve %s", time.Since(start).Round(time.Second), modelDir, filepath.Join(o.Out, "loss.png"))
+	return nil
+}
+
+// schedule is linear warm-up to peak over warmup·total steps, then linear
+// decay to zero at total.
+func schedule(peak, warmup float64, step, total int) float64 {
+	w := int(math.Ceil(warmup * float64(total)))
+	if step < w {
+		return peak * float64(step+1) / float64(w)
+	}
+	if total <= w {
+		return peak
+	}
+	return peak * math.Max(0, float64(total-step)) / float64(total-w)
+}
+
+// valLoss is the MLM loss on the validation lines with a fixed masking, so
+// that epochs compare. NaN when there is no validation set.
+func valLoss(m *mlm, mk masker, seqs [][]int64, o Options) (float64, error) {
+	if len(seqs) == 0 {
+		return math.NaN(), nil
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 1<<40))
+	var sum float64
+	var n int
+	var err error
+	noGrad(func() {
+		for lo := 0; lo < len(seqs); lo += o.BatchSize {
+			var b *batch
+			b, err = mk.make(seqs[lo:min(lo+o.BatchSize, len(seqs))], rng)
+			if err != nil {
+				return
+			}
+			l := m.loss(b, false)
+			k := b.pos.MustSize()[0]
+			sum += l.Float64Values()[0] * float64(k)
+			n += int(k)
+			l.MustDrop()
+			b.drop()
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	return sum / float64(n), nil
+}
+
+func encodeAll(tok *encoder.Tokenizer, lines []string, maxLen int) [][]int64 {
+	out := make([][]int64, 0, len(lines))
+	for _, l := range lines {
+		if ids := tok.EncodeMax(l, maxLen); len(ids) > 2 {
+			out = append(out, ids)
+		}
+	}
+	return out
+}
+
+func progressLine(epoch, epochs, step, total int, loss, val, lr float64, tokens int, start time.Time, startStep int) string {
+	el := time.Since(start)
+	eta := "?"
+	if done := step - startStep; done > 0 {
+		eta = (time.Duration(float64(el) / float64(done) * float64(total-step))).Round(time.Second).String()
+	}
+	v := ""
+	if !math.IsNaN(val) {
+		v = fmt.Sprintf("  val %.3f", val)
+	}
+	return fmt.Sprintf("epoch %3d/%d  step %5d/%d  loss %.3f%s  lr %.2e  %6.0f tok/s  elapsed %s  eta %s",
+		epoch, epochs, step, total, loss, v, lr, float64(tokens)/el.Seconds(), el.Round(time.Second), eta)
+}
+
+// compatible refuses to resume with options that change the model, the data
+// or the sampling; epochs, threads and logging may change.
+func compatible(saved, now Options) error {
+	a, b := saved, now
+	a.Epochs, b.Epochs = 0, 0
+	a.Threads, b.Threads = 0, 0
+	a.LogEvery, b.LogEvery = 0, 0
+	a.Resume, b.Resume = false, false
+	a.Out, b.Out = "", ""
+	if a != b {
+		return fmt.Errorf("options differ from the run being resumed (saved %+v, now %+v)", saved, now)
+	}
+	return nil
+}
+
+// saveEpoch writes the checkpoint, then the resumable state; state.json is
+// written last and atomically, so it always names complete files.
+func saveEpoch(trainDir, modelDir string, vs *nn.VarStore, cfg encoder.BertConfig, vocab []string, opt *adamW, epoch, step int, o Options) error {
+	if err := encoder.SaveVarStore(modelDir, cfg, vs, vocab); err != nil {
+		return err
+	}
+	prev, _ := readState(trainDir)
+	st := state{Epoch: epoch, Step: step, Config: cfg, Options: o,
+		Weights: fmt.Sprintf("weights-e%04d.ot", epoch), Adam: fmt.Sprintf("adam-e%04d.ot", epoch)}
+	if err := vs.Save(filepath.Join(trainDir, st.Weights)); err != nil {
+		return fmt.Errorf("save weights: %w", err)
+	}
+	if err := ts.SaveMultiNew(opt.named(), filepath.Join(trainDir, st.Adam)); err != nil {
+		return fmt.Errorf("save optimizer state: %w", err)
+	}
+	raw, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(trainDir, "state.json.tmp")
+	if err := os.WriteFile(tmp, append(raw, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(trainDir, "state.json")); err != nil {
+		return err
+	}
+	if prev != nil && prev.Epoch != epoch {
+		_ = os.Remove(filepath.Join(trainDir, prev.Weights))
+		_ = os.Remove(filepath.Join(trainDir, prev.Adam))
+	}
+	return nil
+}
+
+func readState(trainDir string) (*state, error) {
+	raw, err := os.ReadFile(filepath.Join(trainDir, "state.json"))
+	if err != nil {
+		return nil, err
+	}
+	var st state
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(trainDir, "state.json"), err)
+	}
+	if st.Weights == "" || st.Adam == "" || filepath.Base(st.Weights) != st.Weights || filepath.Base(st.Adam) != st.Adam {
+		return nil, fmt.Errorf("%s: bad file names", filepath.Join(trainDir, "state.json"))
+	}
+	return &st, nil
+}
