@@ -72,7 +72,8 @@ type Processor struct {
 	cancelEmit   context.CancelFunc
 	hurry        chan struct{} // closed when Shutdown's deadline is near
 	hurryOnce    sync.Once
-	workers      sync.WaitGroup
+	workers      sync.WaitGroup // one per worker; see takeStuck
+	slots        []*slot
 	emitterDone  chan struct{}
 	tickerStop   chan struct{}
 	tickerDone   chan struct{}
@@ -134,9 +135,11 @@ func (p *Processor) Start(context.Context) error {
 	p.emitterDone = make(chan struct{})
 	p.tickerStop = make(chan struct{})
 	p.tickerDone = make(chan struct{})
-	for range p.cfg.Workers {
+	p.slots = make([]*slot, p.cfg.Workers)
+	for i := range p.slots {
+		p.slots[i] = &slot{}
 		p.workers.Add(1)
-		go p.worker()
+		go p.worker(p.slots[i])
 	}
 	go p.emitter()
 	go p.ticker()
@@ -456,7 +459,7 @@ func (p *Processor) shutdown(ctx context.Context) error {
 		}
 	}
 	close(p.queue)
-	if err := waitCtx(ctx, "scoring workers", p.workers.Wait); err != nil {
+	if err := p.drainWorkers(ctx); err != nil {
 		return err
 	}
 	close(p.emitCh)
@@ -466,6 +469,39 @@ func (p *Processor) shutdown(ctx context.Context) error {
 	p.cancelRun()
 	p.cancelEmit()
 	return nil
+}
+
+// drainWorkers waits for the workers to finish the queue. At the hurry
+// signal it stops waiting for the detector: sessions inside a Detect call
+// and sessions still queued are annotated fallback here and sent.
+func (p *Processor) drainWorkers(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { p.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("coorlog processor shutdown: waiting for scoring workers: %w", ctx.Err())
+	case <-p.hurry:
+	}
+	left := p.takeStuck()
+	for s := range p.queue { // closed: this ends when the queue is empty
+		left = append(left, s)
+	}
+	for _, s := range left {
+		p.fallback(s, reasonShutdownDeadline)
+		select {
+		case p.emitCh <- s:
+		case <-ctx.Done():
+			return fmt.Errorf("coorlog processor shutdown: sending session %q: %w", s.id, ctx.Err())
+		}
+	}
+	select {
+	case <-done: // the workers that were not stuck finish their current session
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("coorlog processor shutdown: waiting for scoring workers: %w", ctx.Err())
+	}
 }
 
 // armHurry arranges for p.hurry to close shortly before ctx's deadline (a

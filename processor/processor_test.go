@@ -578,19 +578,27 @@ func TestFullQueueWithoutFastPathMarksOverload(t *testing.T) {
 }
 
 func TestShutdownDeadlineWithStuckDetector(t *testing.T) {
-	for _, ignore := range []bool{false, true} {
-		t.Run(fmt.Sprintf("ignoresCtx=%v", ignore), func(t *testing.T) {
-			det := &fakeDetector{block: make(chan struct{}), ignoreCtx: ignore}
+	// maxRecords 10: the sessions close (and the workers get stuck in Detect)
+	// before Shutdown; 0: they close at Shutdown.
+	for _, tc := range []struct {
+		ignore     bool
+		maxRecords int
+	}{{false, 0}, {true, 0}, {false, 10}, {true, 10}} {
+		t.Run(fmt.Sprintf("ignoresCtx=%v/maxRecords=%d", tc.ignore, tc.maxRecords), func(t *testing.T) {
+			det := &fakeDetector{block: make(chan struct{}), ignoreCtx: tc.ignore}
 			defer close(det.block)
 			sink := &consumertest.LogsSink{}
 			cfg := attrCfg()
-			cfg.Workers = 2
+			cfg.Workers, cfg.MaxRecords = 2, tc.maxRecords
 			p := newStarted(t, cfg, det, sink, nil)
 			var recs []in
 			for i := range 100 {
 				recs = append(recs, in{key: fmt.Sprint(i % 10), body: "line"})
 			}
 			consume(t, p, makeLogs(recs...))
+			if tc.maxRecords > 0 {
+				waitFor(t, "both workers stuck in Detect", func() bool { return det.calls.Load() == 2 })
+			}
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
 			start := time.Now()

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -36,43 +37,73 @@ func newAttrNames(prefix string) attrNames {
 	}
 }
 
-// worker scores queued sessions and passes them to the emitter.
-func (p *Processor) worker() {
-	defer p.workers.Done()
-	for s := range p.queue {
-		p.score(s)
-		p.emitCh <- s
-	}
+// slot is what one worker is scoring, so that Shutdown can take the
+// session over from a worker stuck in a detector that ignores cancellation.
+type slot struct {
+	mu sync.Mutex
+	s  *session // set while the worker is inside Detect; nil once taken
 }
 
-// score asks the detector and annotates. The call runs in its own goroutine
-// so that, when Shutdown's deadline is near, the worker can stop waiting for a
-// detector that ignores cancellation.
-func (p *Processor) score(s *session) {
-	if p.hurried() {
-		p.fallback(s, reasonShutdownDeadline)
-		return
-	}
-	ms := model.Session{ID: s.id, Lines: p.lines(s)}
-	type result struct {
-		v   model.Verdict
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := safeDetect(p.runCtx, p.det.Detect, ms)
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil && p.hurried() {
-			p.fallback(s, reasonShutdownDeadline) // the detector was cancelled for the deadline
-			return
+// worker scores queued sessions and passes them to the emitter. Detect runs
+// inline (no goroutine per session); see Shutdown for how a stuck call is
+// abandoned at the deadline.
+func (p *Processor) worker(sl *slot) {
+	for s := range p.queue {
+		if !p.score(sl, s) {
+			return // Shutdown took s and this worker's WaitGroup count
 		}
-		p.apply(s, r.v, r.err)
-	case <-p.hurry:
-		p.fallback(s, reasonShutdownDeadline)
+		p.emitCh <- s
 	}
+	p.workers.Done()
+}
+
+// score asks the detector and annotates s; false means Shutdown took s over
+// while the detector was running and the worker must leave at once.
+func (p *Processor) score(sl *slot, s *session) bool {
+	// Everything that reads s happens before s is published in the slot:
+	// from then on Shutdown may take it.
+	ms := model.Session{ID: s.id, Lines: p.lines(s)}
+	sl.mu.Lock()
+	if p.hurried() {
+		sl.mu.Unlock()
+		p.fallback(s, reasonShutdownDeadline)
+		return true
+	}
+	sl.s = s
+	sl.mu.Unlock()
+
+	v, err := safeDetect(p.runCtx, p.det.Detect, ms)
+
+	sl.mu.Lock()
+	taken := sl.s == nil
+	sl.s = nil
+	sl.mu.Unlock()
+	switch {
+	case taken:
+		return false
+	case err != nil && p.hurried():
+		p.fallback(s, reasonShutdownDeadline) // cancelled for the deadline, not a detector fault
+	default:
+		p.apply(s, v, err)
+	}
+	return true
+}
+
+// takeStuck takes the sessions of workers still inside Detect once p.hurry is
+// closed (so no worker can enter Detect again), and releases their
+// WaitGroup counts on their behalf.
+func (p *Processor) takeStuck() []*session {
+	var taken []*session
+	for _, sl := range p.slots {
+		sl.mu.Lock()
+		if sl.s != nil {
+			taken = append(taken, sl.s)
+			sl.s = nil
+			p.workers.Done()
+		}
+		sl.mu.Unlock()
+	}
+	return taken
 }
 
 // scoreOverloaded scores s without the queue: fast path, or fallback.
