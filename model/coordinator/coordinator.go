@@ -350,9 +350,20 @@ func meanStd(vecs [][]float32, dim int) (mean, std []float32) {
 	}
 	mean = make([]float32, dim)
 	std = make([]float32, dim)
+	sd := make([]float64, dim)
 	for i := range mean {
 		mean[i] = float32(mu[i] / n)
-		std[i] = float32(max(math.Sqrt(va[i]/n), minStd))
+		sd[i] = math.Sqrt(va[i] / n)
+	}
+	// Floor each deviation at a tenth of the median one: a dimension that
+	// barely varied in training would otherwise turn any later change into a
+	// z-score in the hundreds that dominates the error and that fine-tuning
+	// cannot bring down.
+	sorted := slices.Clone(sd)
+	slices.Sort(sorted)
+	floor := max(minStd, sorted[len(sorted)/2]/10)
+	for i := range std {
+		std[i] = float32(max(sd[i], floor))
 	}
 	return mean, std
 }

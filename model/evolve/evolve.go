@@ -241,6 +241,9 @@ func (u *Updater) Stats() Stats {
 	return s
 }
 
+// coordinatorRounds bounds the coordinator fine-tuning rounds per update.
+const coordinatorRounds = 3
+
 // maxSwapTries bounds retries when another writer swaps the store meanwhile.
 const maxSwapTries = 3
 
@@ -296,20 +299,26 @@ func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*
 	memSamples := cur.Memory.Samples()
 
 	// 1. Coordinator: the sessions still routed to the LLM, plus replay.
+	// Sessions left above tau after a round get further rounds (up to
+	// coordinatorRounds), each on what is still evolved with twice the epochs
+	// of the last (the stragglers are few, so the rounds stay cheap).
 	coord := cur.Coordinator
-	var evolved [][]float32
-	for _, f := range fresh {
-		if _, ev := coord.Evolved(f.Vec); ev {
-			evolved = append(evolved, f.Vec)
+	for round := range coordinatorRounds {
+		var evolved [][]float32
+		for _, f := range fresh {
+			if _, ev := coord.Evolved(f.Vec); ev {
+				evolved = append(evolved, f.Vec)
+			}
 		}
-	}
-	if len(evolved) > 0 {
+		if len(evolved) == 0 {
+			break
+		}
 		tune := append([][]float32(nil), evolved...)
 		for _, i := range sampleIndices(rng, len(memSamples), u.cfg.Replay*len(evolved)) {
 			tune = append(tune, memSamples[i].Vec)
 		}
 		var err error
-		if coord, err = coord.FineTune(ctx, tune, u.cfg.CoordinatorEpochs); err != nil {
+		if coord, err = coord.FineTune(ctx, tune, u.cfg.CoordinatorEpochs<<round); err != nil {
 			return nil, fmt.Errorf("aem: coordinator: %w", err)
 		}
 	}

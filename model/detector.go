@@ -1,0 +1,338 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coorlog/coorlogprocessor/model/bundle"
+	"github.com/coorlog/coorlogprocessor/model/evolve"
+	"github.com/coorlog/coorlogprocessor/model/normalize"
+	"github.com/coorlog/coorlogprocessor/model/smallmodel"
+)
+
+// CascadeOptions configure a Cascade.
+type CascadeOptions struct {
+	// Encoder embeds log lines (wrap it with model/embedcache). Required; its
+	// Dim must match the bundle.
+	Encoder Encoder
+	// Judge is the LLM stage. Without one, evolved sessions get the small
+	// model's verdict with route "fallback".
+	Judge Judge
+	// K is the number of memory neighbours given to the Judge; default 5.
+	K int
+	// Key identifies a session's content for memory dedup and AEM; default
+	// normalize.TemplateKey (the normalised template sequence).
+	Key func(lines []string) string
+}
+
+// Cascade is the CoorLog detector: encoder, coordinator, small model + kNN
+// memory, LLM stage, and (optionally) AEM. The models are one immutable
+// evolve.Snapshot behind an atomic pointer: a Detect uses the snapshot it
+// loaded at its start, and AEM or a reload swaps in a new one atomically.
+// Safe for concurrent use.
+type Cascade struct {
+	enc   Encoder
+	judge Judge
+	k     int
+	key   func([]string) string
+
+	snap     atomic.Pointer[evolve.Snapshot]
+	manifest bundle.Manifest // of the loaded bundle, for persisting AEM snapshots
+
+	aemMu sync.Mutex
+	aem   atomic.Pointer[evolve.Updater]
+
+	st counters
+}
+
+// NewCascade builds a cascade from a trained bundle.
+func NewCascade(b *bundle.Bundle, opts CascadeOptions) (*Cascade, error) {
+	if b == nil || b.Coordinator == nil || b.Small == nil || b.Memory == nil {
+		return nil, errors.New("cascade: incomplete bundle")
+	}
+	if opts.Encoder == nil {
+		return nil, errors.New("cascade: an encoder is required")
+	}
+	if d, want := opts.Encoder.Dim(), b.Coordinator.Dim(); d != want {
+		return nil, fmt.Errorf("cascade: encoder gives %d-d vectors, bundle expects %d (trained with encoder %q)", d, want, b.Manifest.Encoder.Name)
+	}
+	if opts.K <= 0 {
+		opts.K = 5
+	}
+	if opts.Key == nil {
+		opts.Key = normalize.TemplateKey
+	}
+	c := &Cascade{enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, manifest: b.Manifest}
+	c.snap.Store(snapshotOf(b))
+	return c, nil
+}
+
+func snapshotOf(b *bundle.Bundle) *evolve.Snapshot {
+	return &evolve.Snapshot{Coordinator: b.Coordinator, Small: b.Small, Memory: b.Memory,
+		Base: evolve.BaseVersion(b.Manifest.ModelVersion), Updates: b.Manifest.Updates}
+}
+
+// Detect judges one session through the full cascade.
+func (c *Cascade) Detect(ctx context.Context, s Session) (Verdict, error) {
+	return c.detect(ctx, s, true)
+}
+
+// DetectFast is Detect without the LLM stage, for back-pressure: a session
+// that would go to the LLM gets the small model's verdict, route fallback.
+func (c *Cascade) DetectFast(ctx context.Context, s Session) (Verdict, error) {
+	return c.detect(ctx, s, false)
+}
+
+// Fallback reasons (no error text: it could carry endpoint details).
+const (
+	ReasonEmpty    = "empty session"
+	ReasonNoLLM    = "no LLM configured: evolved session judged by the small model"
+	ReasonFastPath = "fast path (overload): evolved session judged by the small model"
+	ReasonLLMError = "LLM stage failed: evolved session judged by the small model"
+	ReasonTimeout  = "LLM stage timed out: evolved session judged by the small model"
+)
+
+func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdict, error) {
+	snap := c.snap.Load()
+	v := Verdict{ModelVersion: snap.Version()}
+	c.st.sessions.Add(1)
+	if len(s.Lines) == 0 {
+		v.Route, v.Reason = RouteFallback, ReasonEmpty
+		c.st.route(v.Route)
+		return v, nil
+	}
+
+	// Encode: lines -> vectors -> session vector (mean).
+	t0 := time.Now()
+	lines, err := c.enc.Embed(ctx, s.Lines)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("detect %s: encode: %w", s.ID, err)
+	}
+	sv := SessionVector(lines)
+	if len(lines) != len(s.Lines) || len(sv) != snap.Coordinator.Dim() {
+		return Verdict{}, fmt.Errorf("detect %s: encoder returned %d vectors of width %d for %d lines, model expects width %d",
+			s.ID, len(lines), len(sv), len(s.Lines), snap.Coordinator.Dim())
+	}
+	t1 := time.Now()
+	c.st.encodeNs.Add(int64(t1.Sub(t0)))
+
+	// Coordinator: is the session evolved?
+	v.RecError, v.Evolved = snap.Coordinator.Evolved(sv)
+	if math.IsInf(v.RecError, 0) || math.IsNaN(v.RecError) {
+		v.RecError = math.MaxFloat64 // keep the verdict serialisable
+	}
+	t2 := time.Now()
+	c.st.coordNs.Add(int64(t2.Sub(t1)))
+
+	// Small model: project, retrieve, vote. Needed on every path (it is the
+	// fallback verdict), and its neighbours are the LLM's context.
+	mem := snap.Memory
+	kVote := mem.Config().K
+	hits := mem.Search(snap.Small.Project(sv), max(kVote, c.k))
+	v.Score = mem.Vote(hits[:min(kVote, len(hits))])
+	v.Anomaly = v.Score >= mem.Config().Threshold
+	c.st.smallNs.Add(int64(time.Since(t2)))
+
+	switch {
+	case !v.Evolved:
+		v.Route = RouteSmallModel
+	case !allowJudge:
+		v.Route, v.Reason = RouteFallback, ReasonFastPath
+		c.st.fastPath.Add(1)
+	case c.judge == nil:
+		v.Route, v.Reason = RouteFallback, ReasonNoLLM
+	default:
+		c.judgeSession(ctx, s, snap, sv, hits, &v)
+	}
+	c.st.route(v.Route)
+	if v.Evolved {
+		c.st.evolved.Add(1)
+	}
+	if v.Anomaly {
+		c.st.anomalies.Add(1)
+	}
+	return v, nil
+}
+
+// judgeSession asks the LLM stage about an evolved session and feeds what it
+// learnt to AEM. On failure v keeps the small model's verdict.
+func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snapshot, sv []float32, hits []smallmodel.Hit, v *Verdict) {
+	mem := snap.Memory
+	hits = hits[:min(c.k, len(hits))]
+	neighbours := make([]Neighbour, len(hits))
+	for i, h := range hits {
+		it := mem.Item(h.Index)
+		// The Judge gets its own slice: memory items are shared and immutable.
+		neighbours[i] = Neighbour{ID: it.ID, Lines: slices.Clone(it.Lines), Label: it.Label, Similarity: float64(h.Similarity)}
+	}
+	t0 := time.Now()
+	j, err := c.judge.Judge(ctx, s, neighbours)
+	c.st.llmNs.Add(int64(time.Since(t0)))
+	c.st.llmCalls.Add(int64(max(j.Calls, 0)))
+	c.st.promptTokens.Add(int64(max(j.PromptTokens, 0)))
+	c.st.completionTokens.Add(int64(max(j.CompletionTokens, 0)))
+	if j.TokensEstimated {
+		c.st.tokensEstimated.Store(true)
+	}
+	if err != nil {
+		c.st.judgeErrors.Add(1)
+		v.Route, v.Reason = RouteFallback, ReasonLLMError
+		if errors.Is(err, context.DeadlineExceeded) {
+			v.Reason = ReasonTimeout
+		}
+		return
+	}
+	v.Route = RouteLLM
+	if j.Cached {
+		v.Route = RouteCache
+	}
+	v.Anomaly, v.Reason = j.Anomaly, j.Reason
+	v.Score = min(max(j.Score, 0), 1)
+	if math.IsNaN(j.Score) {
+		v.Score = 0
+		if j.Anomaly {
+			v.Score = 1
+		}
+	}
+
+	// AEM: a fresh judgement (a cached one was submitted when first made).
+	upd := c.aem.Load()
+	if upd == nil || j.Cached {
+		return
+	}
+	label := 0
+	if j.Anomaly {
+		label = 1
+	}
+	f := evolve.Finding{ID: s.ID, Vec: sv, Lines: s.Lines, Key: c.key(s.Lines), Label: label}
+	for _, i := range j.Evolutions {
+		if i < 0 || i >= len(hits) {
+			continue // the Judge's indices are untrusted input
+		}
+		it := mem.Item(hits[i].Index)
+		f.Relations = append(f.Relations, evolve.Relation{OldID: it.ID, OldVec: it.Vec, OldLabel: it.Label})
+	}
+	upd.Submit(f)
+	c.st.findings.Add(1)
+}
+
+// EnableAEM attaches an AEM updater to the cascade's snapshot store and
+// returns it; the caller runs it (go u.Run(ctx)) and may Flush it. persist,
+// when not nil, receives every new snapshot (see PersistDir). Calling it again
+// returns the same updater.
+func (c *Cascade) EnableAEM(cfg evolve.Config, persist func(context.Context, *evolve.Snapshot) error) *evolve.Updater {
+	c.aemMu.Lock()
+	defer c.aemMu.Unlock()
+	if u := c.aem.Load(); u != nil {
+		return u
+	}
+	u := evolve.New(&c.snap, cfg, persist)
+	c.aem.Store(u)
+	return u
+}
+
+// AEM is the attached updater, or nil.
+func (c *Cascade) AEM() *evolve.Updater { return c.aem.Load() }
+
+// PersistDir returns an AEM persist callback that saves each snapshot as the
+// bundle in dir (atomically; the last good bundle survives a failed write).
+func (c *Cascade) PersistDir(dir string) func(context.Context, *evolve.Snapshot) error {
+	return func(ctx context.Context, s *evolve.Snapshot) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		_, err := bundle.Save(dir, c.bundleOf(s))
+		return err
+	}
+}
+
+// Bundle is the current snapshot as a bundle, ready to Save.
+func (c *Cascade) Bundle() *bundle.Bundle { return c.bundleOf(c.snap.Load()) }
+
+func (c *Cascade) bundleOf(s *evolve.Snapshot) *bundle.Bundle {
+	m := c.manifest
+	m.ModelVersion = s.Base
+	m.Updates = s.Updates
+	return &bundle.Bundle{Manifest: m, Coordinator: s.Coordinator, Small: s.Small, Memory: s.Memory}
+}
+
+// Snapshot is the model set in use now.
+func (c *Cascade) Snapshot() *evolve.Snapshot { return c.snap.Load() }
+
+// Swap replaces the models with those of b (a reloaded bundle) atomically.
+func (c *Cascade) Swap(b *bundle.Bundle) error {
+	if b == nil || b.Coordinator == nil || b.Small == nil || b.Memory == nil {
+		return errors.New("cascade: incomplete bundle")
+	}
+	if d, want := c.enc.Dim(), b.Coordinator.Dim(); d != want {
+		return fmt.Errorf("cascade: encoder gives %d-d vectors, bundle expects %d", d, want)
+	}
+	c.snap.Store(snapshotOf(b))
+	return nil
+}
+
+// ModelVersion is the version reported in verdicts now.
+func (c *Cascade) ModelVersion() string { return c.snap.Load().Version() }
+
+// Stats are the cascade's cumulative counters.
+type Stats struct {
+	Sessions  uint64 // Detect and DetectFast calls
+	Evolved   uint64 // sessions the coordinator marked evolved
+	Anomalies uint64 // sessions judged anomalous
+	Routes    map[Route]uint64
+
+	// Cumulative time per stage (divide by Sessions, or by Routes[RouteLLM]
+	// + Routes[RouteCache] for the LLM stage, for means).
+	Encode, Coordinator, SmallModel, LLM time.Duration
+
+	LLMCalls         uint64 // requests the Judge reported
+	PromptTokens     uint64
+	CompletionTokens uint64
+	TokensEstimated  bool   // some token counts were estimated, not reported by the endpoint
+	JudgeErrors      uint64 // Judge failures (answered by the small model, route fallback)
+	FastPath         uint64 // evolved sessions DetectFast kept from the LLM
+	Findings         uint64 // findings submitted to AEM
+}
+
+// Stats returns a consistent-enough copy of the counters (each counter is
+// read atomically; they are not read at one instant).
+func (c *Cascade) Stats() Stats { return c.st.snapshot() }
+
+type counters struct {
+	sessions, evolved, anomalies             atomic.Uint64
+	small, llm, cache, fallback              atomic.Uint64
+	encodeNs, coordNs, smallNs, llmNs        atomic.Int64
+	llmCalls, promptTokens, completionTokens atomic.Int64
+	tokensEstimated                          atomic.Bool
+	judgeErrors, fastPath, findings          atomic.Uint64
+}
+
+func (c *counters) route(r Route) {
+	switch r {
+	case RouteSmallModel:
+		c.small.Add(1)
+	case RouteLLM:
+		c.llm.Add(1)
+	case RouteCache:
+		c.cache.Add(1)
+	default:
+		c.fallback.Add(1)
+	}
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Sessions: c.sessions.Load(), Evolved: c.evolved.Load(), Anomalies: c.anomalies.Load(),
+		Routes: map[Route]uint64{RouteSmallModel: c.small.Load(), RouteLLM: c.llm.Load(), RouteCache: c.cache.Load(), RouteFallback: c.fallback.Load()},
+		Encode: time.Duration(c.encodeNs.Load()), Coordinator: time.Duration(c.coordNs.Load()),
+		SmallModel: time.Duration(c.smallNs.Load()), LLM: time.Duration(c.llmNs.Load()),
+		LLMCalls: uint64(c.llmCalls.Load()), PromptTokens: uint64(c.promptTokens.Load()), CompletionTokens: uint64(c.completionTokens.Load()),
+		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(),
+	}
+}

@@ -1,0 +1,375 @@
+package model_test
+
+import (
+	"context"
+	"errors"
+	"math/rand"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/bundle"
+	"github.com/coorlog/coorlogprocessor/model/coordinator"
+	"github.com/coorlog/coorlogprocessor/model/evolve"
+	"github.com/coorlog/coorlogprocessor/model/smallmodel"
+)
+
+var fastTrain = model.TrainOptions{
+	Coordinator: coordinator.Config{Epochs: 30},
+	Small:       smallmodel.Config{Epochs: 10},
+	Version:     "test",
+}
+
+type fixture struct {
+	enc          *hashEncoder
+	b            *bundle.Bundle
+	train, test  []model.LabelledSession
+	evolvedTest  []model.LabelledSession
+	trainSeconds float64
+}
+
+var (
+	fixOnce sync.Once
+	fix     fixture
+	fixErr  error
+)
+
+// trained is one bundle shared by the tests (training takes a few seconds):
+// an 80/20 split of 1,000 normal and 250 anomalous synthetic HDFS sessions.
+func trained(t *testing.T) fixture {
+	t.Helper()
+	fixOnce.Do(func() {
+		g := &hdfs{r: rand.New(rand.NewSource(42))}
+		all := g.sessions(1000, 250)
+		fix.train, fix.test = all[:1000], all[1000:]
+		ev := &hdfs{r: rand.New(rand.NewSource(43)), evolved: true}
+		fix.evolvedTest = ev.sessions(160, 40)
+		fix.enc = &hashEncoder{dim: 64}
+		var log strings.Builder
+		start := time.Now()
+		fix.b, fixErr = model.Train(context.Background(), fix.enc, fix.train, nil, fastTrain, &log)
+		fix.trainSeconds = time.Since(start).Seconds()
+		if fixErr == nil && !strings.Contains(log.String(), "coordinator: tau") {
+			fixErr = errors.New("no progress output: " + log.String())
+		}
+	})
+	if fixErr != nil {
+		t.Fatal(fixErr)
+	}
+	return fix
+}
+
+type confusion struct{ tp, fp, tn, fn int }
+
+func (c *confusion) add(pred bool, label int) {
+	switch {
+	case pred && label == 1:
+		c.tp++
+	case pred:
+		c.fp++
+	case label == 1:
+		c.fn++
+	default:
+		c.tn++
+	}
+}
+
+func (c confusion) f1() float64 { return 2 * float64(c.tp) / float64(2*c.tp+c.fp+c.fn) }
+
+func TestCascadeIntraVersionF1(t *testing.T) {
+	f := trained(t)
+	c, err := model.NewCascade(f.b, model.CascadeOptions{Encoder: f.enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conf confusion
+	for _, s := range f.test {
+		v, err := c.Detect(context.Background(), model.Session{ID: s.ID, Lines: s.Lines})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.ModelVersion != "test" || v.Score < 0 || v.Score > 1 {
+			t.Fatalf("verdict %+v", v)
+		}
+		if v.Evolved != (v.Route == model.RouteFallback) || (v.Route == model.RouteFallback && v.Reason != model.ReasonNoLLM) {
+			t.Fatalf("no Judge: evolved sessions must be fallback with a reason: %+v", v)
+		}
+		conf.add(v.Anomaly, s.Label)
+	}
+	st := c.Stats()
+	t.Logf("F1 %.4f %+v; evolved %d/%d; training %.1fs", conf.f1(), conf, st.Evolved, st.Sessions, f.trainSeconds)
+	if conf.f1() < 0.98 {
+		t.Fatalf("intra-version F1 %.4f < 0.98 (%+v)", conf.f1(), conf)
+	}
+	if st.Sessions != uint64(len(f.test)) || st.Routes[model.RouteSmallModel]+st.Routes[model.RouteFallback] != st.Sessions {
+		t.Fatalf("stats %+v", st)
+	}
+	if share := float64(st.Evolved) / float64(st.Sessions); share > 0.25 {
+		t.Fatalf("%.2f of same-version sessions marked evolved (tau is the 0.9 quantile)", share)
+	}
+	if st.Encode <= 0 || st.Coordinator <= 0 || st.SmallModel <= 0 {
+		t.Fatalf("stage timers not running: %+v", st)
+	}
+}
+
+// The AEM requirement: evolved sessions go to the LLM; after AEM
+// learns them, the same sessions stay on the small model with the right
+// verdict, and the persisted bundle carries the update.
+func TestAEMTakesEvolvedSessionsOffTheLLM(t *testing.T) {
+	f := trained(t)
+	judge := &oracleJudge{labels: labelsOf(f.evolvedTest)}
+	c, err := model.NewCascade(f.b, model.CascadeOptions{Encoder: f.enc, Judge: judge, K: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	upd := c.EnableAEM(evolve.Config{BatchSize: 1000}, c.PersistDir(dir))
+	if c.EnableAEM(evolve.Config{}, nil) != upd {
+		t.Fatal("EnableAEM twice gave two updaters")
+	}
+	ctx := context.Background()
+	var before confusion
+	var toLLM []model.LabelledSession
+	for _, s := range f.evolvedTest {
+		v, err := c.Detect(ctx, model.Session{ID: s.ID, Lines: s.Lines})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before.add(v.Anomaly, s.Label)
+		if v.Route == model.RouteLLM {
+			toLLM = append(toLLM, s)
+			if v.Reason != "oracle" || v.Anomaly != (s.Label == 1) {
+				t.Fatalf("LLM verdict not used: %+v", v)
+			}
+		}
+	}
+	if len(toLLM) < len(f.evolvedTest)*8/10 {
+		t.Fatalf("only %d of %d upgraded-version sessions routed to the LLM", len(toLLM), len(f.evolvedTest))
+	}
+	st := c.Stats()
+	if st.LLMCalls != uint64(len(toLLM)) || st.PromptTokens != 100*uint64(len(toLLM)) || st.Findings != uint64(len(toLLM)) || st.LLM <= 0 {
+		t.Fatalf("LLM counters %+v for %d calls", st, len(toLLM))
+	}
+	if len(judge.lastNbr) != 5 || judge.lastNbr[0].Similarity < judge.lastNbr[4].Similarity || len(judge.lastNbr[0].Lines) == 0 {
+		t.Fatalf("neighbours for the Judge: %+v", judge.lastNbr)
+	}
+
+	if err := upd.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c.ModelVersion() != "test+aem1" {
+		t.Fatalf("version after AEM %s", c.ModelVersion())
+	}
+	calls := judge.calls
+	var after confusion
+	stillLLM := 0
+	for _, s := range toLLM {
+		v, err := c.Detect(ctx, model.Session{ID: s.ID, Lines: s.Lines})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Route != model.RouteSmallModel {
+			stillLLM++
+			continue
+		}
+		after.add(v.Anomaly, s.Label)
+	}
+	t.Logf("before AEM: %d/%d to the LLM, F1 with LLM %.3f; after: %d still evolved, small-model F1 %.3f %+v",
+		len(toLLM), len(f.evolvedTest), before.f1(), stillLLM, after.f1(), after)
+	if stillLLM > len(toLLM)/20 {
+		t.Fatalf("%d of %d learnt sessions still go to the LLM", stillLLM, len(toLLM))
+	}
+	if after.fp+after.fn > 0 {
+		t.Fatalf("small model after AEM: %+v", after)
+	}
+	if judge.calls-calls != stillLLM {
+		t.Fatalf("judge called %d times after AEM, %d sessions evolved", judge.calls-calls, stillLLM)
+	}
+
+	// Unseen sessions of the new version now mostly stay on the small model.
+	ev := &hdfs{r: rand.New(rand.NewSource(44)), evolved: true}
+	fresh := ev.sessions(80, 20)
+	var freshConf confusion
+	llm := 0
+	for _, s := range fresh {
+		v, _ := c.DetectFast(ctx, model.Session{ID: s.ID, Lines: s.Lines})
+		if v.Evolved {
+			llm++
+		}
+		freshConf.add(v.Anomaly, s.Label)
+	}
+	t.Logf("unseen new-version sessions after AEM: %d/100 evolved, F1 %.3f", llm, freshConf.f1())
+	if llm > 30 || freshConf.f1() < 0.9 {
+		t.Fatalf("AEM did not generalise: %d/100 evolved, F1 %.3f", llm, freshConf.f1())
+	}
+
+	// The persisted bundle is the updated model.
+	b, err := bundle.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Manifest.Updates != 1 || b.Manifest.ModelVersion != "test" || b.Memory.Len() <= f.b.Memory.Len() {
+		t.Fatalf("persisted manifest %+v", b.Manifest)
+	}
+	c2, err := model.NewCascade(b, model.CascadeOptions{Encoder: f.enc})
+	if err != nil || c2.ModelVersion() != "test+aem1" {
+		t.Fatalf("reloaded cascade %v %v", err, c2.ModelVersion())
+	}
+}
+
+func TestFallbacks(t *testing.T) {
+	f := trained(t)
+	ctx := context.Background()
+	evolved := f.evolvedTest[0]
+	judge := &oracleJudge{labels: labelsOf(f.evolvedTest), fail: errors.New("POST https://api.example/v1?key=sk-secret: 500")}
+	c, _ := model.NewCascade(f.b, model.CascadeOptions{Encoder: f.enc, Judge: judge})
+
+	v, err := c.Detect(ctx, model.Session{ID: evolved.ID, Lines: evolved.Lines})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Evolved || v.Route != model.RouteFallback || v.Reason != model.ReasonLLMError || strings.Contains(v.Reason, "sk-") {
+		t.Fatalf("judge failure: %+v", v)
+	}
+	if st := c.Stats(); st.JudgeErrors != 1 || st.LLMCalls != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	judge.fail = context.DeadlineExceeded
+	if v, _ := c.Detect(ctx, model.Session{ID: evolved.ID, Lines: evolved.Lines}); v.Reason != model.ReasonTimeout {
+		t.Fatalf("timeout reason %q", v.Reason)
+	}
+
+	// DetectFast never calls the Judge.
+	judge.fail = nil
+	calls := judge.calls
+	v, _ = c.DetectFast(ctx, model.Session{ID: evolved.ID, Lines: evolved.Lines})
+	if v.Route != model.RouteFallback || v.Reason != model.ReasonFastPath || judge.calls != calls || c.Stats().FastPath != 1 {
+		t.Fatalf("fast path: %+v, judge calls %d->%d", v, calls, judge.calls)
+	}
+
+	// Out-of-range evolution indices from the Judge are ignored.
+	judge.badIdx = true
+	c.EnableAEM(evolve.Config{BatchSize: 1000}, nil)
+	if v, err := c.Detect(ctx, model.Session{ID: evolved.ID, Lines: evolved.Lines}); err != nil || v.Route != model.RouteLLM {
+		t.Fatalf("bad indices: %+v %v", v, err)
+	}
+	if err := c.AEM().Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Empty session: documented fallback, no encoder call.
+	calls64 := f.enc.calls.Load()
+	if v, err := c.Detect(ctx, model.Session{ID: "empty"}); err != nil || v.Route != model.RouteFallback || v.Reason != model.ReasonEmpty || f.enc.calls.Load() != calls64 {
+		t.Fatalf("empty: %+v %v", v, err)
+	}
+}
+
+func TestEncoderFailures(t *testing.T) {
+	f := trained(t)
+	ctx := context.Background()
+	s := model.Session{ID: "x", Lines: f.test[0].Lines}
+	bad := &hashEncoder{dim: 64, fail: errors.New("boom")}
+	c, _ := model.NewCascade(f.b, model.CascadeOptions{Encoder: bad})
+	if _, err := c.Detect(ctx, s); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Fatalf("encoder error: %v", err)
+	}
+	wrong := &hashEncoder{dim: 64, width: 10}
+	c, _ = model.NewCascade(f.b, model.CascadeOptions{Encoder: wrong})
+	if _, err := c.Detect(ctx, s); err == nil {
+		t.Fatal("wrong-width vectors accepted")
+	}
+	if _, err := model.NewCascade(f.b, model.CascadeOptions{Encoder: &hashEncoder{dim: 32}}); err == nil {
+		t.Fatal("encoder of another width accepted")
+	}
+	if _, err := model.NewCascade(nil, model.CascadeOptions{Encoder: f.enc}); err == nil {
+		t.Fatal("nil bundle accepted")
+	}
+	if _, err := model.NewCascade(f.b, model.CascadeOptions{}); err == nil {
+		t.Fatal("nil encoder accepted")
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	c, _ = model.NewCascade(f.b, model.CascadeOptions{Encoder: f.enc})
+	if _, err := c.Detect(cctx, s); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+// Concurrent Detects while AEM swaps snapshots: run with -race.
+func TestConcurrentDetectDuringAEM(t *testing.T) {
+	f := trained(t)
+	judge := &oracleJudge{labels: labelsOf(f.evolvedTest, f.test)}
+	c, _ := model.NewCascade(f.b, model.CascadeOptions{Encoder: f.enc, Judge: judge})
+	upd := c.EnableAEM(evolve.Config{BatchSize: 8, Interval: 50 * time.Millisecond, CoordinatorEpochs: 3, SmallEpochs: 1}, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go upd.Run(ctx)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < 80; i += 4 {
+				s := f.evolvedTest[i]
+				v, err := c.Detect(ctx, model.Session{ID: s.ID, Lines: s.Lines})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !strings.HasPrefix(v.ModelVersion, "test") {
+					errs <- errors.New("version " + v.ModelVersion)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for upd.Stats().Updates == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if upd.Stats().Updates == 0 {
+		t.Fatalf("no AEM update: %+v", upd.Stats())
+	}
+}
+
+func TestSwap(t *testing.T) {
+	f := trained(t)
+	c, _ := model.NewCascade(f.b, model.CascadeOptions{Encoder: f.enc})
+	b2 := *f.b
+	b2.Manifest.ModelVersion = "v2"
+	if err := c.Swap(&b2); err != nil || c.ModelVersion() != "v2" {
+		t.Fatalf("swap: %v %s", err, c.ModelVersion())
+	}
+	if err := c.Swap(&bundle.Bundle{}); err == nil {
+		t.Fatal("incomplete bundle swapped in")
+	}
+	if got := c.Bundle(); got.Manifest.ModelVersion != "v2" || got.Memory != f.b.Memory {
+		t.Fatalf("bundle of snapshot: %+v", got.Manifest)
+	}
+}
+
+func TestTrainRejectsBadInput(t *testing.T) {
+	enc := &hashEncoder{dim: 16}
+	ctx := context.Background()
+	if _, err := model.Train(ctx, enc, nil, nil, fastTrain, nil); err == nil {
+		t.Fatal("no sessions accepted")
+	}
+	if _, err := model.Train(ctx, enc, []model.LabelledSession{{ID: "a", Label: 2, Lines: []string{"x"}}}, nil, fastTrain, nil); err == nil {
+		t.Fatal("label 2 accepted")
+	}
+	if _, err := model.Train(ctx, enc, []model.LabelledSession{{ID: "a"}}, nil, fastTrain, nil); err == nil {
+		t.Fatal("session without lines accepted")
+	}
+	if _, err := model.Train(ctx, &hashEncoder{dim: 16, fail: errors.New("down")}, []model.LabelledSession{{ID: "a", Lines: []string{"x"}}}, nil, fastTrain, nil); err == nil {
+		t.Fatal("encoder failure not reported")
+	}
+}
+

@@ -1,0 +1,217 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coorlog/coorlogprocessor/model/bundle"
+)
+
+// LearnOptions configure a Learner.
+type LearnOptions struct {
+	// Sessions to collect before training; default 1000.
+	Sessions int
+	// Duration after the first session after which training starts even
+	// with fewer sessions (but at least MinSessions); 0 = no time limit.
+	Duration time.Duration
+	// MinSessions is the least a time-triggered training uses; default 20.
+	MinSessions int
+	// MaxLines and MaxLineBytes cap the text kept per collected session
+	// (it becomes memory text for LLM prompts); defaults 64 and 512.
+	MaxLines, MaxLineBytes int
+
+	Train   TrainOptions
+	Cascade CascadeOptions // Encoder is required
+	// Save persists the trained bundle (e.g. bundle.Save to the configured
+	// directory); a failure is reported by Err but the cascade still starts.
+	Save func(context.Context, *bundle.Bundle) error
+	// OnReady is called once with the new cascade before it takes over, e.g.
+	// to EnableAEM and start its updater.
+	OnReady func(*Cascade)
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// ReasonLearning marks verdicts given while the Learner collects sessions.
+const ReasonLearning = "learning"
+
+// Learner is the detector of the processor's learn mode, for a system with
+// no labels yet. It collects sessions, answering route fallback with reason
+// "learning" (not anomalous), then trains a bundle on them in the background,
+// all assumed normal, persists it and hands over to a Cascade.
+//
+// With one class, the small model cannot separate anything: every session
+// below tau is "normal" by the vote. Novel sessions are caught by the
+// coordinator instead (they reconstruct badly) and go to the LLM, whose
+// labels enter the memory through AEM; from then on the kNN memory has both
+// classes and the small model learns to separate them.
+type Learner struct {
+	opts   LearnOptions
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	first    time.Time
+	sessions []LabelledSession
+	vecs     [][]float32
+	training bool
+
+	cascade atomic.Pointer[Cascade]
+	ready   chan struct{}
+	err     atomic.Pointer[error]
+	wg      sync.WaitGroup
+}
+
+// NewLearner starts a learner; Close stops a training in progress.
+func NewLearner(opts LearnOptions) (*Learner, error) {
+	if opts.Cascade.Encoder == nil {
+		return nil, errors.New("learner: an encoder is required")
+	}
+	if opts.Sessions <= 0 {
+		opts.Sessions = 1000
+	}
+	if opts.MinSessions <= 0 {
+		opts.MinSessions = 20
+	}
+	opts.MinSessions = min(opts.MinSessions, opts.Sessions)
+	if opts.MaxLines <= 0 {
+		opts.MaxLines = 64
+	}
+	if opts.MaxLineBytes <= 0 {
+		opts.MaxLineBytes = 512
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Learner{opts: opts, ctx: ctx, cancel: cancel, ready: make(chan struct{})}, nil
+}
+
+// Detect scores with the trained cascade once ready; until then it collects
+// the session and answers route fallback, reason "learning".
+func (l *Learner) Detect(ctx context.Context, s Session) (Verdict, error) {
+	if c := l.cascade.Load(); c != nil {
+		return c.Detect(ctx, s)
+	}
+	return l.collect(ctx, s)
+}
+
+// DetectFast is Detect on the cascade's fast path (no LLM).
+func (l *Learner) DetectFast(ctx context.Context, s Session) (Verdict, error) {
+	if c := l.cascade.Load(); c != nil {
+		return c.DetectFast(ctx, s)
+	}
+	return l.collect(ctx, s)
+}
+
+func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
+	v := Verdict{Route: RouteFallback, Reason: ReasonLearning, ModelVersion: ReasonLearning}
+	if len(s.Lines) == 0 {
+		return v, nil
+	}
+	l.mu.Lock()
+	busy := l.training
+	l.mu.Unlock()
+	if busy {
+		return v, nil
+	}
+	// Encode outside the lock: it is the expensive part.
+	lines, err := l.opts.Cascade.Encoder.Embed(ctx, s.Lines)
+	if err != nil {
+		return Verdict{}, fmt.Errorf("learn %s: encode: %w", s.ID, err)
+	}
+	sv := SessionVector(lines)
+	if len(sv) != l.opts.Cascade.Encoder.Dim() {
+		return Verdict{}, fmt.Errorf("learn %s: encoder returned width %d, says %d", s.ID, len(sv), l.opts.Cascade.Encoder.Dim())
+	}
+	kept := make([]string, 0, min(len(s.Lines), l.opts.MaxLines))
+	for _, line := range s.Lines[:min(len(s.Lines), l.opts.MaxLines)] {
+		if len(line) > l.opts.MaxLineBytes {
+			line = line[:l.opts.MaxLineBytes] // the memory re-cuts on a rune boundary
+		}
+		kept = append(kept, line)
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.training {
+		return v, nil
+	}
+	now := l.opts.Now()
+	if len(l.sessions) == 0 {
+		l.first = now
+	}
+	l.sessions = append(l.sessions, LabelledSession{ID: s.ID, Lines: kept})
+	l.vecs = append(l.vecs, sv)
+	n := len(l.sessions)
+	timeUp := l.opts.Duration > 0 && now.Sub(l.first) >= l.opts.Duration && n >= l.opts.MinSessions
+	if n >= l.opts.Sessions || timeUp {
+		l.training = true
+		sessions, vecs := l.sessions, l.vecs
+		l.sessions, l.vecs = nil, nil
+		l.wg.Add(1)
+		go l.train(sessions, vecs)
+	}
+	return v, nil
+}
+
+// train runs in the background; on failure collection starts over.
+func (l *Learner) train(sessions []LabelledSession, vecs [][]float32) {
+	defer l.wg.Done()
+	info := bundle.TrainInfo{TrainSessions: len(sessions)}
+	b, err := trainVectors(l.ctx, sessions, vecs, nil, l.opts.Train, info, nil)
+	var c *Cascade
+	if err == nil {
+		c, err = NewCascade(b, l.opts.Cascade)
+	}
+	if err != nil {
+		err = fmt.Errorf("learner: %w", err)
+		l.err.Store(&err)
+		l.mu.Lock()
+		l.training = false
+		l.mu.Unlock()
+		return
+	}
+	if l.opts.Save != nil {
+		if serr := l.opts.Save(l.ctx, b); serr != nil {
+			serr = fmt.Errorf("learner: save bundle: %w", serr)
+			l.err.Store(&serr)
+		}
+	}
+	if l.opts.OnReady != nil {
+		l.opts.OnReady(c)
+	}
+	l.cascade.Store(c)
+	close(l.ready)
+}
+
+// Ready is closed when the trained cascade has taken over.
+func (l *Learner) Ready() <-chan struct{} { return l.ready }
+
+// Cascade is the trained cascade, or nil while learning.
+func (l *Learner) Cascade() *Cascade { return l.cascade.Load() }
+
+// Err is the last training or saving failure, if any.
+func (l *Learner) Err() error {
+	if p := l.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Collected is the number of sessions gathered so far for training.
+func (l *Learner) Collected() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.sessions)
+}
+
+// Close cancels a training in progress and waits for it to end.
+func (l *Learner) Close() {
+	l.cancel()
+	l.wg.Wait()
+}

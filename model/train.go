@@ -1,0 +1,168 @@
+package model
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/coorlog/coorlogprocessor/model/bundle"
+	"github.com/coorlog/coorlogprocessor/model/coordinator"
+	"github.com/coorlog/coorlogprocessor/model/normalize"
+	"github.com/coorlog/coorlogprocessor/model/smallmodel"
+)
+
+// LabelledSession is a session with its label (0 normal, 1 anomalous), as in
+// the JSONL exchange format.
+type LabelledSession struct {
+	ID    string
+	Label int
+	Lines []string
+}
+
+// TrainOptions configure Train. Zero fields take each package's defaults.
+type TrainOptions struct {
+	Coordinator coordinator.Config
+	Small       smallmodel.Config
+	Memory      smallmodel.MemoryConfig
+	Encoder     bundle.EncoderRef // recorded in the manifest (Dim is filled in)
+	Version     string            // model version; default "coorlog-<UTC time>"
+	Key         func([]string) string
+	Now         func() time.Time // clock for Created; default time.Now
+}
+
+// Train builds a bundle from labelled old-version sessions, as in CoorLog:
+// the coordinator learns the whole old distribution (normal and anomalous
+// sessions) and takes tau from valid (or, if valid is empty, from a held-out
+// split of train); the small model and the kNN memory learn the labelled
+// train sessions. Progress lines go to progress when it is not nil.
+func Train(ctx context.Context, enc Encoder, train, valid []LabelledSession, opts TrainOptions, progress io.Writer) (*bundle.Bundle, error) {
+	if len(train) == 0 {
+		return nil, errors.New("train: no training sessions")
+	}
+	for _, set := range [][]LabelledSession{train, valid} {
+		for _, s := range set {
+			if s.Label != 0 && s.Label != 1 {
+				return nil, fmt.Errorf("train: session %s has label %d, want 0 or 1", s.ID, s.Label)
+			}
+			if len(s.Lines) == 0 {
+				return nil, fmt.Errorf("train: session %s has no lines", s.ID)
+			}
+		}
+	}
+	t0 := time.Now()
+	trainVecs, err := EncodeSessions(ctx, enc, train, progressf(progress, "encode train"))
+	if err != nil {
+		return nil, err
+	}
+	validVecs, err := EncodeSessions(ctx, enc, valid, progressf(progress, "encode valid"))
+	if err != nil {
+		return nil, err
+	}
+	info := bundle.TrainInfo{TrainSessions: len(train), ValidSessions: len(valid), EncodeSeconds: time.Since(t0).Seconds()}
+	return trainVectors(ctx, train, trainVecs, validVecs, opts, info, progress)
+}
+
+// trainVectors is Train after encoding (the Learner has its vectors already).
+func trainVectors(ctx context.Context, train []LabelledSession, trainVecs, validVecs [][]float32, opts TrainOptions, info bundle.TrainInfo, progress io.Writer) (*bundle.Bundle, error) {
+	if opts.Key == nil {
+		opts.Key = normalize.TemplateKey
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	created := opts.Now().UTC()
+	if opts.Version == "" {
+		opts.Version = "coorlog-" + created.Format("20060102T150405Z")
+	}
+
+	t0 := time.Now()
+	coord, err := coordinator.Train(ctx, trainVecs, validVecs, opts.Coordinator, func(p coordinator.Progress) {
+		logf(progress, "coordinator: epoch %d/%d loss %.5f\n", p.Epoch, p.Epochs, p.Loss)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	info.CoordinatorSeconds = time.Since(t0).Seconds()
+	logf(progress, "coordinator: tau %.5f (quantile %.2f) in %.1fs\n", coord.Tau(), coord.Config().Quantile, info.CoordinatorSeconds)
+
+	t1 := time.Now()
+	samples := make([]smallmodel.Sample, len(train))
+	items := make([]smallmodel.Item, len(train))
+	for i, s := range train {
+		samples[i] = smallmodel.Sample{Vec: trainVecs[i], Label: s.Label}
+		items[i] = smallmodel.Item{ID: s.ID, Label: s.Label, Lines: s.Lines, Key: opts.Key(s.Lines), Vec: trainVecs[i]}
+		info.Anomalous += s.Label
+	}
+	small, err := smallmodel.Train(ctx, samples, opts.Small, func(p smallmodel.Progress) {
+		logf(progress, "small model: epoch %d/%d loss %.5f\n", p.Epoch, p.Epochs, p.Loss)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	mem, err := smallmodel.NewMemory(opts.Memory, small, items)
+	if err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	info.SmallModelSeconds = time.Since(t1).Seconds()
+	if !small.Trained() {
+		logf(progress, "small model: one class in the training set; projection left untrained\n")
+	}
+	logf(progress, "small model: %d memory items (%d sessions) in %.1fs\n", mem.Len(), len(train), info.SmallModelSeconds)
+	info.Seed = coord.Config().Seed
+
+	ref := opts.Encoder
+	ref.Dim = coord.Dim()
+	return &bundle.Bundle{
+		Manifest:    bundle.Manifest{ModelVersion: opts.Version, Created: created, Encoder: ref, Training: info},
+		Coordinator: coord, Small: small, Memory: mem,
+	}, nil
+}
+
+// EncodeSessions embeds every session and returns its session vector (mean
+// of its line vectors). progress, when not nil, is called after each session
+// with the count done.
+func EncodeSessions(ctx context.Context, enc Encoder, sessions []LabelledSession, progress func(done, total int)) ([][]float32, error) {
+	out := make([][]float32, len(sessions))
+	for i, s := range sessions {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("encode sessions: %w", err)
+		}
+		lines, err := enc.Embed(ctx, s.Lines)
+		if err != nil {
+			return nil, fmt.Errorf("encode session %s: %w", s.ID, err)
+		}
+		if len(lines) != len(s.Lines) {
+			return nil, fmt.Errorf("encode session %s: %d vectors for %d lines", s.ID, len(lines), len(s.Lines))
+		}
+		out[i] = SessionVector(lines)
+		if len(out[i]) != enc.Dim() {
+			return nil, fmt.Errorf("encode session %s: vector of width %d, encoder says %d", s.ID, len(out[i]), enc.Dim())
+		}
+		if progress != nil {
+			progress(i+1, len(sessions))
+		}
+	}
+	return out, nil
+}
+
+// progressf reports encoding progress about every 10% on w.
+func progressf(w io.Writer, what string) func(done, total int) {
+	if w == nil {
+		return nil
+	}
+	start := time.Now()
+	return func(done, total int) {
+		step := max(1, total/10)
+		if done%step == 0 || done == total {
+			logf(w, "%s: %d/%d sessions (%.1fs)\n", what, done, total, time.Since(start).Seconds())
+		}
+	}
+}
+
+func logf(w io.Writer, format string, args ...any) {
+	if w != nil {
+		fmt.Fprintf(w, format, args...)
+	}
+}
