@@ -372,4 +372,3 @@ func TestTrainRejectsBadInput(t *testing.T) {
 		t.Fatal("encoder failure not reported")
 	}
 }
-
