@@ -1,0 +1,32 @@
+// Package processor is the streaming side of CoorLog inside an OpenTelemetry
+// Collector: it groups log records into sessions, has each closed session
+// judged by a model.Detector, annotates every record of the session with the
+// verdict and forwards the records. It holds no model code; the collector
+// component (package coorlogprocessor) wraps it.
+//
+// Guarantees:
+//
+//   - Nothing is dropped. A session closes on MaxRecords, InactivityTimeout,
+//     a memory cap (MaxOpenSessions, MaxBufferedBytes: the least recently
+//     active session is flushed first) or Shutdown, and every closed session
+//     is scored and sent. Detector errors and panics, overload without a
+//     fast path, and a near Shutdown deadline all annotate route=fallback
+//     with a reason instead.
+//   - ConsumeLogs never waits for the detector. Closed sessions go to a
+//     bounded queue; when it is full the detector's DetectFast (see
+//     FastDetector) scores the session inline, or it is marked fallback.
+//   - Records keep every original field, their resource and scope, and their
+//     order within a resource/scope. Records without a key join a
+//     per-resource fallback session or pass through unannotated.
+//   - Memory: buffered records are accounted with a per-record estimate
+//     (contents exact, struct overheads approximated; within about ±25% of
+//     the Go heap they keep alive, see TestBufferedBytesEstimate). Beyond the
+//     caps the pipeline holds at most QueueSize closed sessions, one session
+//     per worker, the emitter channel and one batch of maxEmitRecords.
+//   - Downstream refusals are logged and reported (ExportObserver), not
+//     retried: retries and queues belong to the exporter (exporterhelper's
+//     retry_on_failure and sending_queue).
+//
+// The collector component must declare consumer.Capabilities{MutatesData:
+// true}: records are moved out of the incoming plog.Logs, not copied.
+package processor
