@@ -142,3 +142,17 @@ func TestAPIKeyIsOpaque(t *testing.T) {
 	c.LLM.APIKey = "sk-secret-value"
 	assert.NotContains(t, c.LLM.APIKey.String(), "sk-secret-value")
 }
+
+// The collector configuration the distribution is smoke-tested with must stay
+// valid for this component.
+func TestCollectorSmokeConfigIsValid(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "otelcol.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub("processors::coorlog")
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, ModeLearn, cfg.EffectiveMode())
+	assert.False(t, cfg.LLM.Enabled())
+}

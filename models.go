@@ -2,12 +2,20 @@ package coorlogprocessor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
 
 	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/bundle"
+	"github.com/coorlog/coorlogprocessor/model/embedcache"
+	"github.com/coorlog/coorlogprocessor/model/encoder"
+	"github.com/coorlog/coorlogprocessor/model/evolve"
 	"github.com/coorlog/coorlogprocessor/model/llm"
 )
 
@@ -52,9 +60,157 @@ func newJudge(ctx context.Context, c LLMConfig, host component.Host, set compone
 	return j, nil
 }
 
+// encoderRef names the configured encoder as bundles record it.
+func encoderRef(c EncoderConfig) string {
+	if c.Path == "" {
+		return "default"
+	}
+	return c.Path
+}
+
+// loadEncoder opens the configured encoder; close frees its tensors.
+func loadEncoder(c EncoderConfig) (model.Encoder, func() error, error) {
+	opts := encoder.Options{Pooling: c.Pooling, MaxSeqLen: c.MaxSeqLen, BatchSize: c.BatchSize, Threads: c.Threads}
+	if c.Path == "" {
+		return loadDefaultEncoder(opts)
+	}
+	e, err := encoder.Load(c.Path, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loading encoder.path %s: %w", c.Path, err)
+	}
+	return e, e.Close, nil
+}
+
+// sameEncoder compares encoder references loosely: paths are compared
+// absolute and cleaned.
+func sameEncoder(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if a == "default" || b == "default" {
+		return false
+	}
+	aa, err1 := filepath.Abs(a)
+	bb, err2 := filepath.Abs(b)
+	return err1 == nil && err2 == nil && aa == bb
+}
+
 // buildModels loads the model side: the bundle first (cheap, so a corrupt
 // file fails the start before the encoder is loaded), then the encoder behind
-// the embedding cache, then the cascade (detect) or the learner (learn).
-func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.Logger) (modelSet, error) {
-	return modelSet{}, fmt.Errorf("model side not wired yet")
+// the embedding cache, then the cascade (detect) or the learner (learn), with
+// the AEM updater when enabled.
+func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.Logger) (ms modelSet, err error) {
+	mode := cfg.EffectiveMode()
+	var b *bundle.Bundle
+	if mode == ModeDetect {
+		if b, err = bundle.Load(cfg.ModelPath); err != nil {
+			return ms, fmt.Errorf("loading the model bundle (model_path %s): %w", cfg.ModelPath, err)
+		}
+		if got, want := encoderRef(cfg.Encoder), b.Manifest.Encoder.Name; !sameEncoder(got, want) {
+			log.Warn("coorlog: the model bundle was trained with another encoder; verdicts will be wrong unless it is the same checkpoint",
+				zap.String("bundle_encoder", want), zap.String("configured_encoder", got))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return ms, err
+	}
+
+	enc, closeEnc, err := loadEncoder(cfg.Encoder)
+	if err != nil {
+		return ms, err
+	}
+	var cleanups []func() error
+	cleanups = append(cleanups, closeEnc)
+	defer func() {
+		if err != nil {
+			for i := len(cleanups) - 1; i >= 0; i-- {
+				_ = cleanups[i]()
+			}
+		}
+	}()
+	cache := embedcache.New(enc, cfg.Encoder.CacheSize)
+	copts := model.CascadeOptions{Encoder: cache, Judge: judge}
+
+	// AEM runs in the background until Shutdown; in learn mode it starts when
+	// the trained cascade takes over.
+	aemCtx, stopAEM := context.WithCancel(context.Background())
+	var aemDone sync.WaitGroup
+	var updater atomic.Pointer[evolve.Updater]
+	startAEM := func(c *model.Cascade) {
+		if !cfg.AEM.Enabled {
+			return
+		}
+		var persist func(context.Context, *evolve.Snapshot) error
+		if cfg.ModelPath != "" {
+			persist = c.PersistDir(cfg.ModelPath)
+		}
+		u := c.EnableAEM(evolve.Config{BatchSize: cfg.AEM.BatchSize, Interval: cfg.AEM.Interval}, persist)
+		updater.Store(u)
+		aemDone.Add(1)
+		go func() {
+			defer aemDone.Done()
+			_ = u.Run(aemCtx)
+		}()
+	}
+	// Stopping AEM applies what is pending (bounded by the shutdown context)
+	// so that the persisted bundle holds everything learnt.
+	cleanups = append(cleanups, func() error { stopAEM(); aemDone.Wait(); return nil })
+
+	switch mode {
+	case ModeDetect:
+		c, err := model.NewCascade(b, copts)
+		if err != nil {
+			return ms, fmt.Errorf("model bundle %s: %w", cfg.ModelPath, err)
+		}
+		startAEM(c)
+		ms.detector, ms.version = c, c.ModelVersion()
+	default: // learn
+		lo := model.LearnOptions{
+			Sessions: cfg.Learn.Sessions,
+			Duration: cfg.Learn.Duration,
+			Train:    model.TrainOptions{Encoder: bundle.EncoderRef{Name: encoderRef(cfg.Encoder)}},
+			Cascade:  copts,
+			OnReady: func(c *model.Cascade) {
+				log.Info("coorlog: learn mode trained a model; detecting from now on", zap.String("model_version", c.ModelVersion()))
+				startAEM(c)
+			},
+		}
+		if cfg.ModelPath != "" {
+			lo.Save = func(_ context.Context, b *bundle.Bundle) error {
+				_, err := bundle.Save(cfg.ModelPath, b)
+				return err
+			}
+		}
+		l, err := model.NewLearner(lo)
+		if err != nil {
+			return ms, fmt.Errorf("learn mode: %w", err)
+		}
+		cleanups = append(cleanups, func() error { l.Close(); return nil })
+		ms.detector, ms.version = l, model.ReasonLearning
+		log.Info("coorlog: learn mode: collecting sessions, assumed normal, before training",
+			zap.Int("sessions", cfg.Learn.Sessions), zap.Duration("duration", cfg.Learn.Duration))
+	}
+
+	ms.embedHits = func() int64 { h, _, _ := cache.Stats(); return int64(h) }
+	if cfg.AEM.Enabled {
+		ms.aemUpdates = func() int64 {
+			if u := updater.Load(); u != nil {
+				return int64(u.Stats().Updates)
+			}
+			return 0
+		}
+	}
+	ms.close = func(ctx context.Context) error {
+		var errs []error
+		if u := updater.Load(); u != nil {
+			if err := u.Flush(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs = append(errs, fmt.Errorf("AEM: applying pending updates: %w", err))
+			}
+		}
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			errs = append(errs, cleanups[i]())
+		}
+		return errors.Join(errs...)
+	}
+	return ms, nil
 }

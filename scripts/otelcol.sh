@@ -3,6 +3,9 @@
 # OpenTelemetry Collector Builder (OCB) from builder-config.yaml, then checks that its `components`
 # subcommand lists the processor. Runs the project's setup first (libtorch, .deps/gotch).
 #
+# --if-stale: do nothing when bin/otelcol-coorlog is newer than every Go file, go.mod and the
+# manifest (used by the demo and the end-to-end scripts).
+#
 # Variables (optional):
 #   OCB            path to an OCB binary to use instead of the pinned one
 #   OCB_VERSION    OCB version to install into .deps/bin when OCB is unset (default v0.165.0)
@@ -15,6 +18,12 @@ OCB_VERSION=${OCB_VERSION:-v0.165.0}
 export CGO_ENABLED=1
 
 log() { printf 'otelcol: %s\n' "$*"; }
+
+if [ "${1:-}" = --if-stale ] && [ -x bin/otelcol-coorlog ] &&
+	[ -z "$(find . \( -path ./.deps -o -path ./dist -o -path ./.git \) -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum -o -name builder-config.yaml \) -newer bin/otelcol-coorlog -print -quit)" ]; then
+	log "bin/otelcol-coorlog is up to date"
+	exit 0
+fi
 
 [ "${SKIP_SETUP:-}" = 1 ] || bash scripts/setup.sh
 
@@ -40,3 +49,28 @@ if ! grep -qE '^\s*-?\s*name:\s*coorlog\s*$' <<<"$components"; then
 	log "bin/otelcol-coorlog components does not list the coorlog processor"; exit 1
 fi
 log "bin/otelcol-coorlog lists the coorlog processor"
+
+# It must start with a valid configuration and stop cleanly (exit 0) on SIGTERM.
+if [ "${SKIP_SMOKE:-}" != 1 ]; then
+	smoke_log=$(mktemp)
+	trap 'rm -f "$smoke_log"' EXIT
+	bin/otelcol-coorlog --config testdata/otelcol.yaml >"$smoke_log" 2>&1 &
+	pid=$!
+	ready=0
+	for _ in $(seq 1 120); do
+		if grep -q "Everything is ready" "$smoke_log"; then ready=1; break; fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.5
+	done
+	if [ "$ready" != 1 ]; then
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		log "bin/otelcol-coorlog did not start with testdata/otelcol.yaml:"; tail -20 "$smoke_log"; exit 1
+	fi
+	kill -TERM "$pid"
+	if ! wait "$pid"; then
+		log "bin/otelcol-coorlog did not stop cleanly:"; tail -20 "$smoke_log"; exit 1
+	fi
+	grep -q "Shutdown complete" "$smoke_log" || { log "no 'Shutdown complete' in the collector log:"; tail -20 "$smoke_log"; exit 1; }
+	log "bin/otelcol-coorlog starts with testdata/otelcol.yaml and stops cleanly"
+fi

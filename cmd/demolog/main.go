@@ -7,6 +7,8 @@
 //	                [--normal 30] [--anomalous 10] [--evolved-sessions 20] [--seed 7]
 //	    a raw log file of interleaved normal, anomalous and evolved block
 //	    sessions, and their labels (exchange format, attribute "kind")
+//	demolog lines   --out hdfs.log [--sessions 10000] [--anomaly-rate 0.03] [--seed 7]
+//	    an unlabelled raw log of interleaved synthetic block sessions (load input)
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,8 +41,10 @@ func run(args []string, stdout io.Writer) error {
 		return synth(args[1:], stdout)
 	case "compose":
 		return compose(args[1:], stdout)
+	case "lines":
+		return linesCmd(args[1:], stdout)
 	default:
-		return fmt.Errorf("unknown subcommand %q (want synth or compose)", args[0])
+		return fmt.Errorf("unknown subcommand %q (want synth, compose or lines)", args[0])
 	}
 }
 
@@ -125,5 +130,26 @@ func compose(args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "; %s %d (%d anomalous)", k, kinds[k][0]+kinds[k][1], kinds[k][1])
 	}
 	fmt.Fprintln(stdout)
+	return nil
+}
+
+func linesCmd(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("demolog lines", flag.ContinueOnError)
+	out := fs.String("out", "", "raw log file to write (required)")
+	n := fs.Int("sessions", 10000, "sessions to synthesise")
+	rate := fs.Float64("anomaly-rate", 0.03, "share of anomalous sessions")
+	seed := fs.Uint64("seed", 7, "seed")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" || *n < 1 || *rate < 0 || *rate >= 1 {
+		return errors.New("lines: need --out, --sessions >= 1 and --anomaly-rate in [0, 1)")
+	}
+	sessions := demolog.Synthesize(*n, *rate, *seed)
+	lines := demolog.Interleave(sessions, rand.New(rand.NewPCG(*seed, 1)))
+	if err := os.WriteFile(*out, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		return fmt.Errorf("lines: %w", err)
+	}
+	fmt.Fprintf(stdout, "%s: %d lines from %d sessions\n", *out, len(lines), len(sessions))
 	return nil
 }

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# `make demo`: the whole path a user takes, on this machine, in a few minutes.
+#   1. builds bin/otelcol-coorlog (scripts/otelcol.sh) and the project's commands
+#   2. makes labelled HDFS block sessions (`coorlog sessions` from ../shared/data when present,
+#      else a synthetic set from `demolog synth`), an evolved copy of the test part
+#      (`coorlog evolve`) and a model (`coorlog train`, default encoder)
+#   3. writes a raw log file in which normal, anomalous and evolved sessions interleave
+#   4. runs the collector on it: file_log -> coorlog -> otlp_http into cmd/otlpsink (+ debug)
+#   5. stops it and prints what was flagged, per session, against the labels, and the
+#      processor's own telemetry
+#
+# Variables (optional): COORLOG_DEMO_DIR (default demo/run), COORLOG_DATA (shared data),
+# COORLOG_DEMO_SINK_PORT (14319), COORLOG_DEMO_METRICS_PORT (18889), COORLOG_DEMO_LLM_ENDPOINT,
+# COORLOG_DEMO_LLM_MODEL, COORLOG_DEMO_LLM_API_KEY (an OpenAI-compatible LLM; none by default),
+# DEMO_NORMAL/DEMO_ANOMALOUS/DEMO_EVOLVED (sessions in the log: 40/10/20), FRESH=1 (redo data and model).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+RUN=${COORLOG_DEMO_DIR:-demo/run}
+export COORLOG_DEMO_SINK_PORT=${COORLOG_DEMO_SINK_PORT:-14319}
+export COORLOG_DEMO_METRICS_PORT=${COORLOG_DEMO_METRICS_PORT:-18889}
+export CGO_ENABLED=1
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+[ "${FRESH:-}" = 1 ] && rm -rf "$RUN"
+mkdir -p "$RUN/data" bin
+
+say "1. build (setup, collector distribution, commands)"
+bash scripts/setup.sh
+SKIP_SETUP=1 SKIP_SMOKE=1 bash scripts/otelcol.sh --if-stale
+for c in coorlog otlpsink demolog; do go build -o "bin/$c" "./cmd/$c"; done
+
+say "2. data and model"
+if [ ! -s "$RUN/data/test.jsonl" ]; then
+	if bin/coorlog sessions --out "$RUN/data" --max-normal 2000 --anomaly-rate 0.1 2>"$RUN/sessions.err"; then
+		echo "(HDFS block sessions from the shared data set)"
+	else
+		grep -q "shared data directory not found" "$RUN/sessions.err" || { cat "$RUN/sessions.err" >&2; die "coorlog sessions failed"; }
+		echo "(no shared data here: synthetic HDFS sessions)"
+		bin/demolog synth --out "$RUN/data" --sessions 2000 --anomaly-rate 0.1
+	fi
+fi
+if [ ! -s "$RUN/data/evolved.jsonl" ]; then
+	bin/coorlog evolve --in "$RUN/data/test.jsonl" --out "$RUN/data/evolved.jsonl" --report "$RUN/data/evolve-report.json" >/dev/null
+	echo "evolved copy of the test sessions: $RUN/data/evolved.jsonl (report: $RUN/data/evolve-report.json)"
+fi
+if [ ! -s "$RUN/model/coorlog.bundle" ]; then
+	bin/coorlog train --train "$RUN/data/train.jsonl" --valid "$RUN/data/valid.jsonl" --out "$RUN/model"
+else
+	echo "model: $RUN/model (FRESH=1 retrains)"
+fi
+
+say "3. demo log"
+bin/demolog compose --test "$RUN/data/test.jsonl" --evolved "$RUN/data/evolved.jsonl" \
+	--normal "${DEMO_NORMAL:-40}" --anomalous "${DEMO_ANOMALOUS:-10}" --evolved-sessions "${DEMO_EVOLVED:-20}" \
+	--log "$RUN/hdfs.log" --truth "$RUN/truth.jsonl"
+lines=$(wc -l <"$RUN/hdfs.log")
+
+say "4. collector: file_log -> coorlog -> otlp_http (otlpsink) + debug"
+export COORLOG_DEMO_LOG=$ROOT/$RUN/hdfs.log COORLOG_DEMO_MODEL=$ROOT/$RUN/model
+rm -f "$RUN/received.jsonl"
+bin/otlpsink -listen "127.0.0.1:$COORLOG_DEMO_SINK_PORT" -out "$RUN/received.jsonl" 2>"$RUN/otlpsink.log" &
+sink=$!
+bin/otelcol-coorlog --config demo/otelcol.yaml >"$RUN/otelcol.log" 2>&1 &
+col=$!
+cleanup() { kill -TERM "$col" "$sink" 2>/dev/null || true; }
+trap cleanup EXIT
+
+records() { curl -sf "http://127.0.0.1:$COORLOG_DEMO_SINK_PORT/stats" | sed -n 's/.*"records":\([0-9]*\).*/\1/p'; }
+start=$(date +%s)
+got=0
+# Every line comes back annotated (plus one summary record per anomalous session).
+while [ $(( $(date +%s) - start )) -lt 120 ]; do
+	kill -0 "$col" 2>/dev/null || { tail -20 "$RUN/otelcol.log"; die "the collector exited early (log: $RUN/otelcol.log)"; }
+	got=$(records || echo 0); got=${got:-0}
+	[ "$got" -ge "$lines" ] && break
+	sleep 1
+done
+sleep 3 # let the last summaries and batches arrive
+echo "the sink received $(records) records for $lines log lines in $(( $(date +%s) - start ))s"
+curl -sf "http://127.0.0.1:$COORLOG_DEMO_METRICS_PORT/metrics" | grep '^otelcol_processor_coorlog' >"$RUN/metrics.txt" || true
+kill -TERM "$col"
+wait "$col" && echo "collector stopped cleanly" || echo "collector exit status $?"
+kill -TERM "$sink"
+wait "$sink" || true
+trap - EXIT
+
+say "5. what was flagged (from what the sink received; truth from $RUN/truth.jsonl)"
+bin/otlpsink report -in "$RUN/received.jsonl" -truth "$RUN/truth.jsonl" -rows "${DEMO_ROWS:-30}"
+echo
+echo "processor telemetry (otelcol_processor_coorlog_*, from the collector's Prometheus endpoint):"
+sed -E 's/\{[^}]*(reason|route|cache|token_kind)="([^"]*)"[^}]*\}/{\1="\2"}/; s/\{[^}]*\}//' "$RUN/metrics.txt" | grep -v '_bucket' | sed 's/^/  /' || true
+echo
+echo "files: $RUN/hdfs.log (input), $RUN/received.jsonl (annotated records), $RUN/otelcol.log (collector log)"

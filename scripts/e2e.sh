@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# End-to-end test of the collector distribution: (re)builds bin/otelcol-coorlog when a source is
+# newer, then runs internal/e2e (file_log -> coorlog -> otlp_http into a receiver run by the test,
+# raw HDFS lines of normal, anomalous and evolved sessions, attributes checked against the labels,
+# once without an LLM and once with a local oracle LLM endpoint).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export CGO_ENABLED=1
+bash scripts/setup.sh
+SKIP_SETUP=1 bash scripts/otelcol.sh --if-stale
+COORLOG_E2E=1 go test -count=1 -v -timeout 20m ./internal/e2e/ "$@"
