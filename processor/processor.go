@@ -162,6 +162,8 @@ type pending struct {
 	size  int64
 }
 
+const maxPooledPending = 1 << 16
+
 var pendingPool = sync.Pool{New: func() any { s := make([]pending, 0, 1024); return &s }}
 
 // ConsumeLogs buffers every keyed record into its session and returns; it
@@ -188,6 +190,9 @@ func (p *Processor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	bufp := pendingPool.Get().(*[]pending)
 	pend, passed, missing := p.extract(ld, (*bufp)[:0])
 	defer func() {
+		if cap(pend) > maxPooledPending {
+			return // a huge batch: let its buffer go rather than pin it
+		}
 		clear(pend)
 		*bufp = pend[:0]
 		pendingPool.Put(bufp)
