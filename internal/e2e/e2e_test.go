@@ -74,10 +74,11 @@ func tail(s string, n int) string {
 
 // fixture is a trained model and a demo log, shared by the subtests.
 type fixture struct {
-	model string
-	log   string
-	lines []string
-	truth map[string]dataset.Session
+	model   string
+	encoder string // "" = the embedded default
+	log     string
+	lines   []string
+	truth   map[string]dataset.Session
 }
 
 func buildFixture(t *testing.T, root, dir string) fixture {
@@ -104,7 +105,11 @@ func buildFixture(t *testing.T, root, dir string) fixture {
 	}
 	run(cli, "evolve", "--in", filepath.Join(dir, "test.jsonl"), "--out", filepath.Join(dir, "evolved.jsonl"), "--seed", "5")
 	model := filepath.Join(dir, "model")
-	run(cli, "train", "--train", filepath.Join(dir, "train.jsonl"), "--valid", filepath.Join(dir, "valid.jsonl"), "--out", model)
+	trainArgs := []string{"train", "--train", filepath.Join(dir, "train.jsonl"), "--valid", filepath.Join(dir, "valid.jsonl"), "--out", model}
+	if enc := encoderPath(root); enc != "" {
+		trainArgs = append(trainArgs, "--encoder", enc)
+	}
+	run(cli, trainArgs...)
 
 	evolved, err := dataset.ReadFile(filepath.Join(dir, "evolved.jsonl"))
 	require.NoError(t, err)
@@ -112,11 +117,22 @@ func buildFixture(t *testing.T, root, dir string) fixture {
 	require.NoError(t, err)
 	logPath := filepath.Join(dir, "hdfs.log")
 	require.NoError(t, os.WriteFile(logPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
-	f := fixture{model: model, log: logPath, lines: lines, truth: map[string]dataset.Session{}}
+	f := fixture{model: model, encoder: encoderPath(root), log: logPath, lines: lines, truth: map[string]dataset.Session{}}
 	for _, s := range truth {
 		f.truth[s.ID] = s
 	}
 	return f
+}
+
+// encoderPath is $COORLOG_E2E_ENCODER (a BERT checkpoint directory; a
+// relative path is taken from the repository root), or "" for the embedded
+// default encoder.
+func encoderPath(root string) string {
+	p := os.Getenv("COORLOG_E2E_ENCODER")
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
 }
 
 const configTemplate = `
@@ -127,6 +143,8 @@ receivers:
 processors:
   coorlog:
     model_path: %q
+    encoder:
+      path: %q
     session:
       key: {source: body_regex, regex: 'blk_-?\d+'}
       missing_key: pass_through
@@ -159,7 +177,7 @@ func runCollector(t *testing.T, bin, dir, name string, f fixture, llmEndpoint st
 	defer srv.Close()
 
 	cfg := filepath.Join(dir, name+".yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(configTemplate, f.log, f.model, llmEndpoint, srv.URL)), 0o644))
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(configTemplate, f.log, f.model, f.encoder, llmEndpoint, srv.URL)), 0o644))
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	require.NoError(t, err)
 	defer logf.Close()
