@@ -335,7 +335,17 @@ func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*
 			}
 		}
 	}
-	if len(pairs) > 0 {
+	// A projection never trained contrastively (a learn-mode bundle, one
+	// class) is trained as soon as the memory plus the batch hold both.
+	var classes [2]bool
+	for _, x := range memSamples {
+		classes[x.Label] = true
+	}
+	for _, f := range fresh {
+		classes[f.Label] = true
+	}
+	bootstrap := !small.Trained() && classes[0] && classes[1]
+	if len(pairs) > 0 || bootstrap {
 		replay := memSamples
 		for _, f := range fresh {
 			replay = append(replay, smallmodel.Sample{Vec: f.Vec, Label: f.Label})

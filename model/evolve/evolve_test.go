@@ -201,9 +201,9 @@ func TestRunTriggersOnBatchAndSwapsUnderReaders(t *testing.T) {
 	stop := make(chan struct{})
 	for range 2 {
 		wg.Add(1)
+		v, _ := w.session(false) // the world's rng is not shared with readers
 		go func() {
 			defer wg.Done()
-			v, _ := w.session(false)
 			for {
 				select {
 				case <-stop:
