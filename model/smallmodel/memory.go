@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"unicode/utf8"
@@ -242,8 +243,9 @@ func (m *Memory) Search(q []float32, k int) []Hit {
 	sims := *bp
 	vec.DotRows(m.proj, q, sims[:n]) // cosine: rows and q are unit length
 	top := make([]Hit, 0, min(k, n))
+	worst := float32(math.Inf(-1)) // admission bar once top is full
 	for i, s := range sims[:n] {
-		if len(top) == k && s <= top[k-1].Similarity {
+		if s <= worst {
 			continue
 		}
 		// insertion into the short sorted list
@@ -258,6 +260,9 @@ func (m *Memory) Search(q []float32, k int) []Hit {
 			pos--
 		}
 		top[pos] = Hit{Index: i, Similarity: s}
+		if len(top) == k {
+			worst = top[k-1].Similarity
+		}
 	}
 	m.pool.Put(bp)
 	return top
