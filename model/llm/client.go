@@ -248,8 +248,10 @@ func classify(parent, attemptCtx context.Context, resp *http.Response, err error
 	switch {
 	case errors.As(err, &certErr), errors.As(err, &uaErr), errors.As(err, &hostErr):
 		return &attemptError{err: &Error{Kind: KindNetwork, detail: "TLS certificate rejected"}}
-	case errors.As(err, &recErr):
+	case errors.As(err, &recErr) || strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return &attemptError{err: &Error{Kind: KindNetwork, detail: "TLS handshake failed (plain HTTP endpoint?)"}}
+	case strings.Contains(err.Error(), "tls: "):
+		return &attemptError{err: &Error{Kind: KindNetwork, detail: "TLS handshake failed"}}
 	case errors.As(err, &dnsErr):
 		return &attemptError{err: &Error{Kind: KindNetwork, detail: "DNS lookup failed"}, retryable: !dnsErr.IsNotFound}
 	case errors.Is(err, syscall.ECONNREFUSED):
