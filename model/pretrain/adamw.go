@@ -19,6 +19,7 @@ type adamW struct {
 	names  []string
 	params []*ts.Tensor
 	decay  []bool // no decay for biases and LayerNorm, as in BERT
+	frozen []bool // not updated (the MLM head during the contrastive stage)
 	m, v   []*ts.Tensor
 	step   int
 	b1, b2 float64
@@ -37,11 +38,22 @@ func newAdamW(vs *nn.VarStore, wd float64) *adamW {
 		v := vars[n]
 		a.params = append(a.params, &v)
 		a.decay = append(a.decay, !strings.HasSuffix(n, "bias") && !strings.Contains(n, "LayerNorm"))
+		a.frozen = append(a.frozen, false)
 		size := v.MustSize()
 		a.m = append(a.m, ts.MustZeros(size, gotch.Float, gotch.CPU))
 		a.v = append(a.v, ts.MustZeros(size, gotch.Float, gotch.CPU))
 	}
 	return a
+}
+
+// freeze stops (or, with false, resumes) updates of the parameters whose
+// name starts with prefix; their gradients are ignored.
+func (a *adamW) freeze(prefix string, on bool) {
+	for i, n := range a.names {
+		if strings.HasPrefix(n, prefix) {
+			a.frozen[i] = on
+		}
+	}
 }
 
 // update applies one step with learning rate lr after clipping the global
@@ -54,6 +66,13 @@ func (a *adamW) update(lr, clip float64) float64 {
 		var sq float64
 		for i, p := range a.params {
 			g := p.MustGrad(false)
+			if !g.MustDefined() || a.frozen[i] { // frozen, or not in this loss's graph
+				if g.MustDefined() {
+					g.MustZero_()
+				}
+				g.MustDrop()
+				continue
+			}
 			grads[i] = g
 			s := g.MustMul(g, false).MustSum(gotch.Double, true)
 			sq += s.Float64Values()[0]
@@ -69,6 +88,9 @@ func (a *adamW) update(lr, clip float64) float64 {
 		bc2 := 1 - math.Pow(a.b2, float64(a.step))
 		b1, b2 := ts.FloatScalar(a.b1), ts.FloatScalar(a.b2)
 		for i, p := range a.params {
+			if grads[i] == nil {
+				continue
+			}
 			g := grads[i].MustMulScalar(ts.FloatScalar(scale), true) // clipped gradient
 			// m = b1 m + (1-b1) g ; v = b2 v + (1-b2) g²
 			a.m[i].MustMulScalar_(b1)

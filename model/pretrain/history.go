@@ -19,16 +19,16 @@ type history struct {
 	rows [][]string
 }
 
-var historyHeader = []string{"step", "epoch", "train_loss", "val_loss", "lr"}
+var historyHeader = []string{"step", "epoch", "stage", "train_loss", "val_loss", "lr"}
 
-func (h *history) add(step, epoch int, train, val, lr float64) {
+func (h *history) add(step, epoch int, stage string, train, val, lr float64) {
 	f := func(x float64) string {
 		if math.IsNaN(x) {
 			return ""
 		}
 		return strconv.FormatFloat(x, 'g', 6, 64)
 	}
-	h.rows = append(h.rows, []string{strconv.Itoa(step), strconv.Itoa(epoch), f(train), f(val), f(lr)})
+	h.rows = append(h.rows, []string{strconv.Itoa(step), strconv.Itoa(epoch), stage, f(train), f(val), f(lr)})
 }
 
 func (h *history) flush() error {
@@ -66,30 +66,47 @@ func plotHistory(csvPath, pngPath string) error {
 	if err != nil {
 		return fmt.Errorf("loss plot %s: %w", csvPath, err)
 	}
-	var tr, va plot.Series
-	tr.Name, va.Name = "train (masked LM)", "validation (held-out lines)"
+	// One train and one validation series per stage: the losses of the two
+	// stages are on different scales and must not be joined by a line.
+	type pair struct{ tr, va plot.Series }
+	var order []string
+	byStage := map[string]*pair{}
 	for i, r := range rows {
-		if i == 0 || len(r) < 4 {
+		if i == 0 || len(r) < 5 {
 			continue
 		}
 		step, err := strconv.ParseFloat(r[0], 64)
 		if err != nil {
 			return fmt.Errorf("loss plot %s row %d: %w", csvPath, i+1, err)
 		}
-		if v, err := strconv.ParseFloat(r[2], 64); err == nil {
-			tr.X, tr.Y = append(tr.X, step), append(tr.Y, v)
+		p := byStage[r[2]]
+		if p == nil {
+			p = &pair{tr: plot.Series{Name: r[2] + " train"}, va: plot.Series{Name: r[2] + " validation", Dashed: true}}
+			byStage[r[2]] = p
+			order = append(order, r[2])
 		}
 		if v, err := strconv.ParseFloat(r[3], 64); err == nil {
-			va.X, va.Y = append(va.X, step), append(va.Y, v)
+			p.tr.X, p.tr.Y = append(p.tr.X, step), append(p.tr.Y, v)
+		}
+		if v, err := strconv.ParseFloat(r[4], 64); err == nil {
+			p.va.X, p.va.Y = append(p.va.X, step), append(p.va.Y, v)
 		}
 	}
-	series := []plot.Series{tr}
-	if len(va.X) > 0 {
-		series = append(series, va)
+	var series []plot.Series
+	for _, st := range order {
+		if p := byStage[st]; len(p.tr.X) > 0 {
+			series = append(series, p.tr)
+		}
+		if p := byStage[st]; len(p.va.X) > 0 {
+			series = append(series, p.va)
+		}
+	}
+	if len(series) == 0 {
+		return fmt.Errorf("loss plot %s: no rows", csvPath)
 	}
 	return plot.WritePNG(pngPath, plot.Chart{
-		Title:  "Default encoder pretraining: masked language modelling on Loghub",
-		XLabel: "optimizer step", YLabel: "cross-entropy (nats)",
+		Title:  "Default encoder pretraining on Loghub (MLM, then contrastive)",
+		XLabel: "optimizer step", YLabel: "loss (cross-entropy, nats)",
 		Series: series,
 	})
 }

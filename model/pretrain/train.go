@@ -8,6 +8,7 @@
 //
 //	model/        the checkpoint (config.json, model.safetensors, vocab.txt,
 //	              tokenizer_config.json), rewritten after every epoch
+//	model-mlm/    the checkpoint at the end of the MLM stage, when a contrastive stage follows
 //	train/        resumable state: state.json, weights and Adam moments of the last epoch
 //	history.csv   step, epoch, train loss (mean since the last row), validation loss, lr
 //	loss.png      the loss curve
@@ -25,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/coorlog/coorlogprocessor/internal/torchrt"
@@ -39,7 +41,7 @@ type Options struct {
 	Corpus string // a log file, or a directory of *.log files (required)
 	Out    string // output directory (required)
 
-	Epochs       int     // passes over the distinct training lines [40]
+	Epochs       int     // MLM passes over the distinct training lines [6]
 	BatchSize    int     // lines per step [32]
 	LR           float64 // peak learning rate [1e-3]
 	WarmupFrac   float64 // share of steps with linear warm-up, then linear decay to 0 [0.06]
@@ -57,6 +59,13 @@ type Options struct {
 	Threads      int     // libtorch intra-op threads; 0 leaves the default
 	LogEvery     int     // progress line every this many steps, besides each epoch [50]
 	Resume       bool    // continue from Out/train/state.json
+
+	// The contrastive stage (see contrastive.go) runs after the MLM epochs.
+	ContrastiveEpochs int     // passes after MLM [3]; negative skips the stage
+	ContrastiveBatch  int     // lines per step, i.e. 2x views [64]
+	ContrastiveLR     float64 // peak learning rate [1e-4]
+	Temperature       float64 // InfoNCE temperature [0.05]
+	DeleteProb        float64 // token deletion in the second view [0.1]
 }
 
 func (o Options) withDefaults() Options {
@@ -70,7 +79,8 @@ func (o Options) withDefaults() Options {
 			*v = d
 		}
 	}
-	def(&o.Epochs, 40)
+	def(&o.Epochs, 6)
+	def(&o.ContrastiveEpochs, 3)
 	def(&o.BatchSize, 32)
 	deff(&o.LR, 1e-3)
 	deff(&o.WarmupFrac, 0.06)
@@ -85,6 +95,10 @@ func (o Options) withDefaults() Options {
 	def(&o.Intermediate, 512)
 	def(&o.MaxPosition, 128)
 	def(&o.LogEvery, 50)
+	def(&o.ContrastiveBatch, 64)
+	deff(&o.ContrastiveLR, 1e-4)
+	deff(&o.Temperature, 0.05)
+	deff(&o.DeleteProb, 0.1)
 	if o.Seed == 0 {
 		o.Seed = 1
 	}
@@ -98,6 +112,10 @@ func (o Options) Validate() error {
 		return errors.New("pretrain: corpus is required")
 	case o.Out == "":
 		return errors.New("pretrain: out is required")
+	case o.ContrastiveBatch < 0 || o.ContrastiveLR < 0 || o.Temperature < 0 || o.DeleteProb < 0 || o.DeleteProb >= 1:
+		return errors.New("pretrain: contrastive option out of range")
+	case o.ContrastiveBatch == 1:
+		return errors.New("pretrain: a contrastive batch needs at least 2 lines")
 	case o.Epochs < 0 || o.BatchSize < 0 || o.VocabSize < 0 || o.MaxSeqLen < 0 || o.Threads < 0 || o.LogEvery < 0:
 		return errors.New("pretrain: negative option")
 	case o.LR < 0 || o.WarmupFrac < 0 || o.WarmupFrac >= 1 || o.WeightDecay < 0:
@@ -242,67 +260,98 @@ func Run(ctx context.Context, opts Options, progress io.Writer) error {
 		params += n
 	}
 	stepsPerEpoch := (len(trainSeqs) + o.BatchSize - 1) / o.BatchSize
-	total := stepsPerEpoch * o.Epochs
-	logf("model: BERT %d layers, hidden %d, %d heads, intermediate %d, vocab %d: %d parameters (MLM head included); %d steps of %d lines",
-		cfg.NumHiddenLayers, cfg.HiddenSize, cfg.NumAttentionHeads, cfg.IntermediateSize, cfg.VocabSize, params, total, o.BatchSize)
+	mlmSteps := stepsPerEpoch * o.Epochs
+	cStepsPerEpoch := (len(trainSeqs) + o.ContrastiveBatch - 1) / o.ContrastiveBatch
+	cSteps := cStepsPerEpoch * max(o.ContrastiveEpochs, 0)
+	total := mlmSteps + cSteps
+	logf("model: BERT %d layers, hidden %d, %d heads, intermediate %d, vocab %d: %d parameters (MLM head included); %d MLM steps of %d lines, %d contrastive steps of %d lines",
+		cfg.NumHiddenLayers, cfg.HiddenSize, cfg.NumAttentionHeads, cfg.IntermediateSize, cfg.VocabSize, params, mlmSteps, o.BatchSize, cSteps, o.ContrastiveBatch)
 
+	cEpochs := max(o.ContrastiveEpochs, 0)
 	mk := masker{p: o.MaskProb, maskID: tok.MaskID, firstReal: int64(len(specials)), vocab: int64(len(vocab)), padID: tok.PadID}
 	hist := &history{path: filepath.Join(o.Out, "history.csv")}
 	start := time.Now()
 	startStep := step
 	var tokens int
-	for epoch := startEpoch; epoch < o.Epochs; epoch++ {
+	for epoch := startEpoch; epoch < o.Epochs+cEpochs; epoch++ {
+		contrastive := epoch >= o.Epochs
+		stage, size := "mlm", o.BatchSize
+		if contrastive {
+			stage, size = "contrastive", o.ContrastiveBatch
+		}
+		opt.freeze("cls.", contrastive) // the MLM head has no part in the contrastive loss
 		// Every epoch is seeded on its own, so a resumed run repeats the
 		// uninterrupted one.
 		torchrt.ManualSeed(int64(o.Seed)*1_000_003 + int64(epoch))
 		rng := rand.New(rand.NewPCG(o.Seed, uint64(epoch)+1))
-		perm := rng.Perm(len(trainSeqs))
+		batches := bucketBatches(rng.Perm(len(trainSeqs)), trainSeqs, size, rng)
 		var lossSum float64
 		var lossN int
-		for s := 0; s < stepsPerEpoch; s++ {
+		lrAt := func(step int) float64 {
+			if contrastive {
+				return schedule(o.ContrastiveLR, o.WarmupFrac, step-mlmSteps, cSteps)
+			}
+			return schedule(o.LR, o.WarmupFrac, step, mlmSteps)
+		}
+		for _, idx := range batches {
 			if err := ctx.Err(); err != nil {
 				return fmt.Errorf("pretrain: epoch %d: %w", epoch+1, err)
 			}
-			idx := perm[s*o.BatchSize : min((s+1)*o.BatchSize, len(perm))]
 			seqs := make([][]int64, len(idx))
 			for i, j := range idx {
 				seqs[i] = trainSeqs[j]
 			}
-			b, err := mk.make(seqs, rng)
-			if err != nil {
-				return fmt.Errorf("pretrain: %w", err)
+			lr := lrAt(step)
+			var loss *ts.Tensor
+			if contrastive {
+				if len(seqs) < 2 { // a lone line has no negatives
+					continue
+				}
+				b := makePairs(seqs, o.DeleteProb, tok.PadID, rng)
+				loss = model.contrastiveLoss(b, o.Temperature, true)
+				tokens += b.tokens
+				b.drop()
+			} else {
+				b, err := mk.make(seqs, rng)
+				if err != nil {
+					return fmt.Errorf("pretrain: %w", err)
+				}
+				loss = model.loss(b, true)
+				tokens += b.tokens
+				b.drop()
 			}
-			lr := schedule(o.LR, o.WarmupFrac, step, total)
-			loss := model.loss(b, true)
 			lv := loss.Float64Values()[0]
 			loss.MustBackward()
 			loss.MustDrop()
 			opt.update(lr, 1.0)
-			tokens += b.tokens
-			b.drop()
 			step++
 			if math.IsNaN(lv) || math.IsInf(lv, 0) {
-				return fmt.Errorf("pretrain: loss diverged (%v) at step %d; lower --lr", lv, step)
+				return fmt.Errorf("pretrain: %s loss diverged (%v) at step %d; lower the learning rate", stage, lv, step)
 			}
 			lossSum += lv
 			lossN++
 			if o.LogEvery > 0 && step%o.LogEvery == 0 {
-				hist.add(step, epoch+1, lossSum/float64(lossN), math.NaN(), lr)
-				logf("%s", progressLine(epoch+1, o.Epochs, step, total, lossSum/float64(lossN), math.NaN(), lr, tokens, start, startStep))
+				hist.add(step, epoch+1, stage, lossSum/float64(lossN), math.NaN(), lr)
+				logf("%s", progressLine(stage, epoch+1, o.Epochs+cEpochs, step, total, lossSum/float64(lossN), math.NaN(), lr, tokens, start, startStep))
 			}
 		}
-		vl, err := valLoss(model, mk, valSeqs, o)
+		vl, err := valLoss(model, mk, valSeqs, o, contrastive, tok.PadID)
 		if err != nil {
 			return fmt.Errorf("pretrain: %w", err)
 		}
-		lr := schedule(o.LR, o.WarmupFrac, step, total)
-		hist.add(step, epoch+1, lossSum/float64(max(lossN, 1)), vl, lr)
-		logf("%s", progressLine(epoch+1, o.Epochs, step, total, lossSum/float64(max(lossN, 1)), vl, lr, tokens, start, startStep))
+		lr := lrAt(step)
+		hist.add(step, epoch+1, stage, lossSum/float64(max(lossN, 1)), vl, lr)
+		logf("%s", progressLine(stage, epoch+1, o.Epochs+cEpochs, step, total, lossSum/float64(max(lossN, 1)), vl, lr, tokens, start, startStep))
 		if err := hist.flush(); err != nil {
 			return fmt.Errorf("pretrain: %w", err)
 		}
 		if err := saveEpoch(trainDir, modelDir, vs, cfg, vocab, opt, epoch+1, step, o); err != nil {
 			return fmt.Errorf("pretrain: epoch %d: %w", epoch+1, err)
+		}
+		if epoch+1 == o.Epochs && cEpochs > 0 {
+			if err := encoder.SaveVarStore(filepath.Join(o.Out, "model-mlm"), cfg, vs, vocab); err != nil {
+				return fmt.Errorf("pretrain: %w", err)
+			}
 		}
 	}
 	if err := plotHistory(filepath.Join(o.Out, "history.csv"), filepath.Join(o.Out, "loss.png")); err != nil {
@@ -310,6 +359,24 @@ func Run(ctx context.Context, opts Options, progress io.Writer) error {
 	}
 	logf("done in %s: checkpoint %s, loss curve %s", time.Since(start).Round(time.Second), modelDir, filepath.Join(o.Out, "loss.png"))
 	return nil
+}
+
+// bucketBatches cuts a shuffled order into batches of similar lengths, so
+// that little of each batch is padding (attention cost grows with the longest
+// line): windows of 16 batches are sorted by length, cut, and the batches
+// shuffled again. Every line is used once per epoch.
+func bucketBatches(perm []int, seqs [][]int64, size int, rng *rand.Rand) [][]int {
+	var out [][]int
+	window := 16 * size
+	for lo := 0; lo < len(perm); lo += window {
+		w := slices.Clone(perm[lo:min(lo+window, len(perm))])
+		slices.SortStableFunc(w, func(a, b int) int { return len(seqs[a]) - len(seqs[b]) })
+		for i := 0; i < len(w); i += size {
+			out = append(out, w[i:min(i+size, len(w))])
+		}
+	}
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
 }
 
 // schedule is linear warm-up to peak over warmup·total steps, then linear
@@ -325,27 +392,44 @@ func schedule(peak, warmup float64, step, total int) float64 {
 	return peak * math.Max(0, float64(total-step)) / float64(total-w)
 }
 
-// valLoss is the MLM loss on the validation lines with a fixed masking, so
-// that epochs compare. NaN when there is no validation set.
-func valLoss(m *mlm, mk masker, seqs [][]int64, o Options) (float64, error) {
-	if len(seqs) == 0 {
+// valLoss is the loss of the current stage on the validation lines, with a
+// fixed masking (or deletion) so that epochs compare, and no dropout. NaN
+// when there is no validation set.
+func valLoss(m *mlm, mk masker, seqs [][]int64, o Options, contrastive bool, padID int64) (float64, error) {
+	if len(seqs) == 0 || (contrastive && len(seqs) < 2) {
 		return math.NaN(), nil
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 1<<40))
-	var sum float64
-	var n int
+	var sum, n float64
 	var err error
 	noGrad(func() {
-		for lo := 0; lo < len(seqs); lo += o.BatchSize {
+		size := o.BatchSize
+		if contrastive {
+			size = o.ContrastiveBatch
+		}
+		for lo := 0; lo < len(seqs); lo += size {
+			part := seqs[lo:min(lo+size, len(seqs))]
+			if contrastive {
+				if len(part) < 2 {
+					continue
+				}
+				b := makePairs(part, o.DeleteProb, padID, rng)
+				l := m.contrastiveLoss(b, o.Temperature, false)
+				sum += l.Float64Values()[0] * float64(len(part))
+				n += float64(len(part))
+				l.MustDrop()
+				b.drop()
+				continue
+			}
 			var b *batch
-			b, err = mk.make(seqs[lo:min(lo+o.BatchSize, len(seqs))], rng)
+			b, err = mk.make(part, rng)
 			if err != nil {
 				return
 			}
 			l := m.loss(b, false)
-			k := b.pos.MustSize()[0]
-			sum += l.Float64Values()[0] * float64(k)
-			n += int(k)
+			k := float64(b.pos.MustSize()[0])
+			sum += l.Float64Values()[0] * k
+			n += k
 			l.MustDrop()
 			b.drop()
 		}
@@ -353,7 +437,7 @@ func valLoss(m *mlm, mk masker, seqs [][]int64, o Options) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return sum / float64(n), nil
+	return sum / n, nil
 }
 
 func encodeAll(tok *encoder.Tokenizer, lines []string, maxLen int) [][]int64 {
@@ -366,7 +450,7 @@ func encodeAll(tok *encoder.Tokenizer, lines []string, maxLen int) [][]int64 {
 	return out
 }
 
-func progressLine(epoch, epochs, step, total int, loss, val, lr float64, tokens int, start time.Time, startStep int) string {
+func progressLine(stage string, epoch, epochs, step, total int, loss, val, lr float64, tokens int, start time.Time, startStep int) string {
 	el := time.Since(start)
 	eta := "?"
 	if done := step - startStep; done > 0 {
@@ -376,8 +460,8 @@ func progressLine(epoch, epochs, step, total int, loss, val, lr float64, tokens 
 	if !math.IsNaN(val) {
 		v = fmt.Sprintf("  val %.3f", val)
 	}
-	return fmt.Sprintf("epoch %3d/%d  step %5d/%d  loss %.3f%s  lr %.2e  %6.0f tok/s  elapsed %s  eta %s",
-		epoch, epochs, step, total, loss, v, lr, float64(tokens)/el.Seconds(), el.Round(time.Second), eta)
+	return fmt.Sprintf("%-11s epoch %3d/%d  step %5d/%d  loss %.3f%s  lr %.2e  %6.0f tok/s  elapsed %s  eta %s",
+		stage, epoch, epochs, step, total, loss, v, lr, float64(tokens)/el.Seconds(), el.Round(time.Second), eta)
 }
 
 // compatible refuses to resume with options that change the model, the data

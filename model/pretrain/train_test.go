@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -52,14 +53,16 @@ func tinyCorpus(t *testing.T) string {
 
 func tinyOptions(corpus, out string, epochs int) Options {
 	return Options{Corpus: corpus, Out: out, Epochs: epochs, BatchSize: 16, LR: 3e-3, VocabSize: 400,
-		Hidden: 32, Layers: 1, Heads: 2, Intermediate: 64, MaxPosition: 64, MaxSeqLen: 48, ValPercent: 10, Seed: 3, LogEvery: 5, Threads: 1}
+		Hidden: 32, Layers: 1, Heads: 2, Intermediate: 64, MaxPosition: 64, MaxSeqLen: 48, ValPercent: 10, Seed: 3, LogEvery: 5, Threads: 1, ContrastiveEpochs: -1}
 }
 
 func TestRunTrainsAndWritesCheckpoint(t *testing.T) {
 	corpus := tinyCorpus(t)
 	out := t.TempDir()
 	var log bytes.Buffer
-	if err := Run(context.Background(), tinyOptions(corpus, out, 4), &log); err != nil {
+	o := tinyOptions(corpus, out, 4)
+	o.ContrastiveEpochs, o.ContrastiveBatch, o.ContrastiveLR = 3, 32, 1e-3
+	if err := Run(context.Background(), o, &log); err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	for _, want := range []string{"corpus:", "vocabulary:", "model:", "tok/s", "eta", "val "} {
@@ -73,9 +76,24 @@ func TestRunTrainsAndWritesCheckpoint(t *testing.T) {
 		}
 	}
 	// The loss falls: the last epoch's validation loss is well below the first.
-	vals := valColumn(t, filepath.Join(out, "history.csv"))
+	vals := valColumn(t, filepath.Join(out, "history.csv"), "mlm")
 	if len(vals) != 4 || !(vals[3] < vals[0]-0.5) {
-		t.Errorf("validation loss per epoch %v: did not fall", vals)
+		t.Errorf("validation MLM loss per epoch %v: did not fall", vals)
+	}
+	cvals := valColumn(t, filepath.Join(out, "history.csv"), "contrastive")
+	if len(cvals) != 3 || !(cvals[2] < cvals[0]) {
+		t.Errorf("validation contrastive loss per epoch %v: did not fall", cvals)
+	}
+	// The contrastive stage spreads the line vectors: distinct lines are
+	// less similar on average than after MLM alone.
+	lines := []string{
+		"INFO dfs.DataNode: PacketResponder <NUM> for block blk_<ID> terminating",
+		"ERROR sshd[<NUM>]: Failed password for invalid user admin from <IP> port <NUM> ssh<NUM>",
+		"kernel: CPU<NUM>: Core temperature above threshold, cpu clock throttled (total events = <NUM>)",
+		"INFO nova.compute: Took <DUR> to build instance <NUM>",
+	}
+	if before, after := meanCosine(t, filepath.Join(out, "model-mlm"), lines), meanCosine(t, filepath.Join(out, "model"), lines); !(after < before) {
+		t.Errorf("mean cosine between distinct lines: %.3f after MLM, %.3f after the contrastive stage; want lower", before, after)
 	}
 	// The checkpoint is an ordinary Hugging Face BERT for the encoder.
 	enc, err := encoder.Load(filepath.Join(out, "model"), encoder.Options{})
@@ -104,22 +122,54 @@ func (c *cancelAfterEpoch) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestResumeRepeatsUninterruptedRun: a run interrupted after epoch 1 and
-// resumed gives the same weights, bit for bit, as an uninterrupted run.
+func meanCosine(t *testing.T, dir string, lines []string) float64 {
+	enc, err := encoder.Load(dir, encoder.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	v, err := enc.Embed(context.Background(), lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	var n int
+	for i := range v {
+		for j := i + 1; j < len(v); j++ {
+			var ab, aa, bb float64
+			for k := range v[i] {
+				ab += float64(v[i][k] * v[j][k])
+				aa += float64(v[i][k] * v[i][k])
+				bb += float64(v[j][k] * v[j][k])
+			}
+			sum += ab / math.Sqrt(aa*bb)
+			n++
+		}
+	}
+	return sum / float64(n)
+}
+
+// TestResumeRepeatsUninterruptedRun: a run interrupted after epoch 1 (the
+// MLM stage) and resumed (the contrastive stage) gives the same weights, bit for bit, as an uninterrupted run.
 func TestResumeRepeatsUninterruptedRun(t *testing.T) {
 	corpus := tinyCorpus(t)
 	full, split := t.TempDir(), t.TempDir()
 	ctx := context.Background()
-	if err := Run(ctx, tinyOptions(corpus, full, 2), nil); err != nil {
+	opts := func(out string) Options {
+		o := tinyOptions(corpus, out, 1)
+		o.ContrastiveEpochs, o.ContrastiveBatch = 1, 16
+		return o
+	}
+	if err := Run(ctx, opts(full), nil); err != nil {
 		t.Fatal(err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stop := &cancelAfterEpoch{n: 1, cancel: cancel}
-	if err := Run(cctx, tinyOptions(corpus, split, 2), stop); !errors.Is(err, context.Canceled) {
+	if err := Run(cctx, opts(split), stop); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run: %v\n%s", err, stop.buf.String())
 	}
-	o := tinyOptions(corpus, split, 2)
+	o := opts(split)
 	o.Resume = true
 	var log bytes.Buffer
 	if err := Run(ctx, o, &log); err != nil {
@@ -187,7 +237,7 @@ func TestSchedule(t *testing.T) {
 	}
 }
 
-func valColumn(t *testing.T, path string) []float64 {
+func valColumn(t *testing.T, path, stage string) []float64 {
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +249,7 @@ func valColumn(t *testing.T, path string) []float64 {
 	}
 	var out []float64
 	for _, r := range rows[1:] {
-		if v, err := strconv.ParseFloat(r[3], 64); err == nil {
+		if v, err := strconv.ParseFloat(r[4], 64); err == nil && r[2] == stage {
 			out = append(out, v)
 		}
 	}
