@@ -8,7 +8,6 @@ import (
 	"sort"
 	"sync"
 
-	"github.com/coorlog/coorlogprocessor/internal/torchrt"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
@@ -28,8 +27,9 @@ type Options struct {
 	MaxSeqLen int
 	// BatchSize is the number of lines per forward pass (default 32).
 	BatchSize int
-	// Threads sets libtorch's intra-op thread pool (process-wide) when > 0;
-	// 0 leaves it as it is.
+	// Threads sets libtorch's intra-op thread pool and OpenBLAS's pool
+	// (process-wide, see SetThreads) when > 0; 0 leaves them as they are.
+	// On a machine shared with other work, 1 is usually fastest.
 	Threads int
 }
 
@@ -62,8 +62,9 @@ func (o Options) normalised(cfg BertConfig) (Options, Pooling, error) {
 
 // Encoder embeds log lines with a BERT model: tokenise, batch with padding
 // masks, forward without gradients, pool. It implements model.Encoder and is
-// safe for concurrent use: tokenisation runs in parallel, forward passes one
-// at a time (libtorch already spreads one pass over its intra-op threads).
+// safe for concurrent use: concurrent calls run their forward passes in
+// parallel (inference only reads the weights, and libtorch's grad mode and
+// error slot are per thread); Close waits for them.
 type Encoder struct {
 	cfg     BertConfig
 	tok     *Tokenizer
@@ -72,7 +73,7 @@ type Encoder struct {
 	opts    Options
 	pooling Pooling
 
-	mu     sync.Mutex // serialises forward passes and Close
+	mu     sync.RWMutex // forward passes share it; Close takes it alone
 	closed bool
 }
 
@@ -123,7 +124,7 @@ func NewEncoder(bert *Bert, tok *Tokenizer, opts Options) (*Encoder, error) {
 	if tok.VocabSize() > bert.Config.VocabSize {
 		return nil, fmt.Errorf("tokenizer has %d tokens but the model's vocab_size is %d", tok.VocabSize(), bert.Config.VocabSize)
 	}
-	torchrt.SetNumThreads(o.Threads)
+	SetThreads(o.Threads)
 	return &Encoder{cfg: bert.Config, tok: tok, bert: bert, opts: o, pooling: p}, nil
 }
 
@@ -202,8 +203,8 @@ func (e *Encoder) embedBatch(batch [][]int64) (vecs [][]float32, err error) {
 	H := e.cfg.HiddenSize
 	flat := make([]float32, B*H)
 
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.mu.RLock()
+	defer e.mu.RUnlock()
 	if e.closed {
 		return nil, ErrClosed
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -49,6 +50,8 @@ type Tokenizer struct {
 	lower  bool
 	strip  bool
 	maxLen int
+	// maxTokenBytes is the longest vocabulary entry without "##", in bytes.
+	maxTokenBytes int
 
 	PadID, UnkID, ClsID, SepID, MaskID int64 // MaskID is -1 when the vocabulary has no [MASK]
 }
@@ -73,6 +76,7 @@ func NewTokenizer(vocab []string, opts TokenizerOptions) (*Tokenizer, error) {
 		if _, dup := t.ids[tok]; !dup { // first occurrence wins, as in HF's vocab loading order
 			t.ids[tok] = int64(i)
 		}
+		t.maxTokenBytes = max(t.maxTokenBytes, len(strings.TrimPrefix(tok, "##")))
 	}
 	need := func(tok string) (int64, error) {
 		id, ok := t.ids[tok]
@@ -292,25 +296,31 @@ func (t *Tokenizer) wordpieces(text string, limit int, emit func(int64) bool) {
 // with an unmatched remainder is [UNK] as a whole. It returns false when
 // emit asked to stop.
 func (t *Tokenizer) wordpiece(word string, emit func(int64) bool) bool {
-	runes := []rune(word)
-	if len(runes) > maxCharsPerWord {
+	if utf8.RuneCountInString(word) > maxCharsPerWord {
 		return emit(t.UnkID)
 	}
-	var pieces []int64
-	var sb strings.Builder
-	for start := 0; start < len(runes); {
-		end := len(runes)
+	var small [16]int64
+	pieces := small[:0]
+	buf := make([]byte, 0, 2+len(word))
+	for start := 0; start < len(word); {
+		// No vocabulary entry is longer than maxTokenBytes: start there.
+		end := min(len(word), start+t.maxTokenBytes)
+		for end < len(word) && end > start && !utf8.RuneStart(word[end]) {
+			end--
+		}
 		found := int64(-1)
-		for ; end > start; end-- {
-			sb.Reset()
+		for end > start {
+			buf = buf[:0]
 			if start > 0 {
-				sb.WriteString("##")
+				buf = append(buf, "##"...)
 			}
-			sb.WriteString(string(runes[start:end]))
-			if id, ok := t.ids[sb.String()]; ok {
+			buf = append(buf, word[start:end]...)
+			if id, ok := t.ids[string(buf)]; ok { // no allocation: map lookup by []byte
 				found = id
 				break
 			}
+			_, size := utf8.DecodeLastRuneInString(word[start:end])
+			end -= size
 		}
 		if found < 0 {
 			return emit(t.UnkID)
