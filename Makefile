@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: setup test vet fmt-check bench otelcol demo eval clean fuzz
+.PHONY: setup test vet fmt-check fuzz otelcol demo e2e bench throughput clean
 
 setup: ## libtorch, OpenBLAS and gotch adapted to them (idempotent; seconds when done)
 	@bash scripts/setup.sh
@@ -24,3 +24,18 @@ fuzz: setup ## longer fuzzing: FUZZTIME=60s make fuzz
 
 clean:
 	rm -rf bin dist out
+
+otelcol: setup ## build bin/otelcol-coorlog with the OpenTelemetry Collector Builder
+	@bash scripts/otelcol.sh
+
+demo: setup ## the main job on embedded defaults: build, train a demo model, run the collector, summarise
+	@bash scripts/demo.sh
+
+e2e: setup ## end-to-end test of the real collector binary (builds it when stale)
+	@bash scripts/e2e.sh
+
+bench: setup ## regenerate every evaluation figure (BENCHMARKS.md) from ../shared/data
+	@bash scripts/bench.sh
+
+throughput: setup ## otelcol with and without coorlog, same input, side by side
+	@bash scripts/e2e-throughput.sh
