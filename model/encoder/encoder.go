@@ -117,6 +117,9 @@ func Load(dir string, opts Options) (*Encoder, error) {
 // does not free it. Embed runs without gradients; do not call it while the
 // same Bert is being trained in another goroutine.
 func NewEncoder(bert *Bert, tok *Tokenizer, opts Options) (*Encoder, error) {
+	if bert == nil || tok == nil {
+		return nil, errors.New("new encoder: nil model or tokenizer")
+	}
 	o, p, err := opts.normalised(bert.Config)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/coorlog/coorlogprocessor/internal/torchrt"
 	"github.com/coorlog/coorlogprocessor/model"
 )
 
@@ -97,6 +98,20 @@ func TestEmbedContextEmptyAndClose(t *testing.T) {
 	}
 	if _, err := enc.Embed(context.Background(), []string{"a"}); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after Close: got %v", err)
+	}
+}
+
+func TestSetThreads(t *testing.T) {
+	prev := torchrt.NumThreads()
+	defer SetThreads(prev)
+	if !SetThreads(1) {
+		t.Log("libtorch does not use OpenBLAS here; only its own pool was set")
+	}
+	if got := torchrt.NumThreads(); got != 1 {
+		t.Fatalf("libtorch threads = %d after SetThreads(1)", got)
+	}
+	if SetThreads(0) {
+		t.Fatal("SetThreads(0) must leave the pools alone")
 	}
 }
 
