@@ -214,19 +214,15 @@ func (m *Model) fit(ctx context.Context, start *mlp.Net, vecs [][]float32, epoch
 					return fmt.Errorf("coordinator: %s: %w", stage, err)
 				}
 				idx := batchIndices(perm, s, batch)
-				x, err := mlp.Batch(vecs, idx, dim, m.standardise) // [B, dim]
-				if err != nil {
-					return fmt.Errorf("coordinator: batch: %w", err)
-				}
-				recon := tr.Forward(x)                // [B, dim]
-				loss := recon.MustMseLoss(x, 1, true) // mean over B*dim
-				err = tr.Step(loss)
-				sum += mlp.Scalar(loss)
-				loss.MustDrop()
-				x.MustDrop()
+				x := mlp.Rows(vecs, idx, dim, m.standardise) // standardised batch
+				loss, err := tr.Step(func(g *mlp.Graph) mlp.T {
+					in := g.Input(x, int64(len(idx)), int64(dim)) // [B, dim]
+					return g.MSE(tr.Forward(g, in), in)           // mean over B*dim
+				})
 				if err != nil {
 					return fmt.Errorf("coordinator: %w", err)
 				}
+				sum += loss
 			}
 			if progress != nil {
 				progress(Progress{Stage: stage, Epoch: epoch, Epochs: epochs, Loss: sum / float64(steps)})

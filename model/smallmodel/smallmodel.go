@@ -33,8 +33,6 @@ import (
 	"github.com/coorlog/coorlogprocessor/model/internal/mlp"
 	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 	"github.com/coorlog/coorlogprocessor/model/internal/wire"
-	"github.com/sugarme/gotch"
-	"github.com/sugarme/gotch/ts"
 )
 
 // Config sets the projection network and its training. Zero fields take the
@@ -265,58 +263,31 @@ func (m *Model) step(tr *mlp.Trainer, rows []pairRow, dim int) (float64, error) 
 	for i, r := range rows {
 		as[i], bs[i], ys[i], idx[i] = r.a, r.b, r.y, i
 	}
-	xa, err := mlp.Batch(as, idx, dim, m.standardise) // [N, dim]
+	xa := mlp.Rows(as, idx, dim, m.standardise)
+	xb := mlp.Rows(bs, idx, dim, m.standardise)
+	loss, err := tr.Step(func(g *mlp.Graph) mlp.T {
+		N, D := int64(n), int64(dim)
+		y := g.Input(ys, N)                                    // [N], 1 = same label
+		za := l2normalise(g, tr.Forward(g, g.Input(xa, N, D))) // [N, d], unit rows
+		zb := l2normalise(g, tr.Forward(g, g.Input(xb, N, D))) // [N, d]
+		diff := g.Sub(za, zb)                                  // [N, d]
+		d2 := g.SumRows(g.Mul(diff, diff), false)              // [N] squared distance
+		dist := g.Sqrt(g.AddScalar(d2, 1e-9))                  // [N]
+		gap := g.Relu(g.RsubScalar(dist, m.cfg.Margin))        // max(0, m - d)
+		pos := g.Mul(y, d2)                                    // y * d^2
+		neg := g.Mul(g.RsubScalar(y, 1), g.Mul(gap, gap))      // (1 - y) * max(0, m - d)^2
+		return g.Mean(g.Add(pos, neg))
+	})
 	if err != nil {
-		return 0, fmt.Errorf("small model: batch: %w", err)
-	}
-	defer xa.MustDrop()
-	xb, err := mlp.Batch(bs, idx, dim, m.standardise) // [N, dim]
-	if err != nil {
-		return 0, fmt.Errorf("small model: batch: %w", err)
-	}
-	defer xb.MustDrop()
-	y, err := mlp.Tensor(ys, []int64{int64(n)}) // [N], 1 = same label
-	if err != nil {
-		return 0, fmt.Errorf("small model: labels: %w", err)
-	}
-	defer y.MustDrop()
-
-	za := l2normalise(tr.Forward(xa)) // [N, d], unit rows
-	zb := l2normalise(tr.Forward(xb)) // [N, d]
-	diff := za.MustSub(zb, true)      // [N, d]
-	zb.MustDrop()
-	d2 := diff.MustMul(diff, false).MustSumDimIntlist([]int64{1}, false, gotch.Float, true) // [N] squared distance
-	diff.MustDrop()
-	eps := ts.FloatScalar(1e-9)
-	margin := ts.FloatScalar(m.cfg.Margin)
-	dist := d2.MustAddScalar(eps, false).MustSqrt(true)     // [N]
-	gap := dist.MustRsubScalar(margin, true).MustRelu(true) // max(0, m - d)
-	negLoss := gap.MustMul(gap, true)                       // [N]
-	posLoss := d2.MustMul(y, true)                          // y * d^2
-	one := ts.FloatScalar(1)
-	notY := y.MustRsubScalar(one, false)  // 1 - y
-	negLoss = negLoss.MustMul(notY, true) // (1 - y) * max(0, m - d)^2
-	loss := posLoss.MustAdd(negLoss, true).MustMean(gotch.Float, true)
-	negLoss.MustDrop()
-	notY.MustDrop()
-	eps.MustDrop()
-	margin.MustDrop()
-	one.MustDrop()
-	defer loss.MustDrop()
-	if err := tr.Step(loss); err != nil {
 		return 0, fmt.Errorf("small model: %w", err)
 	}
-	return mlp.Scalar(loss), nil
+	return loss, nil
 }
 
-// l2normalise divides each row by its norm: [N, d] -> [N, d]; x is consumed.
-func l2normalise(x *ts.Tensor) *ts.Tensor {
-	eps := ts.FloatScalar(1e-12)
-	defer eps.MustDrop()
-	norm := x.MustMul(x, false).MustSumDimIntlist([]int64{1}, true, gotch.Float, true).MustAddScalar(eps, true).MustSqrt(true) // [N, 1]
-	out := x.MustDiv(norm, true)
-	norm.MustDrop()
-	return out
+// l2normalise divides each row by its norm: [N, d] -> [N, d].
+func l2normalise(g *mlp.Graph, x mlp.T) mlp.T {
+	norm := g.Sqrt(g.AddScalar(g.SumRows(g.Mul(x, x), true), 1e-12)) // [N, 1]
+	return g.Div(x, norm)
 }
 
 // Project maps a session vector to its unit-length projection. A vector of

@@ -5,13 +5,14 @@ import (
 	"runtime"
 
 	"github.com/sugarme/gotch"
+	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
 )
 
 // Trainer is a Net copied into libtorch variables with an Adam optimiser.
-// libtorch's grad mode is per OS thread, so a Trainer must be created, used
-// and closed inside one Locked call.
+// libtorch's grad mode and error state are per OS thread, so a Trainer must
+// be created, used and closed inside one Locked call.
 type Trainer struct {
 	vs     *nn.VarStore
 	ws, bs []*ts.Tensor // per layer: weight [Out, In], bias [Out]
@@ -21,7 +22,7 @@ type Trainer struct {
 }
 
 // Locked runs fn on a goroutine pinned to its OS thread with gradients
-// enabled, which is what libtorch's thread-local autograd state needs.
+// enabled, which is what libtorch's thread-local state needs.
 func Locked(fn func() error) error {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -57,22 +58,24 @@ func NewTrainer(n *Net, lr float64) (*Trainer, error) {
 	}
 	t.opt = opt
 	for i := range t.ws {
-		if err := opt.AddParameter(t.ws[i], 0); err != nil {
-			t.Close()
-			return nil, fmt.Errorf("adam parameter: %w", err)
-		}
-		if err := opt.AddParameter(t.bs[i], 0); err != nil {
-			t.Close()
-			return nil, fmt.Errorf("adam parameter: %w", err)
+		for _, p := range []*ts.Tensor{t.ws[i], t.bs[i]} {
+			if err := opt.AddParameter(p, 0); err != nil {
+				t.Close()
+				return nil, fmt.Errorf("adam parameter: %w", err)
+			}
 		}
 	}
 	return t, nil
 }
 
 func varFrom(p *nn.Path, name string, data []float32, shape []int64) (*ts.Tensor, error) {
-	src, err := Tensor(data, shape)
+	flat, err := ts.OfSlice(data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("tensor from slice: %w", err)
+	}
+	src, err := flat.View(shape, true)
+	if err != nil {
+		return nil, fmt.Errorf("view %v: %w", shape, err)
 	}
 	defer src.MustDrop()
 	v, err := p.VarCopy(name, src)
@@ -82,72 +85,90 @@ func varFrom(p *nn.Path, name string, data []float32, shape []int64) (*ts.Tensor
 	return v, nil
 }
 
-// Tensor copies data into a new float32 tensor of the given shape.
-func Tensor(data []float32, shape []int64) (*ts.Tensor, error) {
-	flat, err := ts.OfSlice(data)
-	if err != nil {
-		return nil, fmt.Errorf("tensor from slice: %w", err)
-	}
-	out, err := flat.View(shape, true)
-	if err != nil {
-		return nil, fmt.Errorf("view %v: %w", shape, err)
-	}
-	return out, nil
-}
-
-// Forward is the batched forward pass: x [B, In] -> [B, Out]. The caller
-// owns (and drops) the result; x is left alone.
-func (t *Trainer) Forward(x *ts.Tensor) *ts.Tensor {
+// Forward is the batched forward pass: x [B, In] -> [B, Out], recorded on g.
+func (t *Trainer) Forward(g *Graph, x T) T {
 	h := x
 	for i := range t.ws {
-		wT := t.ws[i].MustT(false)   // [In, Out]
-		y := h.MustMatmul(wT, false) // [B, Out]
-		y = y.MustAdd(t.bs[i], true) // + b
+		w := T{lib.Ctensor(t.ws[i].Ctensor())}     // [Out, In], borrowed
+		b := T{lib.Ctensor(t.bs[i].Ctensor())}     // [Out], borrowed
+		y := g.Add(g.MatMul(h, g.Transpose(w)), b) // [B, Out] = h Wᵀ + b
 		act := t.hidden
 		if i == len(t.ws)-1 {
 			act = t.output
 		}
 		switch act {
 		case ReLU:
-			y = y.MustRelu(true)
+			y = g.Relu(y)
 		case Tanh:
-			y = y.MustTanh(true)
-		}
-		wT.MustDrop()
-		if h != x {
-			h.MustDrop()
+			y = g.Tanh(y)
 		}
 		h = y
 	}
 	return h
 }
 
-// Step back-propagates a scalar loss and applies one Adam update.
-func (t *Trainer) Step(loss *ts.Tensor) error {
+// Step runs build on a fresh graph to get a scalar loss, back-propagates it,
+// applies one Adam update, frees the graph and returns the loss value. A
+// libtorch failure inside build comes back as an error.
+func (t *Trainer) Step(build func(g *Graph) T) (loss float64, err error) {
+	g := &Graph{}
+	defer g.Free()
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(error)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("training step: %w", e)
+		}
+	}()
+	l := build(g)
 	if err := t.opt.ZeroGrad(); err != nil {
-		return fmt.Errorf("zero grad: %w", err)
+		return 0, fmt.Errorf("zero grad: %w", err)
 	}
-	if err := loss.Backward(); err != nil {
-		return fmt.Errorf("backward: %w", err)
+	lib.AtBackward(l.c, 0, 0)
+	if err := ts.TorchErr(); err != nil {
+		return 0, fmt.Errorf("backward: %w", err)
 	}
 	if err := t.opt.Step(); err != nil {
-		return fmt.Errorf("adam step: %w", err)
+		return 0, fmt.Errorf("adam step: %w", err)
 	}
-	return nil
+	return Value(l), nil
+}
+
+// Eval runs build on a fresh graph without recording gradients and copies
+// the result into out.
+func (t *Trainer) Eval(build func(g *Graph) T, out []float32) (err error) {
+	g := &Graph{}
+	defer g.Free()
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(error)
+			if !ok {
+				panic(r)
+			}
+			err = fmt.Errorf("eval: %w", e)
+		}
+	}()
+	ts.NoGrad(func() { err = copyOut(build(g), out) })
+	return err
 }
 
 // Net copies the current weights back into a new Go Net.
 func (t *Trainer) Net() (*Net, error) {
 	n := &Net{Hidden: t.hidden, Output: t.output}
 	for i := range t.ws {
-		size := t.ws[i].MustSize()
+		size, err := t.ws[i].Size()
+		if err != nil {
+			return nil, fmt.Errorf("weight %d size: %w", i, err)
+		}
 		l := Layer{Out: int(size[0]), In: int(size[1])}
 		l.W = make([]float32, l.Out*l.In)
 		l.B = make([]float32, l.Out)
-		if err := t.ws[i].CopyData(l.W, uint(len(l.W))); err != nil {
+		if err := copyOut(T{lib.Ctensor(t.ws[i].Ctensor())}, l.W); err != nil {
 			return nil, fmt.Errorf("copy weight %d: %w", i, err)
 		}
-		if err := t.bs[i].CopyData(l.B, uint(len(l.B))); err != nil {
+		if err := copyOut(T{lib.Ctensor(t.bs[i].Ctensor())}, l.B); err != nil {
 			return nil, fmt.Errorf("copy bias %d: %w", i, err)
 		}
 		n.Layers = append(n.Layers, l)
@@ -167,9 +188,9 @@ func (t *Trainer) Close() {
 	}
 }
 
-// Batch gathers rows[idx] into one [len(idx), width] tensor, applying
+// Rows gathers rows[idx] into one flat [len(idx) * width] slice, applying
 // transform (e.g. standardisation) to each row on the way.
-func Batch(rows [][]float32, idx []int, width int, transform func(dst, src []float32)) (*ts.Tensor, error) {
+func Rows(rows [][]float32, idx []int, width int, transform func(dst, src []float32)) []float32 {
 	flat := make([]float32, len(idx)*width)
 	for i, j := range idx {
 		dst := flat[i*width : (i+1)*width]
@@ -179,8 +200,5 @@ func Batch(rows [][]float32, idx []int, width int, transform func(dst, src []flo
 			copy(dst, rows[j])
 		}
 	}
-	return Tensor(flat, []int64{int64(len(idx)), int64(width)})
+	return flat
 }
-
-// Scalar reads a one-element tensor.
-func Scalar(x *ts.Tensor) float64 { return x.Float64Values()[0] }
