@@ -92,7 +92,13 @@ func (b *Bert) Forward(ids, mask *ts.Tensor, train bool) *ts.Tensor {
 	runtime.LockOSThread() // libtorch's last error is per OS thread
 	defer runtime.UnlockOSThread()
 	size := ids.MustSize()
-	return b.forward(borrow(ids), borrow(mask), size[0], size[1], train).gotchTensor()
+	out := b.forward(borrow(ids), borrow(mask), size[0], size[1], train).gotchTensor()
+	// The handles were borrowed: keep their owners (and their finalizers)
+	// alive until here.
+	runtime.KeepAlive(ids)
+	runtime.KeepAlive(mask)
+	runtime.KeepAlive(b)
+	return out
 }
 
 func (b *Bert) forward(ids, mask tensor, B, T int64, train bool) tensor {

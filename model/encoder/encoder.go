@@ -227,6 +227,7 @@ func (e *Encoder) embedBatch(batch [][]int64) (vecs [][]float32, err error) {
 		copyFloat32(out, flat)
 		out.free()
 	})
+	runtime.KeepAlive(e.bert)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -91,6 +92,7 @@ func LoadVarStore(vs *nn.VarStore, dir string) error {
 			shaped.MustDrop()
 		}
 	})
+	runtime.KeepAlive(vs) // vars are copies of vs's tensors
 	return copyErr
 }
 

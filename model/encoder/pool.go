@@ -36,7 +36,10 @@ func ParsePooling(s string) (Pooling, error) {
 func Pool(hidden, mask *ts.Tensor, p Pooling) *ts.Tensor {
 	runtime.LockOSThread() // libtorch's last error is per OS thread
 	defer runtime.UnlockOSThread()
-	return pool(borrow(hidden), borrow(mask), p).gotchTensor()
+	out := pool(borrow(hidden), borrow(mask), p).gotchTensor()
+	runtime.KeepAlive(hidden) // borrowed handles: keep their owners alive
+	runtime.KeepAlive(mask)
+	return out
 }
 
 func pool(hidden, mask tensor, p Pooling) tensor {
