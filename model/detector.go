@@ -222,6 +222,20 @@ func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snap
 	c.st.findings.Add(1)
 }
 
+// Neighbours returns the k memory sessions most similar to the session
+// vector sv in the small model's projection space, most similar first, with
+// their text (for LLM prompts and for inspection).
+func (c *Cascade) Neighbours(sv []float32, k int) []Neighbour {
+	snap := c.snap.Load()
+	hits := snap.Memory.Search(snap.Small.Project(sv), k)
+	out := make([]Neighbour, len(hits))
+	for i, h := range hits {
+		it := snap.Memory.Item(h.Index)
+		out[i] = Neighbour{ID: it.ID, Lines: slices.Clone(it.Lines), Label: it.Label, Similarity: float64(h.Similarity)}
+	}
+	return out
+}
+
 // EnableAEM attaches an AEM updater to the cascade's snapshot store and
 // returns it; the caller runs it (go u.Run(ctx)) and may Flush it. persist,
 // when not nil, receives every new snapshot (see PersistDir). Calling it again

@@ -152,6 +152,9 @@ func TestAEMTakesEvolvedSessionsOffTheLLM(t *testing.T) {
 	if st.LLMCalls != uint64(len(toLLM)) || st.PromptTokens != 100*uint64(len(toLLM)) || st.Findings != uint64(len(toLLM)) || st.LLM <= 0 {
 		t.Fatalf("LLM counters %+v for %d calls", st, len(toLLM))
 	}
+	if nb := c.Neighbours(mustVec(t, f.enc, toLLM[0].Lines), 3); len(nb) != 3 || nb[0].Similarity < nb[2].Similarity || nb[0].ID == "" {
+		t.Fatalf("Neighbours: %+v", nb)
+	}
 	if len(judge.lastNbr) != 5 || judge.lastNbr[0].Similarity < judge.lastNbr[4].Similarity || len(judge.lastNbr[0].Lines) == 0 {
 		t.Fatalf("neighbours for the Judge: %+v", judge.lastNbr)
 	}
@@ -371,4 +374,13 @@ func TestTrainRejectsBadInput(t *testing.T) {
 	if _, err := model.Train(ctx, &hashEncoder{dim: 16, fail: errors.New("down")}, []model.LabelledSession{{ID: "a", Lines: []string{"x"}}}, nil, fastTrain, nil); err == nil {
 		t.Fatal("encoder failure not reported")
 	}
+}
+
+func mustVec(t *testing.T, enc model.Encoder, lines []string) []float32 {
+	t.Helper()
+	v, err := enc.Embed(context.Background(), lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model.SessionVector(v)
 }

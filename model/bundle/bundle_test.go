@@ -10,6 +10,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -221,4 +222,29 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The committed "valid" seed is a bundle of the current format: it must keep
+// decoding (a format change must bump FormatVersion and regenerate it).
+func TestCommittedSeedDecodes(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzLoad", "valid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(string(raw), "\n", 3)
+	if len(lines) < 2 || !strings.HasPrefix(lines[1], "[]byte(") {
+		t.Fatalf("not a fuzz corpus file: %q", lines[0])
+	}
+	lit := strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")")
+	data, err := strconv.Unquote(lit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Decode([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Manifest.ModelVersion != "test-1" || b.Memory.Len() == 0 {
+		t.Fatalf("manifest %+v", b.Manifest)
+	}
 }
