@@ -145,7 +145,7 @@ func (p *coorlogProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error 
 	inner := p.inner
 	p.mu.Unlock()
 	if inner == nil {
-		return errors.New("coorlog: ConsumeLogs before Start")
+		return errors.New("coorlog: not running (ConsumeLogs before Start or after Shutdown)")
 	}
 	return inner.ConsumeLogs(ctx, ld)
 }

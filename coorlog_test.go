@@ -205,7 +205,7 @@ func TestStartErrorsAreClearAndReleaseWhatWasBuilt(t *testing.T) {
 	err = p.Start(context.Background(), componenttest.NewNopHost())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "coorlog: loading model bundle /m: not a coorlog bundle")
-	assert.ErrorContains(t, p.ConsumeLogs(context.Background(), hdfsLogs("blk_1")), "before Start")
+	assert.ErrorContains(t, p.ConsumeLogs(context.Background(), hdfsLogs("blk_1")), "not running")
 
 	// A processor config the streaming side rejects releases the models.
 	p2, err := newCoorlogProcessor(metadatatest.NewSettings(componenttest.NewTelemetry()), testConfig(), consumertest.NewNop())

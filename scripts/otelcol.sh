@@ -10,6 +10,8 @@
 #   OCB            path to an OCB binary to use instead of the pinned one
 #   OCB_VERSION    OCB version to install into .deps/bin when OCB is unset (default v0.165.0)
 #   SKIP_SETUP=1   do not run scripts/setup.sh (it already ran)
+#   COORLOG_SRC    build the processor from this directory instead of the working tree (e.g. a
+#                  `git archive HEAD` export, when the tree holds unfinished edits)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,7 +40,14 @@ fi
 log "building dist/otelcol-coorlog (cgo; a first build takes a few minutes)"
 start=$(date +%s)
 mkdir -p dist/otelcol-coorlog
-"$OCB" --config builder-config.yaml
+manifest=builder-config.yaml
+if [ -n "${COORLOG_SRC:-}" ]; then
+	src=$(cd "$COORLOG_SRC" && pwd)
+	manifest=dist/builder-config.effective.yaml
+	sed -e "s|^\(    path: \)\.\$|\1$src|" -e "s|=> \.\./\.\./\.deps/gotch|=> $ROOT/.deps/gotch|" builder-config.yaml >"$manifest"
+	log "processor sources from $src"
+fi
+"$OCB" --config "$manifest"
 mkdir -p bin
 cp dist/otelcol-coorlog/otelcol-coorlog bin/otelcol-coorlog
 log "built bin/otelcol-coorlog in $(( $(date +%s) - start ))s"
