@@ -178,3 +178,26 @@ func TestBadInput(t *testing.T) {
 		t.Error("cancelled fine-tune returned no error")
 	}
 }
+
+// Repeated validation sessions count once for tau unless AllValid.
+func TestTauOverDistinctSessions(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	data := manifold(r, randomBasis(r, 2, 16), 400, 0.1)
+	valid := append([][]float32{}, data[300:]...)
+	for range 900 { // nine in ten validation sessions repeat one training session
+		valid = append(valid, data[0])
+	}
+	ctx := context.Background()
+	d, err := Train(ctx, data[:300], valid, Config{Epochs: 5}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := Train(ctx, data[:300], valid, Config{Epochs: 5, AllValid: true}, nil)
+	u, _ := Train(ctx, data[:300], append([][]float32{data[0]}, data[300:]...), Config{Epochs: 5}, nil)
+	if d.Tau() != u.Tau() {
+		t.Fatalf("distinct tau %g differs from tau without the repeats %g", d.Tau(), u.Tau())
+	}
+	if !(a.Tau() < d.Tau()) {
+		t.Fatalf("tau over all sessions %g should fall below the distinct one %g", a.Tau(), d.Tau())
+	}
+}

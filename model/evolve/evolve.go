@@ -82,7 +82,7 @@ type Config struct {
 	BatchSize         int           `json:"batch_size"`         // findings that trigger an update; default 32
 	Interval          time.Duration `json:"interval"`           // pending findings are applied at least this often; default 30s
 	QueueSize         int           `json:"queue_size"`         // bound of the queue; default 4096
-	CoordinatorEpochs int           `json:"coordinator_epochs"` // default 60
+	CoordinatorEpochs int           `json:"coordinator_epochs"` // default 150
 	SmallEpochs       int           `json:"small_epochs"`       // default 10
 	Replay            int           `json:"replay"`             // old sessions replayed per new one in coordinator fine-tuning; default 4
 	Seed              int64         `json:"seed"`               // default 1
@@ -90,7 +90,7 @@ type Config struct {
 
 // DefaultConfig is the configuration used for zero fields.
 func DefaultConfig() Config {
-	return Config{BatchSize: 32, Interval: 30 * time.Second, QueueSize: 4096, CoordinatorEpochs: 60, SmallEpochs: 10, Replay: 4, Seed: 1}
+	return Config{BatchSize: 32, Interval: 30 * time.Second, QueueSize: 4096, CoordinatorEpochs: 150, SmallEpochs: 10, Replay: 4, Seed: 1}
 }
 
 // WithDefaults fills zero fields from DefaultConfig.
