@@ -45,6 +45,7 @@ type reply struct {
 	CompletionTokens int
 	UsageReported    bool
 	Attempts         int
+	CutOff           bool // finish_reason "length": the answer hit MaxCompletionTokens
 }
 
 // openAIBackend talks to an OpenAI-compatible endpoint through openai-go.
@@ -57,7 +58,6 @@ type openAIBackend struct {
 	budget *budget
 	stats  *counters
 	log    *slog.Logger
-	sleep  func(ctx context.Context, d time.Duration) error
 }
 
 func newOpenAIBackend(cfg Config, stats *counters, log *slog.Logger) *openAIBackend {
@@ -76,7 +76,7 @@ func newOpenAIBackend(cfg Config, stats *counters, log *slog.Logger) *openAIBack
 	return &openAIBackend{
 		client: client, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrent),
 		budget: newBudget(cfg.TokensPerMinute, cfg.MaxTokensPerHour, cfg.BudgetWait, nil),
-		stats:  stats, log: log, sleep: sleepCtx,
+		stats:  stats, log: log,
 	}
 }
 
@@ -139,11 +139,11 @@ func (b *openAIBackend) complete(ctx context.Context, q *question) (reply, error
 			err.detail = "no time left for another attempt"
 			return reply{Attempts: attempt}, err
 		}
-		b.log.LogAttrs(ctx, slog.LevelWarn, "llm request failed; retrying",
+		b.log.LogAttrs(ctx, slog.LevelDebug, "llm request failed; retrying",
 			slog.String("op", q.Op), slog.String("kind", string(err.Kind)), slog.Int("status", err.StatusCode),
 			slog.Int("attempt", attempt), slog.Duration("delay", delay))
 		b.stats.retries.Add(1)
-		if serr := b.sleep(ctx, delay); serr != nil {
+		if serr := sleepCtx(ctx, delay); serr != nil {
 			return reply{Attempts: attempt}, &Error{Kind: KindCanceled, Op: q.Op, Attempts: attempt, ctxErr: serr}
 		}
 	}
@@ -168,7 +168,7 @@ func (b *openAIBackend) attempt(ctx context.Context, params openai.ChatCompletio
 	spent := reserve
 	defer func() { b.budget.settle(reserve, spent) }()
 	if wait > 0 {
-		if err := b.sleep(ctx, wait); err != nil {
+		if err := sleepCtx(ctx, wait); err != nil {
 			spent = 0
 			return reply{}, nil, &attemptError{err: &Error{Kind: KindCanceled, ctxErr: err}}
 		}
@@ -196,6 +196,7 @@ func (b *openAIBackend) attempt(ctx context.Context, params openai.ChatCompletio
 	r := reply{}
 	if len(cc.Choices) > 0 {
 		r.Content = cc.Choices[0].Message.Content
+		r.CutOff = cc.Choices[0].FinishReason == "length"
 	}
 	if cc.JSON.Usage.Valid() && cc.Usage.PromptTokens+cc.Usage.CompletionTokens > 0 {
 		r.PromptTokens, r.CompletionTokens, r.UsageReported = int(cc.Usage.PromptTokens), int(cc.Usage.CompletionTokens), true

@@ -335,16 +335,20 @@ func (j *Judge) ask(ctx context.Context, q *question) (answer, usage, error) {
 			return a, use, nil
 		}
 		j.stats.errorOf(KindInvalidResponse)
-		if try == 1 {
-			return answer{}, use, &Error{Kind: KindInvalidResponse, Op: q.Op, detail: "still invalid after one repair: " + problemOf(perr)}
+		problem := problemOf(perr)
+		if r.CutOff {
+			problem = "it was cut off at the length limit; keep \"reason\" to a few short sentences"
 		}
-		fix, err := j.prompts.repair(q.Kind.answer(), problemOf(perr))
+		if try == 1 {
+			return answer{}, use, &Error{Kind: KindInvalidResponse, Op: q.Op, detail: "still invalid after one repair: " + problem}
+		}
+		fix, err := j.prompts.repair(q.Kind.answer(), problem)
 		if err != nil {
 			return answer{}, use, err
 		}
 		j.stats.repairs.Add(1)
-		j.log.LogAttrs(ctx, slog.LevelInfo, "llm answer invalid; asking once more", slog.String("op", q.Op),
-			slog.String("problem", problemOf(perr)))
+		j.log.LogAttrs(ctx, slog.LevelDebug, "llm answer invalid; asking once more", slog.String("op", q.Op),
+			slog.String("problem", problem))
 		// Echo the rejected answer (bounded) so the model sees what to fix.
 		prev := truncateUTF8(r.Content, 2048)
 		q = &question{Op: q.Op + " repair", Kind: q.Kind, SessionID: q.SessionID, ReferenceLabel: q.ReferenceLabel,

@@ -353,3 +353,21 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("Version() = %q", v)
 	}
 }
+
+func TestCutOffAnswerRepairAsksForShorterReason(t *testing.T) {
+	f := newFake(t, func(w http.ResponseWriter, _ *http.Request, req chatReq, n int) {
+		if n == 1 {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"id":"x","object":"chat.completion","choices":[{"index":0,"finish_reason":"length","message":{"role":"assistant","content":"{\"reason\": \"first the events align, then"}}]}`))
+			return
+		}
+		completion(w, `{"reason": "short", "state": "normal"}`, true)
+	})
+	j := mustNew(t, testConfig(f))
+	if _, err := j.Judge(context.Background(), hdfsSession("s", "1"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if fix := f.requests()[1].Parsed.Messages[3].Content; !strings.Contains(fix, "cut off at the length limit") {
+		t.Fatalf("repair should ask for a shorter answer: %q", fix)
+	}
+}

@@ -139,15 +139,15 @@ func (p *prompter) dataSection(secs []section) (string, string, error) {
 	var body strings.Builder
 	for _, s := range secs {
 		shown := selectLines(s.Lines, s.MaxLines, s.MaxBytes, p.maxLineByte)
-		fmt.Fprintf(&body, "### %s", s.Title)
+		fmt.Fprintf(&body, "### %s: %s", s.Title, plural(len(s.Lines), "line"))
 		if n := len(s.Lines); len(shown.lines) < n {
-			fmt.Fprintf(&body, " (%d lines, %d shown: the first %d and the last %d)\n", n, len(shown.lines), shown.head, len(shown.lines)-shown.head)
+			fmt.Fprintf(&body, ", %d shown (the first %d and the last %d)\n", len(shown.lines), shown.head, len(shown.lines)-shown.head)
 		} else {
-			fmt.Fprintf(&body, " (%d lines)\n", n)
+			body.WriteByte('\n')
 		}
 		for i, l := range shown.lines {
 			if i == shown.head && len(shown.lines) < len(s.Lines) {
-				fmt.Fprintf(&body, "[... %d lines omitted ...]\n", len(s.Lines)-len(shown.lines))
+				fmt.Fprintf(&body, "[... %s omitted ...]\n", plural(len(s.Lines)-len(shown.lines), "line"))
 			}
 			body.WriteString(l)
 			body.WriteByte('\n')
@@ -163,6 +163,13 @@ func (p *prompter) dataSection(secs []section) (string, string, error) {
 			"<<<END UNTRUSTED LOG DATA " + boundary + ">>>", boundary, nil
 	}
 	return "", "", fmt.Errorf("could not choose a data boundary absent from the data")
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 // shownLines is the part of a session that fits the caps: head lines from

@@ -17,9 +17,13 @@ import (
 //
 //	Evol Detect: {"is_evolution": true|false, "reason": "..."}
 //	AD agent:    {"state": "normal"|"abnormal", "reason": "..."}
+//
+// The prompts show "reason" first so that a model writing in order reasons
+// before it decides (the chain of thought of Evol-CoT lives in "reason");
+// the parser accepts either order.
 const (
-	evolutionSchema = `{"is_evolution": true or false, "reason": "<one or two sentences>"}`
-	stateSchema     = `{"state": "normal" or "abnormal", "reason": "<one or two sentences>"}`
+	evolutionSchema = `{"reason": "<your step-by-step reasoning, at most a few sentences>", "is_evolution": true or false}`
+	stateSchema     = `{"reason": "<your step-by-step reasoning, at most a few sentences>", "state": "normal" or "abnormal"}`
 )
 
 // maxAnswerBytes bounds what the parser looks at; a genuine answer is a few

@@ -163,7 +163,7 @@ func TestHugeSessionPromptIsBounded(t *testing.T) {
 	if n := len(msgs[1].Content); n > 8<<10+4<<10+4<<10 {
 		t.Fatalf("prompt is %d bytes", n)
 	}
-	if !strings.Contains(msgs[1].Content, "### NEW SESSION (50000 lines, ") || !strings.Contains(msgs[1].Content, "lines omitted ...]") {
+	if !strings.Contains(msgs[1].Content, "### NEW SESSION: 50000 lines, ") || !strings.Contains(msgs[1].Content, "lines omitted ...]") {
 		t.Fatalf("omission not reported")
 	}
 }
