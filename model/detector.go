@@ -119,6 +119,9 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 		return Verdict{}, fmt.Errorf("detect %s: encoder returned %d vectors of width %d for %d lines, model expects width %d",
 			s.ID, len(lines), len(sv), len(s.Lines), snap.Coordinator.Dim())
 	}
+	if !finite(sv) {
+		return Verdict{}, fmt.Errorf("detect %s: encoder returned a non-finite vector", s.ID)
+	}
 	t1 := time.Now()
 	c.st.encodeNs.Add(int64(t1.Sub(t0)))
 
@@ -349,4 +352,13 @@ func (c *counters) snapshot() Stats {
 		LLMCalls: uint64(c.llmCalls.Load()), PromptTokens: uint64(c.promptTokens.Load()), CompletionTokens: uint64(c.completionTokens.Load()),
 		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(),
 	}
+}
+
+func finite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
 }

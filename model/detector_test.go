@@ -283,6 +283,10 @@ func TestEncoderFailures(t *testing.T) {
 	if _, err := c.Detect(ctx, s); err == nil {
 		t.Fatal("wrong-width vectors accepted")
 	}
+	c, _ = model.NewCascade(f.b, model.CascadeOptions{Encoder: &hashEncoder{dim: 64, nan: true}})
+	if _, err := c.Detect(ctx, s); err == nil {
+		t.Fatal("NaN vectors accepted")
+	}
 	if _, err := model.NewCascade(f.b, model.CascadeOptions{Encoder: &hashEncoder{dim: 32}}); err == nil {
 		t.Fatal("encoder of another width accepted")
 	}

@@ -23,7 +23,8 @@ type hashEncoder struct {
 	dim   int
 	calls atomic.Int64
 	fail  error
-	width int // when > 0, the (wrong) width returned
+	width int  // when > 0, the (wrong) width returned
+	nan   bool // return NaN vectors
 }
 
 func (e *hashEncoder) Dim() int { return e.dim }
@@ -61,6 +62,9 @@ func (e *hashEncoder) Embed(ctx context.Context, lines []string) ([][]float32, e
 			for j := range v {
 				v[j] /= float32(math.Sqrt(n))
 			}
+		}
+		if e.nan {
+			v[0] = float32(math.NaN())
 		}
 		out[i] = v
 	}

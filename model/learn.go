@@ -125,6 +125,9 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 		return Verdict{}, fmt.Errorf("learn %s: encode: %w", s.ID, err)
 	}
 	sv := SessionVector(lines)
+	if !finite(sv) {
+		return Verdict{}, fmt.Errorf("learn %s: encoder returned a non-finite vector", s.ID)
+	}
 	if len(sv) != l.opts.Cascade.Encoder.Dim() {
 		return Verdict{}, fmt.Errorf("learn %s: encoder returned width %d, says %d", s.ID, len(sv), l.opts.Cascade.Encoder.Dim())
 	}

@@ -306,6 +306,11 @@ func TestMemoryDedupEvictAndCaps(t *testing.T) {
 	if _, err := mem.With(m, []Item{{Vec: v(), Label: 2}}); err == nil {
 		t.Fatal("label 2 accepted")
 	}
+	nan := v()
+	nan[3] = float32(math.NaN())
+	if _, err := mem.With(m, []Item{{Vec: nan}}); err == nil {
+		t.Fatal("NaN vector accepted")
+	}
 }
 
 func TestSearchIsExact(t *testing.T) {
