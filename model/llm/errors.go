@@ -113,13 +113,3 @@ func KindOf(err error) ErrorKind {
 	}
 	return ""
 }
-
-func (e *Error) withOp(op string) *Error {
-	c := *e
-	if c.Op == "" {
-		c.Op = op
-	} else {
-		c.Op = op + ": " + c.Op
-	}
-	return &c
-}

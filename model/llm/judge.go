@@ -134,11 +134,13 @@ func (j *Judge) Judge(ctx context.Context, s model.Session, neighbours []model.N
 
 func (j *Judge) fail(jd model.Judgement, err error) (model.Judgement, error) {
 	j.stats.failures.Add(1)
+	level := slog.LevelWarn
 	var e *Error
 	if errors.As(err, &e) && e.Kind == KindCanceled {
 		j.stats.errorOf(KindCanceled)
+		level = slog.LevelDebug // shutdown: expected, not worth a warning per session
 	}
-	j.log.LogAttrs(context.Background(), slog.LevelWarn, "llm judgement failed; the cascade falls back",
+	j.log.LogAttrs(context.Background(), level, "llm judgement failed; the cascade falls back",
 		slog.String("kind", string(KindOf(err))), slog.String("error", err.Error()))
 	return jd, err
 }
@@ -160,8 +162,19 @@ func (j *Judge) judge(ctx context.Context, s model.Session, neighbours []model.N
 	}
 	// Most similar first; ties by index so prompts are reproducible.
 	slices.SortStableFunc(order, func(a, b ranked) int { return cmp.Compare(b.n.Similarity, a.n.Similarity) })
+	// Redact only the neighbours that can reach a prompt: the TopK and, for
+	// the uncertain prompt, the most similar examples of each label.
+	abnLeft, norLeft := j.cfg.UncertainExamples, j.cfg.UncertainExamples
 	for i := range order {
-		order[i].lines = j.red.redactAll(order[i].n.Lines)
+		use := i < j.cfg.TopK
+		if order[i].n.Label != 0 && abnLeft > 0 {
+			abnLeft, use = abnLeft-1, true
+		} else if order[i].n.Label == 0 && norLeft > 0 {
+			norLeft, use = norLeft-1, true
+		}
+		if use {
+			order[i].lines = j.red.redactAll(order[i].n.Lines)
+		}
 	}
 	top := order[:min(j.cfg.TopK, len(order))]
 
