@@ -21,7 +21,8 @@ type LearnOptions struct {
 	// MinSessions is the least a time-triggered training uses; default 20.
 	MinSessions int
 	// MaxLines and MaxLineBytes cap the text kept per collected session
-	// (it becomes memory text for LLM prompts); defaults 64 and 512.
+	// (it becomes memory text for LLM prompts); defaults 32 and 256, as the
+	// memory's.
 	MaxLines, MaxLineBytes int
 
 	Train   TrainOptions
@@ -79,10 +80,10 @@ func NewLearner(opts LearnOptions) (*Learner, error) {
 	}
 	opts.MinSessions = min(opts.MinSessions, opts.Sessions)
 	if opts.MaxLines <= 0 {
-		opts.MaxLines = 64
+		opts.MaxLines = 32
 	}
 	if opts.MaxLineBytes <= 0 {
-		opts.MaxLineBytes = 512
+		opts.MaxLineBytes = 256
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -22,20 +22,26 @@ import (
 // recently seen item of the class that has the most items, so the rarer class
 // (usually the anomalies) is kept while the bulk class is trimmed oldest first.
 //
+// Size: an item holds its session vector (4 bytes per encoder dimension),
+// its projection (128 bytes at width 32) and its capped text: about 3.5 kB
+// for an HDFS block session with the default 128-d encoder, so the default
+// cap of 50,000 items is about 175 MB at most; dedup keeps real memories far
+// smaller (HDFS training: 746 items for 3,604 sessions).
+//
 // Cost: search is exact, one dot product per item in the projection width
 // (AVX2 on amd64): about 17 µs for 10,000 items of width 32 here, linear in
 // the number of items; see BenchmarkDetect10k.
 type MemoryConfig struct {
 	K            int     `json:"k"`              // neighbours in the vote; default 5
 	Threshold    float64 `json:"threshold"`      // score >= Threshold is anomalous; default 0.5
-	MaxItems     int     `json:"max_items"`      // default 100000
-	MaxLines     int     `json:"max_lines"`      // per item; default 64
-	MaxLineBytes int     `json:"max_line_bytes"` // per line; default 512
+	MaxItems     int     `json:"max_items"`      // default 50000
+	MaxLines     int     `json:"max_lines"`      // per item; default 32
+	MaxLineBytes int     `json:"max_line_bytes"` // per line; default 256
 }
 
 // DefaultMemoryConfig is the configuration used for zero fields.
 func DefaultMemoryConfig() MemoryConfig {
-	return MemoryConfig{K: 5, Threshold: 0.5, MaxItems: 100000, MaxLines: 64, MaxLineBytes: 512}
+	return MemoryConfig{K: 5, Threshold: 0.5, MaxItems: 50000, MaxLines: 32, MaxLineBytes: 256}
 }
 
 // WithDefaults fills zero fields from DefaultMemoryConfig.
