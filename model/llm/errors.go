@@ -89,7 +89,9 @@ func (e *Error) Error() string {
 }
 
 // Unwrap exposes the kind's sentinel and, for cancellations, the context
-// error, so errors.Is(err, context.Canceled) holds.
+// error, so errors.Is(err, context.Canceled) holds. A request timeout also
+// matches context.DeadlineExceeded, so packages that cannot import this one
+// (the root model package) can still tell timeouts apart.
 func (e *Error) Unwrap() []error {
 	var out []error
 	if s := e.Kind.sentinel(); s != nil {
@@ -97,9 +99,16 @@ func (e *Error) Unwrap() []error {
 	}
 	if e.ctxErr != nil {
 		out = append(out, e.ctxErr)
+	} else if e.Kind == KindTimeout {
+		out = append(out, context.DeadlineExceeded)
 	}
 	return out
 }
+
+// KindName returns the kind as a plain string, for callers that match
+// errors with errors.As against interface{ KindName() string } instead of
+// importing this package.
+func (e *Error) KindName() string { return string(e.Kind) }
 
 // KindOf returns the ErrorKind of an error from this package, KindCanceled
 // for bare context errors, and "" otherwise.

@@ -38,8 +38,12 @@ func TestStallCutByRequestTimeout(t *testing.T) {
 	cfg.MaxRetries = 1
 	j := mustNew(t, cfg)
 	_, err, took := judgeOnce(t, j, context.Background())
-	if !errors.Is(err, ErrTimeout) || KindOf(err) != KindTimeout {
+	if !errors.Is(err, ErrTimeout) || KindOf(err) != KindTimeout || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("want a timeout, got %v", err)
+	}
+	var named interface{ KindName() string }
+	if !errors.As(err, &named) || named.KindName() != "timeout" {
+		t.Fatalf("KindName via an interface: %v", err)
 	}
 	var e *Error
 	if !errors.As(err, &e) || e.Attempts != 2 {
