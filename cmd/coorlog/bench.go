@@ -67,7 +67,7 @@ type benchFlags struct {
 	maxNormal                                          int
 	seed, evolveSeed                                   uint64
 	entry, seq                                         float64
-	window, threads                                    int
+	window, threads, aemBatch                          int
 	skipScale                                          bool
 	llm                                                llmFlags
 }
@@ -87,6 +87,7 @@ func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.Float64Var(&f.entry, "entry-rate", defaultEntryRate, "evolution: share of templates rewritten")
 	fs.Float64Var(&f.seq, "seq-rate", defaultSeqRate, "evolution: share of sessions with a sequence change")
 	fs.IntVar(&f.window, "window", 100, "sessions per point of the LLM-calls-over-the-stream figure")
+	fs.IntVar(&f.aemBatch, "aem-batch", defaultAEMBatch, "LLM findings per AEM model update")
 	fs.IntVar(&f.threads, "threads", 0, "libtorch intra-op threads (0 = libtorch default)")
 	fs.StringVar(&f.sizes, "scale-sizes", "1000,10000,100000", "kNN memory sizes of the scale figure")
 	fs.StringVar(&f.lengths, "scale-lengths", "10,20,50,100,200", "session lengths (lines) of the scale figure")
@@ -108,6 +109,9 @@ func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
 	}
 	if f.rate <= 0 || f.rate >= 1 {
 		return nil, fmt.Errorf("%w: --anomaly-rate %v must be in (0, 1)", errUsage, f.rate)
+	}
+	if f.aemBatch <= 0 {
+		return nil, fmt.Errorf("%w: --aem-batch must be positive", errUsage)
 	}
 	if f.window <= 0 {
 		return nil, fmt.Errorf("%w: --window must be positive", errUsage)
@@ -317,7 +321,7 @@ func benchSet(ctx context.Context, f *benchFlags, name string, all []dataset.Ses
 		if err := run("(b) every session to LLM", llmAll{&stages{enc: newCache(enc), b: b}, j}, j); err != nil {
 			return sr, nil, err
 		}
-		for _, aem := range []bool{false, true} {
+		for _, batch := range []int{0, f.aemBatch} {
 			// A fresh copy from disk: AEM must not carry over between runs.
 			fresh, err := bundle.Load(bundle.Path(modelDir))
 			if err != nil {
@@ -327,12 +331,12 @@ func benchSet(ctx context.Context, f *benchFlags, name string, all []dataset.Ses
 			if err != nil {
 				return sr, nil, err
 			}
-			det, closeDet, err := newCascade(ctx, fresh, newCache(enc), j, aem)
+			det, closeDet, err := newCascade(ctx, fresh, newCache(enc), j, batch)
 			if err != nil {
 				return sr, nil, err
 			}
 			method := "(c) CoorLog"
-			if aem {
+			if batch > 0 {
 				method = "(d) CoorLog + AEM"
 			}
 			err = run(method, det, j)

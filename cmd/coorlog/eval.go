@@ -19,6 +19,7 @@ type evalReport struct {
 	LLM        string     `json:"llm"`
 	Simulated  bool       `json:"llm_simulated"`
 	AEM        bool       `json:"aem"`
+	AEMBatch   int        `json:"aem_batch,omitempty"`
 	Tau        float64    `json:"tau"`
 	Result     runStats   `json:"result"`
 	SmallModel runStats   `json:"small_model_alone"`
@@ -45,6 +46,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	plotDir := fs.String("plot", "", "write the tau sensitivity plot (PNG) into this directory")
 	aem := fs.Bool("aem", false, "let the adaptive evolution mechanism learn from LLM verdicts during the run")
+	aemBatch := fs.Int("aem-batch", defaultAEMBatch, "with --aem: LLM findings per model update")
 	encDir := fs.String("encoder", "", "encoder checkpoint directory (default: the one the bundle names)")
 	threads := fs.Int("threads", 0, "libtorch intra-op threads (0 = libtorch default)")
 	seed := fs.Int64("seed", 1, "seed of the simulated LLM")
@@ -59,6 +61,9 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if err := lf.validate(); err != nil {
 		return err
+	}
+	if *aemBatch <= 0 {
+		return fmt.Errorf("%w: --aem-batch must be positive", errUsage)
 	}
 	if *window <= 0 {
 		return fmt.Errorf("%w: --window must be positive", errUsage)
@@ -119,7 +124,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		judge = &countingJudge{inner: j}
 	}
-	det, closeDet, err := newCascade(ctx, b, newCache(enc), judgeOrNil(judge), *aem)
+	batch := 0
+	if *aem {
+		batch = *aemBatch
+	}
+	rep.AEMBatch = batch
+	det, closeDet, err := newCascade(ctx, b, newCache(enc), judgeOrNil(judge), batch)
 	if err != nil {
 		return err
 	}
@@ -170,6 +180,9 @@ func printEval(w io.Writer, r evalReport) {
 	fmt.Fprintf(w, "  actual anomaly     %17d  %16d\n", c.TP, c.FN)
 	fmt.Fprintf(w, "  actual normal      %17d  %16d\n", c.FP, c.TN)
 	fmt.Fprintf(w, "evolved (rec error >= tau %.4g): %s of sessions; routes: %s\n", r.Tau, pct(float64(res.Evolved)), routeList(res.Routes))
+	if res.AEMUpdates > 0 || r.AEM {
+		fmt.Fprintf(w, "AEM: %d model updates in %.1fs (applied in line every %d LLM findings; not in the per-session time)\n", res.AEMUpdates, res.AEMSeconds, r.AEMBatch)
+	}
 	if res.OnEvolved != nil {
 		fmt.Fprintf(w, "F1 on the sessions the injector changed: %s\n", f3(float64(res.OnEvolvedF1)))
 	}

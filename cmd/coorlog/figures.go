@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/coorlog/coorlogprocessor/internal/plot"
 )
@@ -69,8 +70,8 @@ func writeTauPlot(path, title string, pts []tauPoint) error {
 func writeStreamPlot(path, title string, runs []runStats) error {
 	var series []plot.Series
 	for _, r := range runs {
-		if r.Window <= 0 || len(r.CallsPerWindow) == 0 {
-			continue
+		if r.Window <= 0 || len(r.CallsPerWindow) == 0 || r.LLMJudged == 0 {
+			continue // no LLM stage in this method
 		}
 		var x, y []float64
 		for i, c := range r.CallsPerWindow {
@@ -79,7 +80,8 @@ func writeStreamPlot(path, title string, runs []runStats) error {
 			x = append(x, float64(end))
 			y = append(y, float64(c)*1000/float64(size))
 		}
-		series = append(series, plot.Series{Name: r.Method, X: x, Y: y})
+		// (b) and (c) coincide when every session is evolved: dash (b).
+		series = append(series, plot.Series{Name: r.Method, X: x, Y: y, Dashed: strings.HasPrefix(r.Method, "(b)")})
 	}
 	if len(series) == 0 {
 		return fmt.Errorf("stream plot %s: no run has LLM call windows", filepath.Base(path))

@@ -98,6 +98,8 @@ type runStats struct {
 	CompletionTok  int        `json:"completion_tokens"`
 	TokensNote     string     `json:"tokens_note,omitempty"` // "simulated" / "estimated"
 	AllocKB        jsonFloat  `json:"alloc_kb_per_session"`  // Go heap allocated per session (libtorch excluded)
+	AEMUpdates     int        `json:"aem_updates"`
+	AEMSeconds     float64    `json:"aem_update_seconds"` // not in ms_per_session
 	CallsPerWindow []int      `json:"llm_calls_per_window,omitempty"`
 	Window         int        `json:"window,omitempty"`
 }
@@ -139,7 +141,10 @@ func evaluate(ctx context.Context, name string, det model.Detector, sessions []d
 			injected = true
 			onEvolved.add(s.Label, v.Anomaly)
 		}
-		if window > 0 && ((i+1)%window == 0 || i == len(sessions)-1) {
+		// Full windows, and a last partial one only when it holds at least
+		// half a window (a tiny tail would make a meaningless rate).
+		last := i == len(sessions)-1 && (i+1)%window >= (window+1)/2
+		if window > 0 && ((i+1)%window == 0 || last) {
 			calls, _, _ := judge.snapshot()
 			st.CallsPerWindow = append(st.CallsPerWindow, calls-prevCalls)
 			prevCalls = calls
@@ -154,6 +159,12 @@ func evaluate(ctx context.Context, name string, det model.Detector, sessions []d
 	st.OnEvolvedF1 = jsonFloat(onEvolved.f1())
 	if injected {
 		st.OnEvolved = &onEvolved
+	}
+	// AEM updates run in the background in the processor; here they run in
+	// line (deterministic), so their time is reported apart.
+	if a, ok := det.(interface{ aemStats() (int, float64) }); ok {
+		st.AEMUpdates, st.AEMSeconds = a.aemStats()
+		busy -= time.Duration(st.AEMSeconds * float64(time.Second))
 	}
 	st.MsPerSession = jsonFloat(float64(busy.Microseconds()) / 1000 / float64(max(len(sessions), 1)))
 	if judge != nil {
@@ -193,6 +204,9 @@ func printTable(w io.Writer, title string, runs []runStats) {
 		note := ""
 		if r.TokensNote != "" {
 			note = " (" + r.TokensNote + ")"
+		}
+		if r.AEMUpdates > 0 {
+			note += fmt.Sprintf(" [AEM: %d updates, %.1fs]", r.AEMUpdates, r.AEMSeconds)
 		}
 		fmt.Fprintf(w, "%-26s %6s %6s %6s %5d %5d %5d %6d %8s %8d %9d %11d %10d %8.3f %8.1f%s\n",
 			r.Method, f3(float64(r.Precision)), f3(float64(r.Recall)), f3(float64(r.F1)),

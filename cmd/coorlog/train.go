@@ -64,8 +64,10 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	m := b.Manifest
 	n, a := dataset.Counts(train)
 	fmt.Fprintf(stdout, "wrote %s (model version %s)\n", path, m.ModelVersion)
-	fmt.Fprintf(stdout, "trained on %d sessions (%d normal, %d anomalous), tau %.5g from %d validation sessions\n", len(train), n, a, m.Tau, len(valid))
-	fmt.Fprintf(stdout, "kNN memory: %d items (%d normal, %d anomalous)\n", m.MemoryItems, m.MemoryClasses[0], m.MemoryClasses[1])
+	fmt.Fprintf(stdout, "trained on %d sessions (%d normal, %d anomalous), tau %.5g (quantile %.2f) from %d validation sessions\n",
+		len(train), n, a, b.Coordinator.Tau(), b.Coordinator.Config().Quantile, len(valid))
+	cc := b.Memory.ClassCounts()
+	fmt.Fprintf(stdout, "kNN memory: %d items (%d normal, %d anomalous; identical sessions merged)\n", b.Memory.Len(), cc[0], cc[1])
 	t := m.Training
 	fmt.Fprintf(stdout, "time: encoding %.1fs, coordinator %.1fs, small model %.1fs\n", t.EncodeSeconds, t.CoordinatorSeconds, t.SmallModelSeconds)
 	return nil
