@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -21,10 +22,13 @@ type Redaction struct {
 	need func(s string) bool
 }
 
-// DefaultRedactions are applied to every log line placed in a prompt unless
-// Config.NoDefaultRedact is set. Order matters: key=value secrets run before
-// the address rules so that "password=10.0.0.1" loses the whole value.
-var DefaultRedactions = []Redaction{
+// DefaultRedactions returns the rules applied to every log line placed in a
+// prompt unless Config.NoDefaultRedact is set (a fresh copy each call).
+func DefaultRedactions() []Redaction { return slices.Clone(defaultRedactions[:]) }
+
+// Order matters: key=value secrets run before the address rules so that
+// "password=10.0.0.1" loses the whole value.
+var defaultRedactions = [...]Redaction{
 	{Name: "jwt", Pattern: `\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`, Replacement: "<JWT>", need: has("eyJ")},
 	{Name: "bearer", need: hasFold("bearer"), Pattern: `(?i)\bbearer\s+(?P<secret>[A-Za-z0-9\-._~+/]{8,}=*)`, Replacement: "<TOKEN>"},
 	{Name: "basic-auth", need: hasFold("basic"), Pattern: `(?i)\bbasic\s+(?P<secret>[A-Za-z0-9+/]{8,}=*)`, Replacement: "<TOKEN>"},
@@ -124,7 +128,7 @@ type redactor struct {
 func newRedactor(cfg Config) (*redactor, error) {
 	var rules []Redaction
 	if !cfg.NoDefaultRedact {
-		rules = append(rules, DefaultRedactions...)
+		rules = append(rules, defaultRedactions[:]...)
 	}
 	for i, p := range cfg.Redact {
 		rules = append(rules, Redaction{Name: fmt.Sprintf("redact[%d]", i), Pattern: p, Replacement: "<REDACTED>"})
