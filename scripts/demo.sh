@@ -48,7 +48,8 @@ if [ ! -s "$RUN/data/evolved.jsonl" ]; then
 	echo "evolved copy of the test sessions: $RUN/data/evolved.jsonl (report: $RUN/data/evolve-report.json)"
 fi
 if [ ! -s "$RUN/model/coorlog.bundle" ]; then
-	bin/coorlog train --train "$RUN/data/train.jsonl" --valid "$RUN/data/valid.jsonl" --out "$RUN/model"
+	bin/coorlog train --train "$RUN/data/train.jsonl" --valid "$RUN/data/valid.jsonl" --out "$RUN/model" 2>"$RUN/train.log" ||
+		{ tail -20 "$RUN/train.log" >&2; die "coorlog train failed (log: $RUN/train.log)"; }
 else
 	echo "model: $RUN/model (FRESH=1 retrains)"
 fi
@@ -92,6 +93,6 @@ say "5. what was flagged (from what the sink received; truth from $RUN/truth.jso
 bin/otlpsink report -in "$RUN/received.jsonl" -truth "$RUN/truth.jsonl" -rows "${DEMO_ROWS:-30}"
 echo
 echo "processor telemetry (otelcol_processor_coorlog_*, from the collector's Prometheus endpoint):"
-sed -E 's/\{[^}]*(reason|route|cache|token_kind)="([^"]*)"[^}]*\}/{\1="\2"}/; s/\{[^}]*\}//' "$RUN/metrics.txt" | grep -v '_bucket' | sed 's/^/  /' || true
+grep -v -e '_bucket' -e '^#' "$RUN/metrics.txt" | sed 's/^/  /' || true
 echo
 echo "files: $RUN/hdfs.log (input), $RUN/received.jsonl (annotated records), $RUN/otelcol.log (collector log)"

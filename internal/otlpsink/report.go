@@ -13,8 +13,9 @@ import (
 
 // Session is what the sink saw of one annotated session.
 type Session struct {
-	ID      string
-	Records int
+	ID        string
+	Records   int // annotated records of the session
+	Summaries int // summary records (emit_summary) for it
 	Route   string
 	Anomaly bool
 	Evolved bool
@@ -90,7 +91,8 @@ func ReadTruth(path string) (map[string]Truth, error) {
 }
 
 // Summarize groups annotated records by the session id attribute
-// (prefix + "session.id"); records without it are counted under "".
+// (prefix + "session.id"); records without it are counted under "". Summary
+// records (prefix + "summary" = true) are counted apart.
 func Summarize(recs []Record, prefix string) map[string]*Session {
 	out := map[string]*Session{}
 	for _, r := range recs {
@@ -106,6 +108,10 @@ func Summarize(recs []Record, prefix string) map[string]*Session {
 			out[id] = s
 		} else if s.Route != route || s.Anomaly != anomaly {
 			s.Mixed = true
+		}
+		if summary, _ := r.Attributes[prefix+"summary"].(bool); summary {
+			s.Summaries++
+			continue
 		}
 		s.Records++
 	}
@@ -221,10 +227,11 @@ func WriteReport(w io.Writer, sessions map[string]*Session, truth map[string]Tru
 
 	routes := map[string]int{}
 	kinds := map[string][2]int{} // kind -> {correct, total}
-	records := 0
+	records, summaries := 0, 0
 	for _, s := range sessions {
 		routes[s.Route]++
 		records += s.Records
+		summaries += s.Summaries
 		if t, ok := truth[s.ID]; ok {
 			k := kinds[t.Kind]
 			k[1]++
@@ -235,7 +242,7 @@ func WriteReport(w io.Writer, sessions map[string]*Session, truth map[string]Tru
 		}
 	}
 	sc := Score(sessions, truth)
-	fmt.Fprintf(w, "\n%d records in %d sessions; routes:", records, len(sessions))
+	fmt.Fprintf(w, "\n%d annotated records in %d sessions (+%d summary records); routes:", records, len(sessions), summaries)
 	for _, r := range sortedKeys(routes) {
 		fmt.Fprintf(w, " %s=%d", r, routes[r])
 	}

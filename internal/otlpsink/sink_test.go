@@ -105,10 +105,12 @@ func TestReportScoresSessions(t *testing.T) {
 		{Attributes: map[string]any{"a.session.id": "s2", "a.is_anomaly": false, "a.route": "fallback", "a.evolved": true}},
 		{Attributes: map[string]any{"a.session.id": "s3", "a.is_anomaly": true, "a.route": "llm"}},
 		{Attributes: map[string]any{"a.session.id": "s4", "a.is_anomaly": false, "a.route": "cache"}},
+		{Attributes: map[string]any{"a.session.id": "s1", "a.is_anomaly": true, "a.route": "small_model", "a.summary": true}},
 	}
 	sessions := Summarize(recs, "a.")
 	require.Len(t, sessions, 4)
 	assert.Equal(t, 2, sessions["s1"].Records)
+	assert.Equal(t, 1, sessions["s1"].Summaries)
 	assert.True(t, sessions["s2"].Evolved)
 
 	truth := map[string]Truth{
