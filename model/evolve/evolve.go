@@ -22,10 +22,12 @@
 package evolve
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -314,7 +316,7 @@ func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*
 			break
 		}
 		tune := append([][]float32(nil), evolved...)
-		for _, i := range sampleIndices(rng, len(memSamples), u.cfg.Replay*len(evolved)) {
+		for _, i := range replayIndices(rng, cur.Memory, u.cfg.Replay*len(evolved)) {
 			tune = append(tune, memSamples[i].Vec)
 		}
 		var err error
@@ -372,6 +374,29 @@ func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*
 		return nil, fmt.Errorf("aem: memory: %w", err)
 	}
 	return &Snapshot{Coordinator: coord, Small: small, Memory: mem, Base: cur.Base, Updates: cur.Updates + 1}, nil
+}
+
+// replayIndices picks k memory items to replay: half the most recently seen
+// (the evolutions earlier updates learnt, which a uniform draw from a large
+// memory would rarely revisit, so many small updates would forget them) and
+// half uniformly from the rest (the old version).
+func replayIndices(rng *rand.Rand, mem *smallmodel.Memory, k int) []int {
+	n := mem.Len()
+	if k >= n {
+		return sampleIndices(rng, n, n)
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(mem.Item(b).Seen, mem.Item(a).Seen) })
+	recent := k / 2
+	out := append([]int(nil), order[:recent]...)
+	rest := order[recent:]
+	for _, j := range sampleIndices(rng, len(rest), k-recent) {
+		out = append(out, rest[j])
+	}
+	return out
 }
 
 // sampleIndices draws k distinct indices below n (all of them when k >= n).
