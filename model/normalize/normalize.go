@@ -85,9 +85,12 @@ const (
 
 var placeholder = [...]string{kWordNum: Num, kNum: Num, kHex: Hex, kID: ID, kIP: IP, kPath: Path, kURL: URL, kEmail: Email, kTS: TS, kDur: Dur, kSize: Size, kHost: Host}
 
+// tok is one output token; a kText token is the input bytes [a,b). Offsets,
+// not strings: a token holds no pointer, so filling the token buffer needs no
+// GC write barriers (this is the hot path of every cached line).
 type tok struct {
-	k kind
-	s string // the text of a kText token
+	k    kind
+	a, b int32
 }
 
 // Line returns the normalised form of a log line. See the package comment.
@@ -110,7 +113,7 @@ func Line(s string) string {
 			continue
 		}
 		if isDelim(c) {
-			t = append(t, tok{s: s[i : i+1]})
+			t = append(t, tok{a: int32(i), b: int32(i + 1)})
 			i++
 			continue
 		}
@@ -128,29 +131,29 @@ func Line(s string) string {
 			end--
 		}
 		if k, pre := classifyChunk(s[i:end]); k != kText {
-			if pre != "" {
-				t = append(t, tok{s: pre})
+			if pre != "" { // a prefix of the chunk
+				t = append(t, tok{a: int32(i), b: int32(i + len(pre))})
 			}
 			t = append(t, tok{k: k})
 			if end < j {
-				t = append(t, tok{s: s[end:j]})
+				t = append(t, tok{a: int32(end), b: int32(j)})
 			}
 		} else {
-			t = scanChunk(t, s[i:j])
+			t = scanChunk(t, s, i, j)
 		}
 		i = j
 	}
 	if n := len(t); n > 0 && t[n-1].k == kSpace {
 		t = t[:n-1]
 	}
-	t = mergeUnits(mergeTimes(t))
+	t = mergeUnits(mergeTimes(t, s), s)
 
 	var b strings.Builder
 	b.Grow(len(s) + 16)
 	for _, x := range t {
 		switch x.k {
 		case kText:
-			b.WriteString(x.s)
+			b.WriteString(s[x.a:x.b])
 		case kSpace:
 			b.WriteByte(' ')
 		default:
@@ -183,8 +186,11 @@ func TemplateKey(lines []string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// scanChunk appends the tokens of one chunk (no spaces, no delimiters).
-func scanChunk(t []tok, c string) []tok {
+// scanChunk appends the tokens of the chunk s[base:end] (no spaces, no
+// delimiters).
+func scanChunk(t []tok, s string, base, end int) []tok {
+	c := s[base:end]
+	text := func(p, q int) tok { return tok{a: int32(base + p), b: int32(base + q)} }
 	p := 0
 	for p < len(c) {
 		b := c[p]
@@ -208,7 +214,7 @@ func scanChunk(t []tok, c string) []tok {
 			for q < len(c) && !isAlnum(c[q]) && !(c[q] == '-' || c[q] == '+') {
 				q++
 			}
-			t = append(t, tok{s: c[p:q]})
+			t = append(t, text(p, q))
 			p = q
 			continue
 		}
@@ -230,7 +236,7 @@ func scanChunk(t []tok, c string) []tok {
 				for r < q && !isDigit(c[r]) {
 					r++
 				}
-				t = append(t, tok{s: c[p:r]})
+				t = append(t, text(p, r))
 			}
 			p = r
 		}
@@ -334,7 +340,7 @@ func classifyChunk(c string) (k kind, pre string) {
 // mergeTimes folds a run of time-like tokens (dates, times, numbers, month and
 // day names) joined by single separators into one <TS>, when the run holds at
 // least one date or time.
-func mergeTimes(t []tok) []tok {
+func mergeTimes(t []tok, s string) []tok {
 	out := t[:0]
 	for i := 0; i < len(t); i++ {
 		if t[i].k != kTS {
@@ -344,9 +350,9 @@ func mergeTimes(t []tok) []tok {
 		// Extend left over what was already emitted.
 		j := len(out)
 		for {
-			if j >= 1 && timeish(out[j-1]) {
+			if j >= 1 && timeish(out[j-1], s) {
 				j--
-			} else if j >= 2 && isTimeSep(out[j-1]) && timeish(out[j-2]) {
+			} else if j >= 2 && isTimeSep(out[j-1], s) && timeish(out[j-2], s) {
 				j -= 2
 			} else {
 				break
@@ -355,9 +361,9 @@ func mergeTimes(t []tok) []tok {
 		out = append(out[:j], tok{k: kTS})
 		// Extend right.
 		for i+1 < len(t) {
-			if timeish(t[i+1]) {
+			if timeish(t[i+1], s) {
 				i++
-			} else if i+2 < len(t) && isTimeSep(t[i+1]) && timeish(t[i+2]) {
+			} else if i+2 < len(t) && isTimeSep(t[i+1], s) && timeish(t[i+2], s) {
 				i += 2
 			} else {
 				break
@@ -368,12 +374,12 @@ func mergeTimes(t []tok) []tok {
 }
 
 // mergeUnits folds "<NUM> unit" (with one space) into <SIZE> or <DUR>.
-func mergeUnits(t []tok) []tok {
+func mergeUnits(t []tok, s string) []tok {
 	out := t[:0]
 	for i := 0; i < len(t); i++ {
 		if t[i].k == kNum && i+2 < len(t) && t[i+1].k == kSpace && t[i+2].k == kText &&
 			(i+3 == len(t) || t[i+3].k != kNum) {
-			if u := t[i+2].s; isSizeWord(u) {
+			if u := s[t[i+2].a:t[i+2].b]; isSizeWord(u) {
 				out = append(out, tok{k: kSize})
 				i += 2
 				continue
@@ -388,15 +394,19 @@ func mergeUnits(t []tok) []tok {
 	return out
 }
 
-func timeish(x tok) bool {
-	return x.k == kTS || x.k == kNum || (x.k == kText && isMonthOrDay(x.s))
+func timeish(x tok, s string) bool {
+	return x.k == kTS || x.k == kNum || (x.k == kText && isMonthOrDay(s[x.a:x.b]))
 }
 
-func isTimeSep(x tok) bool {
+func isTimeSep(x tok, s string) bool {
 	if x.k == kSpace {
 		return true
 	}
-	return x.k == kText && len(x.s) == 1 && (x.s[0] == '-' || x.s[0] == '/' || x.s[0] == ':' || x.s[0] == ',' || x.s[0] == '.')
+	if x.k != kText || x.b-x.a != 1 {
+		return false
+	}
+	c := s[x.a]
+	return c == '-' || c == '/' || c == ':' || c == ',' || c == '.'
 }
 
 // ---- atom recognisers: each returns the length of the match at the start of
