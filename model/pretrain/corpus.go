@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
@@ -27,9 +26,10 @@ type Corpus struct {
 	RawLines int
 }
 
-// maxLineBytes bounds one input line; longer lines are cut (normalize.Line
+// maxLineBytes bounds the part of a line that is kept; the rest is skipped
+// while reading, so one enormous line cannot exhaust memory (normalize.Line
 // reads at most its first normalize.MaxBytes anyway).
-const maxLineBytes = 1 << 20
+const maxLineBytes = 64 << 10
 
 // LoadCorpus reads path: a file, or a directory whose *.log files (not
 // recursive, sorted by name) are read. Empty lines are skipped.
@@ -71,23 +71,16 @@ func (c *Corpus) readFile(path string, index map[string]int) error {
 		return err
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
+	r := bufio.NewReaderSize(f, maxLineBytes)
 	for {
-		line, err := r.ReadString('\n')
-		if len(line) > 0 {
-			if len(line) > maxLineBytes {
-				line = line[:maxLineBytes]
-			}
-			c.RawLines++
-			if n := normalize.Line(strings.TrimRight(line, "\r\n")); n != "" {
-				if i, ok := index[n]; ok {
-					c.Counts[i]++
-				} else {
-					index[n] = len(c.Lines)
-					c.Lines = append(c.Lines, n)
-					c.Counts = append(c.Counts, 1)
-				}
-			}
+		// ReadLine returns at most a buffer's worth; continuation chunks of a
+		// longer line are dropped.
+		chunk, more, err := r.ReadLine()
+		if len(chunk) > 0 {
+			c.add(string(chunk), index)
+		}
+		for more && err == nil {
+			_, more, err = r.ReadLine()
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -96,6 +89,21 @@ func (c *Corpus) readFile(path string, index map[string]int) error {
 			return err
 		}
 	}
+}
+
+func (c *Corpus) add(line string, index map[string]int) {
+	c.RawLines++
+	n := normalize.Line(line)
+	if n == "" {
+		return
+	}
+	if i, ok := index[n]; ok {
+		c.Counts[i]++
+		return
+	}
+	index[n] = len(c.Lines)
+	c.Lines = append(c.Lines, n)
+	c.Counts = append(c.Counts, 1)
 }
 
 // split puts about valPercent% of the lines in a validation set, chosen by a

@@ -1,6 +1,9 @@
 package pretrain
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -72,5 +75,47 @@ func TestLearnVocab(t *testing.T) {
 	}
 	if _, err := LearnVocab(lines, []int{1}, 300); err == nil {
 		t.Error("mismatched weights accepted")
+	}
+}
+
+func TestLoadCorpus(t *testing.T) {
+	dir := t.TempDir()
+	huge := "GET /" + strings.Repeat("a", 3<<20) + " done"
+	files := map[string]string{
+		"a.log":   "PacketResponder 1 for block blk_123456789012 terminating\r\nPacketResponder 2 for block blk_987654321098 terminating\n\n" + huge + "\nlast line without newline",
+		"b.log":   "\xff\xfe bad bytes 42\nPacketResponder 3 for block blk_555555555555 terminating\n",
+		"c.txt":   "not a log file: ignored\n",
+		"sub.log": "",
+	}
+	for n, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := LoadCorpus(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Files) != 3 || c.RawLines != 6 {
+		t.Errorf("files %v, raw lines %d; want 3 .log files and 6 non-empty lines", c.Files, c.RawLines)
+	}
+	if c.Lines[0] != "PacketResponder <NUM> for block blk_<ID> terminating" || c.Counts[0] != 3 {
+		t.Errorf("first distinct line %q x%d", c.Lines[0], c.Counts[0])
+	}
+	if len(c.Lines) != 4 {
+		t.Errorf("%d distinct lines %q, want 4", len(c.Lines), c.Lines)
+	}
+	for _, l := range c.Lines {
+		if len(l) > maxLineBytes {
+			t.Errorf("a line of %d bytes was kept", len(l))
+		}
+	}
+	if _, err := LoadCorpus(context.Background(), filepath.Join(dir, "missing")); err == nil {
+		t.Error("missing corpus accepted")
+	}
+	cctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := LoadCorpus(cctx, dir); err == nil {
+		t.Error("cancelled context accepted")
 	}
 }
