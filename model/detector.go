@@ -29,6 +29,66 @@ type CascadeOptions struct {
 	// Key identifies a session's content for memory dedup and AEM; default
 	// normalize.TemplateKey (the normalised template sequence).
 	Key func(lines []string) string
+	// RequireEncoderMatch makes NewCascade fail when the encoder does not
+	// reproduce the bundle's probe vectors (see CheckEncoder). Otherwise the
+	// result is only kept for EncoderCheck, for a warning at start: vectors
+	// from another encoder, pooling or normaliser send nearly every session
+	// to the LLM.
+	RequireEncoderMatch bool
+}
+
+// MinProbeCosine is the least cosine similarity between a probe line's
+// vector now and at training for the encoder to count as the same one.
+const MinProbeCosine = 0.99
+
+// ErrEncoderMismatch reports an encoder that does not reproduce the vectors
+// a bundle was trained on.
+var ErrEncoderMismatch = errors.New("encoder does not match the bundle")
+
+// CheckEncoder re-embeds the bundle's probe lines and returns
+// ErrEncoderMismatch (wrapped, with the worst cosine) if any vector moved
+// below MinProbeCosine. A bundle without probe lines passes.
+func CheckEncoder(ctx context.Context, enc Encoder, ref bundle.EncoderRef) error {
+	if len(ref.Probe) == 0 {
+		return nil
+	}
+	lines := make([]string, len(ref.Probe))
+	for i, p := range ref.Probe {
+		lines[i] = p.Line
+	}
+	got, err := enc.Embed(ctx, lines)
+	if err != nil {
+		return fmt.Errorf("encoder check: %w", err)
+	}
+	if len(got) != len(lines) {
+		return fmt.Errorf("encoder check: %d vectors for %d lines", len(got), len(lines))
+	}
+	for i, p := range ref.Probe {
+		if cos := cosine(got[i], p.Vector); !(cos >= MinProbeCosine) {
+			return fmt.Errorf("%w: probe line %d has cosine %.3f to its training vector (bundle encoder %q); retrain the bundle with this encoder or configure the one it names",
+				ErrEncoderMismatch, i, cos, ref.Name)
+		}
+	}
+	return nil
+}
+
+func cosine(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.NaN()
+	}
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	if aa == 0 || bb == 0 {
+		if aa == bb {
+			return 1
+		}
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
 }
 
 // Cascade is the CoorLog detector: encoder, coordinator, small model + kNN
@@ -44,6 +104,7 @@ type Cascade struct {
 
 	snap     atomic.Pointer[evolve.Snapshot]
 	manifest bundle.Manifest // of the loaded bundle, for persisting AEM snapshots
+	encErr   error           // CheckEncoder's result at construction
 
 	aemMu sync.Mutex
 	aem   atomic.Pointer[evolve.Updater]
@@ -62,13 +123,19 @@ func NewCascade(b *bundle.Bundle, opts CascadeOptions) (*Cascade, error) {
 	if d, want := opts.Encoder.Dim(), b.Coordinator.Dim(); d != want {
 		return nil, fmt.Errorf("cascade: encoder gives %d-d vectors, bundle expects %d (trained with encoder %q)", d, want, b.Manifest.Encoder.Name)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	encErr := CheckEncoder(ctx, opts.Encoder, b.Manifest.Encoder)
+	cancel()
+	if encErr != nil && opts.RequireEncoderMatch {
+		return nil, fmt.Errorf("cascade: %w", encErr)
+	}
 	if opts.K <= 0 {
 		opts.K = 5
 	}
 	if opts.Key == nil {
 		opts.Key = normalize.TemplateKey
 	}
-	c := &Cascade{enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, manifest: b.Manifest}
+	c := &Cascade{enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, manifest: b.Manifest, encErr: encErr}
 	c.snap.Store(snapshotOf(b))
 	return c, nil
 }
@@ -278,6 +345,10 @@ func (c *Cascade) bundleOf(s *evolve.Snapshot) *bundle.Bundle {
 	m.Updates = s.Updates
 	return &bundle.Bundle{Manifest: m, Coordinator: s.Coordinator, Small: s.Small, Memory: s.Memory}
 }
+
+// EncoderCheck is the result of CheckEncoder when the cascade was built: nil,
+// or an ErrEncoderMismatch (or probe failure) worth a warning at start.
+func (c *Cascade) EncoderCheck() error { return c.encErr }
 
 // Snapshot is the model set in use now.
 func (c *Cascade) Snapshot() *evolve.Snapshot { return c.snap.Load() }

@@ -273,8 +273,15 @@ func TestEncoderFailures(t *testing.T) {
 	f := trained(t)
 	ctx := context.Background()
 	s := model.Session{ID: "x", Lines: f.test[0].Lines}
+	// Faults at Detect time (the start-up encoder check reports them too).
 	bad := &hashEncoder{dim: 64, fail: errors.New("boom")}
+	if _, err := model.NewCascade(f.b, model.CascadeOptions{Encoder: bad, RequireEncoderMatch: true}); err == nil {
+		t.Fatal("failing encoder passed the start-up check")
+	}
 	c, _ := model.NewCascade(f.b, model.CascadeOptions{Encoder: bad})
+	if c.EncoderCheck() == nil {
+		t.Fatal("failing encoder: no check result")
+	}
 	if _, err := c.Detect(ctx, s); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Fatalf("encoder error: %v", err)
 	}
@@ -387,4 +394,44 @@ func mustVec(t *testing.T, enc model.Encoder, lines []string) []float32 {
 		t.Fatal(err)
 	}
 	return model.SessionVector(v)
+}
+
+// A bundle remembers a few training lines and their vectors; a cascade over
+// an encoder that no longer reproduces them (other weights, pooling or
+// normaliser) is reported at start (or refused) instead of silently routing
+// everything to the LLM.
+func TestEncoderCheck(t *testing.T) {
+	f := trained(t)
+	probe := f.b.Manifest.Encoder.Probe
+	if len(probe) != 4 || len(probe[0].Vector) != 64 || probe[0].Line == "" {
+		t.Fatalf("probe %+v", probe)
+	}
+	c, err := model.NewCascade(f.b, model.CascadeOptions{Encoder: f.enc, RequireEncoderMatch: true})
+	if err != nil || c.EncoderCheck() != nil {
+		t.Fatalf("same encoder refused: %v", err)
+	}
+	other := &hashEncoder{dim: 64, salt: "v2"}
+	_, err = model.NewCascade(f.b, model.CascadeOptions{Encoder: other, RequireEncoderMatch: true})
+	if !errors.Is(err, model.ErrEncoderMismatch) || !strings.Contains(err.Error(), "cosine") {
+		t.Fatalf("other encoder: %v", err)
+	}
+	c, err = model.NewCascade(f.b, model.CascadeOptions{Encoder: other})
+	if err != nil || !errors.Is(c.EncoderCheck(), model.ErrEncoderMismatch) {
+		t.Fatalf("mismatch without RequireEncoderMatch: %v, check %v", err, c.EncoderCheck())
+	}
+	// The probe survives a save and load.
+	dir := t.TempDir()
+	if _, err := bundle.Save(dir, f.b); err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := model.CheckEncoder(context.Background(), f.enc, b.Manifest.Encoder); err != nil {
+		t.Fatal(err)
+	}
+	if err := model.CheckEncoder(context.Background(), other, b.Manifest.Encoder); !errors.Is(err, model.ErrEncoderMismatch) {
+		t.Fatalf("after reload: %v", err)
+	}
 }

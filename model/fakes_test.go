@@ -23,8 +23,9 @@ type hashEncoder struct {
 	dim   int
 	calls atomic.Int64
 	fail  error
-	width int  // when > 0, the (wrong) width returned
-	nan   bool // return NaN vectors
+	width int    // when > 0, the (wrong) width returned
+	nan   bool   // return NaN vectors
+	salt  string // a different salt is a different encoder
 }
 
 func (e *hashEncoder) Dim() int { return e.dim }
@@ -46,6 +47,7 @@ func (e *hashEncoder) Embed(ctx context.Context, lines []string) ([][]float32, e
 		v := make([]float32, w)
 		for _, tok := range strings.Fields(normalize.Line(l)) {
 			h := fnv.New64a()
+			h.Write([]byte(e.salt))
 			h.Write([]byte(tok))
 			x := h.Sum64()
 			sign := float32(1)

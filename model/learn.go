@@ -167,7 +167,11 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 func (l *Learner) train(sessions []LabelledSession, vecs [][]float32) {
 	defer l.wg.Done()
 	info := bundle.TrainInfo{TrainSessions: len(sessions)}
-	b, err := trainVectors(l.ctx, sessions, vecs, nil, l.opts.Train, info, nil)
+	probe, err := encoderProbe(l.ctx, l.opts.Cascade.Encoder, sessions)
+	var b *bundle.Bundle
+	if err == nil {
+		b, err = trainVectors(l.ctx, sessions, vecs, nil, probe, l.opts.Train, info, nil)
+	}
 	var c *Cascade
 	if err == nil {
 		c, err = NewCascade(b, l.opts.Cascade)

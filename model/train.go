@@ -61,11 +61,52 @@ func Train(ctx context.Context, enc Encoder, train, valid []LabelledSession, opt
 		return nil, err
 	}
 	info := bundle.TrainInfo{TrainSessions: len(train), ValidSessions: len(valid), EncodeSeconds: time.Since(t0).Seconds()}
-	return trainVectors(ctx, train, trainVecs, validVecs, opts, info, progress)
+	probe, err := encoderProbe(ctx, enc, train)
+	if err != nil {
+		return nil, err
+	}
+	return trainVectors(ctx, train, trainVecs, validVecs, probe, opts, info, progress)
+}
+
+// probeLines is how many distinct training lines EncoderRef.Probe keeps.
+const probeLines = 4
+
+// encoderProbe embeds a few distinct training lines (the first lines of
+// sessions) for the bundle's encoder check.
+func encoderProbe(ctx context.Context, enc Encoder, sessions []LabelledSession) ([]bundle.ProbeLine, error) {
+	var lines []string
+	seen := map[string]bool{}
+	for _, s := range sessions {
+		for _, l := range s.Lines {
+			if len(lines) == probeLines {
+				break
+			}
+			if !seen[l] {
+				seen[l] = true
+				lines = append(lines, l)
+				break // one line per session: varied templates
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	vecs, err := enc.Embed(ctx, lines)
+	if err != nil {
+		return nil, fmt.Errorf("train: encoder probe: %w", err)
+	}
+	if len(vecs) != len(lines) {
+		return nil, fmt.Errorf("train: encoder probe: %d vectors for %d lines", len(vecs), len(lines))
+	}
+	out := make([]bundle.ProbeLine, len(lines))
+	for i := range lines {
+		out[i] = bundle.ProbeLine{Line: lines[i], Vector: vecs[i]}
+	}
+	return out, nil
 }
 
 // trainVectors is Train after encoding (the Learner has its vectors already).
-func trainVectors(ctx context.Context, train []LabelledSession, trainVecs, validVecs [][]float32, opts TrainOptions, info bundle.TrainInfo, progress io.Writer) (*bundle.Bundle, error) {
+func trainVectors(ctx context.Context, train []LabelledSession, trainVecs, validVecs [][]float32, probe []bundle.ProbeLine, opts TrainOptions, info bundle.TrainInfo, progress io.Writer) (*bundle.Bundle, error) {
 	if opts.Key == nil {
 		opts.Key = normalize.TemplateKey
 	}
@@ -114,6 +155,7 @@ func trainVectors(ctx context.Context, train []LabelledSession, trainVecs, valid
 
 	ref := opts.Encoder
 	ref.Dim = coord.Dim()
+	ref.Probe = probe
 	return &bundle.Bundle{
 		Manifest:    bundle.Manifest{ModelVersion: opts.Version, Created: created, Encoder: ref, Training: info},
 		Coordinator: coord, Small: small, Memory: mem,

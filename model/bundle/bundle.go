@@ -53,6 +53,16 @@ type EncoderRef struct {
 	Name       string `json:"name"`        // "default" (the shipped encoder) or a checkpoint path
 	ConfigHash string `json:"config_hash"` // hash of the encoder's configuration, to detect a swap
 	Dim        int    `json:"dim"`         // session vector width
+	// Probe is a few training lines and the vectors the encoder gave them:
+	// a cascade re-embeds them at start to verify that its encoder (weights,
+	// pooling, normalisation) still produces the vectors the models learnt.
+	Probe []ProbeLine `json:"probe,omitempty"`
+}
+
+// ProbeLine is one line of EncoderRef.Probe.
+type ProbeLine struct {
+	Line   string    `json:"line"`
+	Vector []float32 `json:"vector"`
 }
 
 // TrainInfo records how the bundle was trained.
@@ -213,6 +223,11 @@ func Decode(p []byte) (*Bundle, error) {
 	}
 	if d := b.Manifest.Encoder.Dim; d != 0 && d != b.Coordinator.Dim() {
 		return nil, fmt.Errorf("bundle: manifest says encoder width %d, models take %d", d, b.Coordinator.Dim())
+	}
+	for i, p := range b.Manifest.Encoder.Probe {
+		if len(p.Vector) != b.Coordinator.Dim() {
+			return nil, fmt.Errorf("bundle: encoder probe %d has width %d, models take %d", i, len(p.Vector), b.Coordinator.Dim())
+		}
 	}
 	return &b, nil
 }
