@@ -50,7 +50,8 @@ func tiny(t testing.TB) *Bundle {
 		t.Fatal(err)
 	}
 	return &Bundle{
-		Manifest:    Manifest{ModelVersion: "test-1", Created: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), Encoder: EncoderRef{Name: "default", ConfigHash: "abc"}},
+		Manifest: Manifest{ModelVersion: "test-1", Created: time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC), Encoder: EncoderRef{Name: "default", ConfigHash: "abc",
+			Probe: []ProbeLine{{Line: "081109 203615 148 INFO dfs.DataNode$PacketResponder: line", Vector: vecs[0]}}}},
 		Coordinator: c, Small: s, Memory: m,
 	}
 }
@@ -123,6 +124,15 @@ func TestLoadRejectsBadFiles(t *testing.T) {
 	check("foreign", []byte("\x89PNG\r\n\x1a\n0000000000000000000000000000000000000000000000"), ErrNotBundle)
 	check("empty", nil, ErrNotBundle)
 	check("text", []byte(strings.Repeat("hello ", 20)), ErrNotBundle)
+
+	// A probe vector of the wrong width is caught after decoding.
+	wrongProbe := tiny(t)
+	wrongProbe.Manifest.Encoder.Probe[0].Vector = []float32{1, 2}
+	if q, err := wrongProbe.Encode(); err != nil {
+		t.Fatal(err)
+	} else {
+		check("probe width", q, nil)
+	}
 
 	// A consistent checksum over an inconsistent body is still caught.
 	body := bytes.Clone(p[:len(p)-sha256.Size])
