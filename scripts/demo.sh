@@ -27,6 +27,7 @@ die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 [ "${FRESH:-}" = 1 ] && rm -rf "$RUN"
 mkdir -p "$RUN/data" bin
+RUN=$(cd "$RUN" && pwd)
 
 say "1. build (setup, collector distribution, commands)"
 bash scripts/setup.sh
@@ -61,7 +62,7 @@ bin/demolog compose --test "$RUN/data/test.jsonl" --evolved "$RUN/data/evolved.j
 lines=$(wc -l <"$RUN/hdfs.log")
 
 say "4. collector: file_log -> coorlog -> otlp_http (otlpsink) + debug"
-export COORLOG_DEMO_LOG=$ROOT/$RUN/hdfs.log COORLOG_DEMO_MODEL=$ROOT/$RUN/model
+export COORLOG_DEMO_LOG=$RUN/hdfs.log COORLOG_DEMO_MODEL=$RUN/model
 rm -f "$RUN/received.jsonl"
 bin/otlpsink -listen "127.0.0.1:$COORLOG_DEMO_SINK_PORT" -out "$RUN/received.jsonl" 2>"$RUN/otlpsink.log" &
 sink=$!

@@ -112,46 +112,95 @@ func Interleave(sessions []dataset.Session, rng *rand.Rand) []string {
 	return out
 }
 
-// Synthetic HDFS event sequences for machines without the shared data. The
-// normal shapes follow the block life cycle of the real log (receive on three
-// datanodes, allocate, responders terminate, stored, optionally served,
-// verified or replicated, then deleted); anomalous ones add the failure events
-// of the HDFS labels (write exceptions, interrupted or failed responders,
-// failed transfers, missing blocks, replication time-outs).
-var (
-	normalShapes = [][]int{
-		{5, 5, 5, 22, 11, 9, 11, 9, 11, 9, 26, 26, 26, 23, 23, 23, 21, 21, 21},
-		{22, 5, 5, 5, 11, 9, 11, 9, 11, 9, 26, 26, 26},
-		{5, 22, 5, 5, 11, 9, 11, 9, 11, 9, 26, 26, 26, 3, 3, 2, 23, 23, 23, 21, 21, 21},
-		{5, 5, 22, 5, 11, 9, 11, 9, 11, 9, 26, 26, 26, 25, 18, 5, 6, 16, 26, 23, 23, 23, 23, 21, 21, 21, 21},
-		{5, 5, 5, 22, 11, 9, 11, 9, 11, 9, 26, 26, 26, 3, 2, 3, 3},
+// failureEvents are the HDFS events that only anomalous blocks record (write
+// exceptions, interrupted or failed responders, failed transfers, missing
+// blocks, replication time-outs).
+var failureEvents = []int{7, 8, 10, 12, 13, 14, 17, 20, 28, 29}
+
+// normalSequence draws one normal block life cycle in the shape of the real
+// log: receive on three datanodes (allocation somewhere among them), three
+// responders terminating with their "received" lines in either order, three
+// stored blocks interleaved with them, then optionally served and verified
+// reads, a re-replication, and the deletion on each datanode.
+func normalSequence(rng *rand.Rand) []int {
+	seq := []int{5, 5, 5}
+	seq = slices.Insert(seq, rng.IntN(4), 22)
+	stored := 0
+	for range 3 {
+		if rng.IntN(2) == 0 {
+			seq = append(seq, 11, 9)
+		} else {
+			seq = append(seq, 9, 11)
+		}
+		if rng.IntN(3) == 0 { // the name node records a store early
+			seq = append(seq, 26)
+			stored++
+		}
 	}
-	failureEvents = []int{7, 8, 10, 12, 13, 14, 17, 20, 28, 29}
-)
+	for ; stored < 3; stored++ {
+		seq = append(seq, 26)
+	}
+	for range rng.IntN(4) { // reads
+		seq = append(seq, 3)
+	}
+	if rng.IntN(4) == 0 {
+		seq = append(seq, 2)
+	}
+	if rng.IntN(6) == 0 { // re-replication to a fourth datanode
+		seq = append(seq, 25, 18, 5, 6, 16, 26)
+	}
+	if rng.IntN(10) < 7 { // deleted later in the log
+		n := 3
+		if seq[len(seq)-1] == 26 && rng.IntN(4) == 0 {
+			n = 4
+		}
+		if rng.IntN(2) == 0 {
+			for range n {
+				seq = append(seq, 23)
+			}
+			for range n {
+				seq = append(seq, 21)
+			}
+		} else {
+			for range n {
+				seq = append(seq, 23, 21)
+			}
+		}
+	}
+	return seq
+}
+
+// anomalousSequence breaks a normal life cycle: failure events inserted after
+// the receive phase, and often a block that is never fully stored or deleted.
+func anomalousSequence(rng *rand.Rand) []int {
+	seq := normalSequence(rng)
+	if rng.IntN(3) == 0 { // the write aborted: only part of the pipeline reported
+		seq = seq[:4+rng.IntN(4)]
+	}
+	for range 1 + rng.IntN(2) {
+		at := 3 + rng.IntN(len(seq)-2)
+		seq = slices.Insert(seq, at, failureEvents[rng.IntN(len(failureEvents))])
+	}
+	if rng.IntN(2) == 0 {
+		seq = slices.DeleteFunc(seq, func(e int) bool { return e == 21 })
+	}
+	return seq
+}
 
 // Synthesize renders n sessions, a share anomRate of them anomalous, as raw
-// HDFS lines with dataset.HDFSSynth. Deterministic for a seed.
+// HDFS lines with dataset.HDFSSynth. Deterministic for a seed. It stands in
+// for the shared HDFS data on machines without it; the demo says so.
 func Synthesize(n int, anomRate float64, seed uint64) []dataset.Session {
 	rng := rand.New(rand.NewPCG(seed, 0x73796e74))
 	syn := dataset.NewHDFSSynth(seed)
 	out := make([]dataset.Session, 0, n)
 	nAnom := int(anomRate*float64(n) + 0.5)
 	for i := range n {
-		seq := slices.Clone(normalShapes[rng.IntN(len(normalShapes))])
-		label := dataset.Normal
 		if i < nAnom {
-			label = dataset.Anomalous
-			// One or two failure events after the receive phase; a failed
-			// block is often never deleted.
-			for range 1 + rng.IntN(2) {
-				at := 3 + rng.IntN(len(seq)-3)
-				seq = slices.Insert(seq, at, failureEvents[rng.IntN(len(failureEvents))])
-			}
-			if rng.IntN(2) == 0 {
-				seq = slices.DeleteFunc(seq, func(e int) bool { return e == 21 })
-			}
+			out = append(out, syn.Session(anomalousSequence(rng), dataset.Anomalous))
+		} else {
+			out = append(out, syn.Session(normalSequence(rng), dataset.Normal))
 		}
-		out = append(out, syn.Session(seq, label))
 	}
 	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
