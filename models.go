@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -81,20 +80,6 @@ func loadEncoder(c EncoderConfig) (model.Encoder, func() error, error) {
 	return e, e.Close, nil
 }
 
-// sameEncoder compares encoder references loosely: paths are compared
-// absolute and cleaned.
-func sameEncoder(a, b string) bool {
-	if a == b {
-		return true
-	}
-	if a == "default" || b == "default" {
-		return false
-	}
-	aa, err1 := filepath.Abs(a)
-	bb, err2 := filepath.Abs(b)
-	return err1 == nil && err2 == nil && aa == bb
-}
-
 // buildModels loads the model side: the bundle first (cheap, so a corrupt
 // file fails the start before the encoder is loaded), then the encoder behind
 // the embedding cache, then the cascade (detect) or the learner (learn), with
@@ -105,10 +90,6 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 	if mode == ModeDetect {
 		if b, err = bundle.Load(cfg.ModelPath); err != nil {
 			return ms, fmt.Errorf("loading the model bundle (model_path %s): %w", cfg.ModelPath, err)
-		}
-		if got, want := encoderRef(cfg.Encoder), b.Manifest.Encoder.Name; !sameEncoder(got, want) {
-			log.Warn("coorlog: the model bundle was trained with another encoder; verdicts will be wrong unless it is the same checkpoint",
-				zap.String("bundle_encoder", want), zap.String("configured_encoder", got))
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -129,7 +110,10 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		}
 	}()
 	cache := embedcache.New(enc, cfg.Encoder.CacheSize)
-	copts := model.CascadeOptions{Encoder: cache, Judge: judge}
+	// An encoder (or pooling) other than the bundle's would send nearly every
+	// session to the LLM: the cascade re-embeds the bundle's probe lines and
+	// refuses to start when their vectors moved.
+	copts := model.CascadeOptions{Encoder: cache, Judge: judge, RequireEncoderMatch: true}
 
 	// AEM runs in the background until Shutdown; in learn mode it starts when
 	// the trained cascade takes over.

@@ -21,6 +21,7 @@ import (
 	"github.com/coorlog/coorlogprocessor/model"
 	"github.com/coorlog/coorlogprocessor/model/bundle"
 	"github.com/coorlog/coorlogprocessor/model/coordinator"
+	"github.com/coorlog/coorlogprocessor/model/embedcache"
 	"github.com/coorlog/coorlogprocessor/model/encoder"
 	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 )
@@ -61,7 +62,9 @@ func trainedModelDir(t *testing.T) (string, []dataset.Session) {
 		ccfg.Epochs = 3
 		scfg := smallmodel.DefaultConfig()
 		scfg.Epochs = 2
-		b, err := model.Train(context.Background(), enc, train, valid, model.TrainOptions{
+		// Trained, like `coorlog train`, through the normalising cache the
+		// component puts in front of the encoder.
+		b, err := model.Train(context.Background(), embedcache.New(enc, 0), train, valid, model.TrainOptions{
 			Coordinator: ccfg, Small: scfg, Encoder: bundle.EncoderRef{Name: parityEncoder}, Version: "test-bundle-1",
 		}, nil)
 		if err != nil {
@@ -199,4 +202,17 @@ func TestAEMPersistsIntoModelPathOnShutdown(t *testing.T) {
 	b, err := bundle.Load(dir)
 	require.NoError(t, err)
 	assert.Equal(t, "test-bundle-1", b.Manifest.ModelVersion)
+}
+
+func TestStartRefusesAnEncoderThatDoesNotMatchTheBundle(t *testing.T) {
+	dir, _ := trainedModelDir(t)
+	cfg := detectConfig(dir)
+	cfg.Encoder.Pooling = PoolingCLS // same checkpoint and width, other vectors
+	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	err = p.Start(context.Background(), componenttest.NewNopHost())
+	require.Error(t, err)
+	assert.True(t, errors.Is(err, model.ErrEncoderMismatch), "%v", err)
+	assert.Contains(t, err.Error(), "model bundle "+dir)
+	require.NoError(t, p.Shutdown(context.Background()))
 }
