@@ -46,6 +46,9 @@ func run(dir, inc, lib, cuda string, maxPasses int) error {
 	if err := writeCgoFlags(filepath.Join(libtch, "lib.go"), inc, lib, cuda); err != nil {
 		return fmt.Errorf("rewriting cgo flags: %w", err)
 	}
+	if err := fixIntReads(libtch); err != nil {
+		return fmt.Errorf("fixing C int reads: %w", err)
+	}
 	total := 0
 	for pass := 1; pass <= maxPasses; pass++ {
 		failing, other, err := syntaxCheck(libtch, inc)
@@ -202,4 +205,25 @@ func signatureName(l string) string {
 		return ""
 	}
 	return m[1]
+}
+
+// intRead matches gotch's `*(*int)(unsafe.Pointer(&x))` conversions of a C
+// int result: they read 8 bytes from a 4-byte value, so the upper half is
+// stack garbage. at_grad_set_enabled goes through one: the "previous grad
+// mode" it reports is wrong, and code restoring it can leave gradients off.
+var intRead = regexp.MustCompile(`return \*\(\*int\)\(unsafe\.Pointer\(&(\w+)\)\)`)
+
+func fixIntReads(libtch string) error {
+	for _, name := range []string{"tensor.go"} {
+		path := filepath.Join(libtch, name)
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		out := intRead.ReplaceAll(src, []byte("return int($1)"))
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
