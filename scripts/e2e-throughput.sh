@@ -6,7 +6,8 @@
 # sink holds every record, the collector's CPU time over the same span (/proc/PID/stat), and its
 # peak RSS. Medians and the ratio go to docs/notes/collector.md (between the throughput markers).
 #
-# Variables: TPUT_SESSIONS (15000 sessions, about 300k lines), TPUT_ROUNDS (3),
+# Variables: TPUT_SESSIONS (15000 sessions, about 300k lines), TPUT_ROUNDS (3), TPUT_CONCURRENT (200
+# sessions in progress at a time in the input),
 # COORLOG_TPUT_MODEL (default demo/run/model; `make demo` makes it), TPUT_PORT (14329).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -28,7 +29,9 @@ if [ ! -s "$MODEL/coorlog.bundle" ]; then
 fi
 MODEL=$(cd "$MODEL" && pwd)
 
-bin/demolog lines --out "$OUT/load.log" --sessions "$SESSIONS" --seed 21
+# 200 blocks in progress at a time, as on a live cluster: sessions close (and are scored) while
+# the file is being read, not all at its end.
+bin/demolog lines --out "$OUT/load.log" --sessions "$SESSIONS" --concurrent "${TPUT_CONCURRENT:-200}" --seed 21
 LINES=$(wc -l <"$OUT/load.log")
 
 write_config() { # $1 = name, $2 = processors list
@@ -127,7 +130,8 @@ machine="$(nproc) cores, $(awk '/model name/ { $1 = $2 = $3 = ""; print; exit }'
 section=$(cat <<EOF
 <!-- throughput:begin -->
 Measured $(date -u +%Y-%m-%d) on this machine ($machine), \`bash scripts/e2e-throughput.sh\`
-(TPUT_SESSIONS=$SESSIONS, TPUT_ROUNDS=$ROUNDS): $LINES raw HDFS lines, the same file through both
+(TPUT_SESSIONS=$SESSIONS, TPUT_ROUNDS=$ROUNDS, ${TPUT_CONCURRENT:-200} blocks in progress at a time):
+$LINES raw HDFS lines, the same file through both
 pipelines, alternating runs, medians. Wall time runs from the collector's "Everything is ready" to the
 last record at the sink (so it includes coorlog's inactivity timeout of 500 ms for the last sessions);
 CPU is the collector process's user+system time over the same span (the sink runs in another process).

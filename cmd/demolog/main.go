@@ -7,7 +7,7 @@
 //	                [--normal 30] [--anomalous 10] [--evolved-sessions 20] [--seed 7]
 //	    a raw log file of interleaved normal, anomalous and evolved block
 //	    sessions, and their labels (exchange format, attribute "kind")
-//	demolog lines   --out hdfs.log [--sessions 10000] [--anomaly-rate 0.03] [--seed 7]
+//	demolog lines   --out hdfs.log [--sessions 10000] [--anomaly-rate 0.03] [--concurrent 0] [--seed 7]
 //	    an unlabelled raw log of interleaved synthetic block sessions (load input)
 package main
 
@@ -139,6 +139,7 @@ func linesCmd(args []string, stdout io.Writer) error {
 	n := fs.Int("sessions", 10000, "sessions to synthesise")
 	rate := fs.Float64("anomaly-rate", 0.03, "share of anomalous sessions")
 	seed := fs.Uint64("seed", 7, "seed")
+	window := fs.Int("concurrent", 0, "sessions in progress at a time (0 = all interleaved at once)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -146,7 +147,7 @@ func linesCmd(args []string, stdout io.Writer) error {
 		return errors.New("lines: need --out, --sessions >= 1 and --anomaly-rate in [0, 1)")
 	}
 	sessions := demolog.Synthesize(*n, *rate, *seed)
-	lines := demolog.Interleave(sessions, rand.New(rand.NewPCG(*seed, 1)))
+	lines := demolog.InterleaveWindow(sessions, *window, rand.New(rand.NewPCG(*seed, 1)))
 	if err := os.WriteFile(*out, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		return fmt.Errorf("lines: %w", err)
 	}

@@ -112,6 +112,39 @@ func Interleave(sessions []dataset.Session, rng *rand.Rand) []string {
 	return out
 }
 
+// InterleaveWindow is Interleave over a sliding window of at most window
+// sessions in progress: a session starts when another ends, as blocks come
+// and go on a live cluster (window <= 0 interleaves all of them at once).
+func InterleaveWindow(sessions []dataset.Session, window int, rng *rand.Rand) []string {
+	if window <= 0 || window >= len(sessions) {
+		return Interleave(sessions, rng)
+	}
+	type cur struct{ s, next int }
+	active := make([]cur, 0, window)
+	started, total := 0, 0
+	for _, s := range sessions {
+		total += len(s.Lines)
+	}
+	out := make([]string, 0, total)
+	for len(out) < total {
+		for len(active) < window && started < len(sessions) {
+			if len(sessions[started].Lines) > 0 {
+				active = append(active, cur{s: started})
+			}
+			started++
+		}
+		i := rng.IntN(len(active))
+		a := &active[i]
+		out = append(out, sessions[a.s].Lines[a.next])
+		a.next++
+		if a.next == len(sessions[a.s].Lines) {
+			active[i] = active[len(active)-1]
+			active = active[:len(active)-1]
+		}
+	}
+	return out
+}
+
 // failureEvents are the HDFS events that only anomalous blocks record (write
 // exceptions, interrupted or failed responders, failed transfers, missing
 // blocks, replication time-outs).

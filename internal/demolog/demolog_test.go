@@ -1,6 +1,7 @@
 package demolog
 
 import (
+	"math/rand/v2"
 	"regexp"
 	"strings"
 	"testing"
@@ -71,4 +72,33 @@ func TestComposeKeepsSessionsDisjointAndOrdered(t *testing.T) {
 
 	_, _, err = Compose(test, evolved, Options{Normal: 1000})
 	assert.ErrorContains(t, err, "wanted 1000 normal sessions")
+}
+
+func TestInterleaveWindowBoundsOpenSessions(t *testing.T) {
+	sessions := Synthesize(300, 0.1, 2)
+	lines := InterleaveWindow(sessions, 10, rand.New(rand.NewPCG(1, 2)))
+	total := 0
+	last := map[string]int{}
+	first := map[string]int{}
+	for _, s := range sessions {
+		total += len(s.Lines)
+	}
+	require.Len(t, lines, total)
+	for i, l := range lines {
+		id := blk.FindString(l)
+		if _, ok := first[id]; !ok {
+			first[id] = i
+		}
+		last[id] = i
+	}
+	// At no point are more than 10 sessions between their first and last line.
+	for i := range lines {
+		open := 0
+		for id := range first {
+			if first[id] <= i && i <= last[id] {
+				open++
+			}
+		}
+		require.LessOrEqual(t, open, 10, "line %d", i)
+	}
 }

@@ -16,11 +16,11 @@ type Session struct {
 	ID        string
 	Records   int // annotated records of the session
 	Summaries int // summary records (emit_summary) for it
-	Route   string
-	Anomaly bool
-	Evolved bool
-	Score   float64
-	Reason  string
+	Route     string
+	Anomaly   bool
+	Evolved   bool
+	Score     float64
+	Reason    string
 	// Mixed is set when records of the session carry different verdicts
 	// (a session that was flushed and reopened, for example).
 	Mixed bool
