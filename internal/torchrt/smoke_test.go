@@ -2,6 +2,7 @@ package torchrt_test
 
 import (
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/coorlog/coorlogprocessor/internal/torchrt"
@@ -49,6 +50,27 @@ func TestTrainSaveLoad(t *testing.T) {
 	for i := range a {
 		if a[i] != b[i] {
 			t.Fatalf("loaded model differs at %d: %v vs %v", i, a[i], b[i])
+		}
+	}
+}
+
+// TestGradModeRoundTrip guards the setup's fix of gotch's C-int reads: the
+// previous grad mode reported by GradSetEnabled must be the real one, or
+// code that restores it leaves gradients off.
+func TestGradModeRoundTrip(t *testing.T) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	for i := 0; i < 100; i++ {
+		if _, err := ts.GradSetEnabled(true); err != nil {
+			t.Fatal(err)
+		}
+		prev, err := ts.GradSetEnabled(false)
+		if err != nil || !prev {
+			t.Fatalf("iteration %d: previous mode %v (want true), err %v", i, prev, err)
+		}
+		prev, _ = ts.GradSetEnabled(true)
+		if prev {
+			t.Fatalf("iteration %d: previous mode true after disabling", i)
 		}
 	}
 }
