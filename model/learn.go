@@ -153,11 +153,11 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 	l.vecs = append(l.vecs, sv)
 	n := len(l.sessions)
 	timeUp := l.opts.Duration > 0 && now.Sub(l.first) >= l.opts.Duration && n >= l.opts.MinSessions
-	if n >= l.opts.Sessions || timeUp {
+	if (n >= l.opts.Sessions || timeUp) && l.ctx.Err() == nil { // not after Close
+		l.wg.Add(1)
 		l.training = true
 		sessions, vecs := l.sessions, l.vecs
 		l.sessions, l.vecs = nil, nil
-		l.wg.Add(1)
 		go l.train(sessions, vecs)
 	}
 	return v, nil
@@ -218,8 +218,11 @@ func (l *Learner) Collected() int {
 	return len(l.sessions)
 }
 
-// Close cancels a training in progress and waits for it to end.
+// Close cancels a training in progress and waits for it to end; a closed
+// learner keeps answering "learning" and never trains.
 func (l *Learner) Close() {
+	l.mu.Lock() // collect starts trainings under mu: none starts after this
 	l.cancel()
+	l.mu.Unlock()
 	l.wg.Wait()
 }

@@ -152,3 +152,26 @@ func TestLearnerDurationAndClose(t *testing.T) {
 		t.Fatal("learner without encoder accepted")
 	}
 }
+
+func TestLearnerClosedNeverTrains(t *testing.T) {
+	l, err := model.NewLearner(model.LearnOptions{Sessions: 5, Train: fastTrain, Cascade: model.CascadeOptions{Encoder: &hashEncoder{dim: 16}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	g := &hdfs{r: rand.New(rand.NewSource(9))}
+	for _, s := range g.sessions(10, 0) {
+		v, err := l.Detect(context.Background(), model.Session{ID: s.ID, Lines: s.Lines})
+		if err != nil || v.Reason != model.ReasonLearning {
+			t.Fatalf("after Close: %+v %v", v, err)
+		}
+	}
+	select {
+	case <-l.Ready():
+		t.Fatal("a closed learner trained")
+	case <-time.After(100 * time.Millisecond):
+	}
+	if l.Cascade() != nil || l.Err() != nil {
+		t.Fatalf("cascade %v err %v", l.Cascade(), l.Err())
+	}
+}
