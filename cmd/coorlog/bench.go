@@ -33,6 +33,16 @@ type setResult struct {
 	Evolution    dataset.EvolveReport `json:"evolution"`
 	Intra        []runStats           `json:"intra_version"`
 	Inter        []runStats           `json:"inter_version"`
+	Sweep        []sweepPoint         `json:"evolution_sweep,omitempty"`
+}
+
+// sweepPoint is the inter-version result at one evolution strength.
+type sweepPoint struct {
+	EntryRate       float64  `json:"entry_rate"`
+	SeqRate         float64  `json:"seq_rate"`
+	SessionsChanged int      `json:"sessions_changed"`
+	SmallAlone      runStats `json:"small_model_alone"`
+	CoorLogAEM      runStats `json:"coorlog_aem"`
 }
 
 type lengthPoint struct {
@@ -62,14 +72,14 @@ type benchReport struct {
 }
 
 type benchFlags struct {
-	data, plots, jsonOut, sets, encDir, sizes, lengths string
-	rate                                               float64
-	maxNormal                                          int
-	seed, evolveSeed                                   uint64
-	entry, seq                                         float64
-	window, threads, aemBatch                          int
-	skipScale                                          bool
-	llm                                                llmFlags
+	data, plots, jsonOut, sets, encDir, sizes, lengths, sweep string
+	rate                                                      float64
+	maxNormal                                                 int
+	seed, evolveSeed                                          uint64
+	entry, seq                                                float64
+	window, threads, aemBatch                                 int
+	skipScale                                                 bool
+	llm                                                       llmFlags
 }
 
 func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
@@ -92,6 +102,7 @@ func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.StringVar(&f.sizes, "scale-sizes", "1000,10000,100000", "kNN memory sizes of the scale figure")
 	fs.StringVar(&f.lengths, "scale-lengths", "10,20,50,100,200", "session lengths (lines) of the scale figure")
 	fs.BoolVar(&f.skipScale, "skip-scale", false, "skip the scale figures")
+	fs.StringVar(&f.sweep, "evolve-sweep", "0.1:0.1,0.3:0.2,0.5:0.3", "hdfs: ENTRY:SEQ rate pairs for the evolution-strength sweep (small model alone vs CoorLog+AEM); empty = none")
 	f.llm.register(fs)
 	if err := parse(fs, args); err != nil {
 		return nil, err
@@ -121,6 +132,9 @@ func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
 			return nil, fmt.Errorf("%w: --sets: unknown set %q (want hdfs, bgl)", errUsage, s)
 		}
 	}
+	if _, err := ratePairs(f.sweep); err != nil {
+		return nil, fmt.Errorf("%w: --evolve-sweep: %v", errUsage, err)
+	}
 	if _, err := intList(f.sizes); err != nil {
 		return nil, fmt.Errorf("%w: --scale-sizes: %v", errUsage, err)
 	}
@@ -128,6 +142,23 @@ func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
 		return nil, fmt.Errorf("%w: --scale-lengths: %v", errUsage, err)
 	}
 	return f, nil
+}
+
+func ratePairs(s string) ([][2]float64, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out [][2]float64
+	for _, p := range strings.Split(s, ",") {
+		a, b, ok := strings.Cut(strings.TrimSpace(p), ":")
+		e, err1 := strconv.ParseFloat(a, 64)
+		q, err2 := strconv.ParseFloat(b, 64)
+		if !ok || err1 != nil || err2 != nil || e < 0 || e > 1 || q < 0 || q > 1 {
+			return nil, fmt.Errorf("%q is not ENTRY:SEQ with both rates in [0, 1]", p)
+		}
+		out = append(out, [2]float64{e, q})
+	}
+	return out, nil
 }
 
 func intList(s string) ([]int, error) {
@@ -355,7 +386,64 @@ func benchSet(ctx context.Context, f *benchFlags, name string, all []dataset.Ses
 		}
 		printTable(stdout, fmt.Sprintf("%s %s (%d sessions)", name, setting.label, len(setting.s)), *setting.out)
 	}
+	if name == "hdfs" {
+		pairs, _ := ratePairs(f.sweep)
+		for _, p := range pairs {
+			pt, err := sweepAt(ctx, f, p, test, enc, b, modelDir, stderr)
+			if err != nil {
+				return sr, nil, err
+			}
+			sr.Sweep = append(sr.Sweep, pt)
+		}
+		printSweep(stdout, sr.Sweep)
+	}
 	return sr, b, nil
+}
+
+// sweepAt evolves the test set at one strength and runs the small model
+// alone and CoorLog + AEM on it.
+func sweepAt(ctx context.Context, f *benchFlags, rates [2]float64, test []dataset.Session, enc model.Encoder, b *bundle.Bundle, modelDir string, stderr io.Writer) (sweepPoint, error) {
+	pt := sweepPoint{EntryRate: rates[0], SeqRate: rates[1]}
+	ev, rep, err := evolveSessions(test, rates[0], rates[1], f.evolveSeed)
+	if err != nil {
+		return pt, err
+	}
+	pt.SessionsChanged = rep.SessionsChanged
+	label := fmt.Sprintf("entry %.2g seq %.2g", rates[0], rates[1])
+	if pt.SmallAlone, err = evaluate(ctx, label+": small model", smallOnly{&stages{enc: newCache(enc), b: b}}, ev, nil, 0, stderr); err != nil {
+		return pt, err
+	}
+	fresh, err := bundle.Load(bundle.Path(modelDir))
+	if err != nil {
+		return pt, err
+	}
+	j, err := buildJudge(&f.llm, ev, int64(f.seed))
+	if err != nil {
+		return pt, err
+	}
+	cj := &countingJudge{inner: j}
+	det, closeDet, err := newCascade(ctx, fresh, newCache(enc), cj, f.aemBatch)
+	if err != nil {
+		return pt, err
+	}
+	pt.CoorLogAEM, err = evaluate(ctx, label+": CoorLog+AEM", det, ev, cj, 0, stderr)
+	if cerr := closeDet(); err == nil && cerr != nil {
+		err = cerr
+	}
+	return pt, err
+}
+
+func printSweep(w io.Writer, pts []sweepPoint) {
+	if len(pts) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nhdfs inter-version by evolution strength (same model; simulated LLM)\n%6s %6s %9s %12s %12s %9s %10s %10s\n",
+		"entry", "seq", "changed", "small F1", "CoorLog F1", "evolved", "LLM sess", "LLM calls")
+	for _, p := range pts {
+		c := p.CoorLogAEM
+		fmt.Fprintf(w, "%6.2f %6.2f %9d %12s %12s %9s %10s %10d\n", p.EntryRate, p.SeqRate, p.SessionsChanged,
+			f3(float64(p.SmallAlone.F1)), f3(float64(c.F1)), pct(float64(c.Evolved)), pct(ratio(c.LLMSessions, c.Sessions)), c.LLMCalls)
+	}
 }
 
 // DeepLog-style baseline parameters: the top-9 rule of DeepLog with a short
@@ -443,7 +531,7 @@ func writeScalePlots(dir string, ms []memoryPoint, ls []lengthPoint) ([]string, 
 	}
 	p1 := filepath.Join(dir, "scale_memory.png")
 	if err := plot.WritePNG(p1, plot.Chart{
-		Title: "small model vs kNN memory size (HDFS sessions)", XLabel: "sessions in kNN memory", YLabel: "µs per session / KiB per item", LogX: true,
+		Title: "small model vs kNN memory size (HDFS sessions)", XLabel: "sessions in kNN memory", YLabel: "µs per session / KiB per item (log)", LogX: true, LogY: true,
 		Series: []plot.Series{
 			{Name: "time per session (µs, projection + exact kNN + vote)", X: x, Y: us},
 			{Name: "memory per item (KiB, vector + projection + capped text)", X: x, Y: kb, Dashed: true},
@@ -459,7 +547,7 @@ func writeScalePlots(dir string, ms []memoryPoint, ls []lengthPoint) ([]string, 
 	}
 	p2 := filepath.Join(dir, "scale_length.png")
 	if err := plot.WritePNG(p2, plot.Chart{
-		Title: "time per session vs session length (encode + coordinator + small model)", XLabel: "lines per session", YLabel: "ms per session", LogX: true,
+		Title: "time per session vs session length (encode + coordinator + small model)", XLabel: "lines per session", YLabel: "ms per session (log)", LogX: true, LogY: true,
 		Series: []plot.Series{
 			{Name: "embedding cache warm", X: lx, Y: warm},
 			{Name: "no cache (every line through the encoder)", X: lx, Y: cold, Dashed: true},

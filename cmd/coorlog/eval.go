@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
@@ -153,7 +154,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 	rep.TauCurve = tauSensitivity(rec, smAnom, labels, b.Coordinator.TauAt, tauQuantiles())
 	if *plotDir != "" {
-		p := filepath.Join(*plotDir, "tau_sensitivity.png")
+		base := strings.TrimSuffix(filepath.Base(*test), filepath.Ext(*test))
+		p := filepath.Join(*plotDir, "tau_sensitivity_"+base+".png")
 		title := fmt.Sprintf("tau sensitivity (%s)", filepath.Base(*test))
 		if err := writeTauPlot(p, title, rep.TauCurve); err != nil {
 			return err

@@ -105,7 +105,7 @@ func TestTrainEvalSmoke(t *testing.T) {
 	if len(rep.TauCurve) != len(tauQuantiles()) {
 		t.Errorf("tau curve has %d points", len(rep.TauCurve))
 	}
-	if st, err := os.Stat(filepath.Join(plots, "tau_sensitivity.png")); err != nil || st.Size() == 0 {
+	if st, err := os.Stat(filepath.Join(plots, "tau_sensitivity_test.png")); err != nil || st.Size() == 0 {
 		t.Errorf("tau plot: %v", err)
 	}
 	// The text form carries the confusion matrix and the stage times.

@@ -143,8 +143,7 @@ func evaluate(ctx context.Context, name string, det model.Detector, sessions []d
 		}
 		// Full windows, and a last partial one only when it holds at least
 		// half a window (a tiny tail would make a meaningless rate).
-		last := i == len(sessions)-1 && (i+1)%window >= (window+1)/2
-		if window > 0 && ((i+1)%window == 0 || last) {
+		if window > 0 && ((i+1)%window == 0 || (i == len(sessions)-1 && (i+1)%window >= (window+1)/2)) {
 			calls, _, _ := judge.snapshot()
 			st.CallsPerWindow = append(st.CallsPerWindow, calls-prevCalls)
 			prevCalls = calls

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -151,5 +153,22 @@ func TestQuantile(t *testing.T) {
 	}
 	if !math.IsNaN(quantile(nil, 0.5)) {
 		t.Error("empty quantile")
+	}
+}
+
+func TestEvaluateWindows(t *testing.T) {
+	ss := make([]dataset.Session, 250)
+	for i := range ss {
+		ss[i] = dataset.Session{ID: fmt.Sprint(i), Lines: []string{"x"}}
+	}
+	det := trainNewTemplate(ss)
+	for _, c := range []struct{ window, points int }{{0, 0}, {100, 3}, {60, 4}, {1000, 0}} {
+		st, err := evaluate(context.Background(), "m", det, ss, nil, c.window, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(st.CallsPerWindow) != c.points {
+			t.Errorf("window %d: %d points, want %d", c.window, len(st.CallsPerWindow), c.points)
+		}
 	}
 }

@@ -31,9 +31,9 @@ type stageResult struct {
 }
 
 // neighboursK is how many memory neighbours go to the LLM stage when every
-// session is sent to it (Evol Detect uses the top few; the uncertain prompt
-// picks similar normal and abnormal ones among them).
-const neighboursK = 10
+// session is sent to it: the cascade's default, so that (b) and (c) ask the
+// same questions.
+const neighboursK = 5
 
 func (st *stages) run(ctx context.Context, lines []string) (stageResult, error) {
 	var r stageResult

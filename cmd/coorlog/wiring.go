@@ -14,6 +14,7 @@ import (
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/model"
 	"github.com/coorlog/coorlogprocessor/model/bundle"
+	"github.com/coorlog/coorlogprocessor/model/defaultencoder"
 	"github.com/coorlog/coorlogprocessor/model/embedcache"
 	"github.com/coorlog/coorlogprocessor/model/encoder"
 	"github.com/coorlog/coorlogprocessor/model/evolve"
@@ -29,7 +30,7 @@ func loadEncoder(ref string, threads int) (model.Encoder, func(), error) {
 	var e *encoder.Encoder
 	var err error
 	if ref == "" || ref == "default" {
-		return nil, nil, fmt.Errorf("the default encoder is not in this build yet; pass --encoder DIR")
+		e, err = defaultencoder.Load(encoder.Options{Threads: threads})
 	} else {
 		e, err = encoder.Load(ref, encoder.Options{Threads: threads})
 	}

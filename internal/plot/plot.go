@@ -28,7 +28,7 @@ type Series struct {
 type Chart struct {
 	Title, XLabel, YLabel string
 	Series                []Series
-	LogX                  bool
+	LogX, LogY            bool
 	// YMin/YMax fix the y range when YMax > YMin (leave room at the top for
 	// the legend); otherwise it fits the data plus headroom for the legend.
 	YMin, YMax float64
@@ -65,7 +65,7 @@ func WritePNG(path string, c Chart) error {
 		}
 		pts := make(plotter.XYs, 0, len(s.X))
 		for k := range s.X {
-			if math.IsNaN(s.X[k]) || math.IsNaN(s.Y[k]) || math.IsInf(s.Y[k], 0) || (c.LogX && s.X[k] <= 0) {
+			if math.IsNaN(s.X[k]) || math.IsNaN(s.Y[k]) || math.IsInf(s.Y[k], 0) || (c.LogX && s.X[k] <= 0) || (c.LogY && s.Y[k] <= 0) {
 				continue
 			}
 			pts = append(pts, plotter.XY{X: s.X[k], Y: s.Y[k]})
@@ -91,9 +91,17 @@ func WritePNG(path string, c Chart) error {
 	if c.YMax > c.YMin {
 		p.Y.Min, p.Y.Max = c.YMin, c.YMax
 	}
+	if c.LogY {
+		p.Y.Scale = gplot.LogScale{}
+		p.Y.Tick.Marker = gplot.LogTicks{Prec: -1}
+	}
 	// Headroom above the data for the legend, which sits at the top.
 	if c.YMax <= c.YMin {
-		p.Y.Max += 0.12 * float64(len(c.Series)) * (p.Y.Max - p.Y.Min)
+		if c.LogY {
+			p.Y.Max *= math.Pow(p.Y.Max/p.Y.Min, 0.12*float64(len(c.Series)))
+		} else {
+			p.Y.Max += 0.12 * float64(len(c.Series)) * (p.Y.Max - p.Y.Min)
+		}
 	}
 	w, h := c.Width, c.Height
 	if w <= 0 {

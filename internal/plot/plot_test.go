@@ -41,6 +41,7 @@ func TestWritePNGErrors(t *testing.T) {
 		"mismatch":   {Series: []Series{{Name: "a", X: []float64{1}, Y: nil}}},
 		"all NaN":    {Series: []Series{{Name: "a", X: []float64{1}, Y: []float64{math.NaN()}}}},
 		"log x <= 0": {LogX: true, Series: []Series{{Name: "a", X: []float64{0}, Y: []float64{1}}}},
+		"log y <= 0": {LogY: true, Series: []Series{{Name: "a", X: []float64{1}, Y: []float64{0}}}},
 	} {
 		if err := WritePNG(filepath.Join(dir, "x.png"), c); err == nil {
 			t.Errorf("%s: no error", name)
