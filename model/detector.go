@@ -46,8 +46,9 @@ const MinProbeCosine = 0.99
 var ErrEncoderMismatch = errors.New("encoder does not match the bundle")
 
 // CheckEncoder re-embeds the bundle's probe lines and returns
-// ErrEncoderMismatch (wrapped, with the worst cosine) if any vector moved
-// below MinProbeCosine. A bundle without probe lines passes.
+// ErrEncoderMismatch (wrapped, naming the first line whose cosine to its
+// training vector is below MinProbeCosine). A bundle without probe lines
+// passes.
 func CheckEncoder(ctx context.Context, enc Encoder, ref bundle.EncoderRef) error {
 	if len(ref.Probe) == 0 {
 		return nil
