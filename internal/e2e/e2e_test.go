@@ -27,6 +27,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/internal/demolog"
+	"github.com/coorlog/coorlogprocessor/internal/oraclellm"
 	"github.com/coorlog/coorlogprocessor/internal/otlpsink"
 )
 
@@ -308,7 +309,7 @@ func TestCollectorEndToEnd(t *testing.T) {
 	})
 
 	t.Run("oracle_llm", func(t *testing.T) {
-		oracle := &oracleLLM{}
+		oracle := &oraclellm.Oracle{}
 		llmSrv := httptest.NewServer(oracle)
 		defer llmSrv.Close()
 		recs := runCollector(t, bin, dir, "oracle_llm", f, llmSrv.URL+"/v1")
@@ -324,10 +325,10 @@ func TestCollectorEndToEnd(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("oracle LLM: %d requests, %d sessions routed to it; %+v %+v %+v", oracle.requests.Load(), llmRoutes,
+		t.Logf("oracle LLM: %d requests, %d sessions routed to it; %+v %+v %+v", oracle.Requests(), llmRoutes,
 			*k[demolog.KindNormal], *k[demolog.KindAnomalous], *k[demolog.KindEvolved])
 		require.Positive(t, llmRoutes, "evolved sessions reach the LLM")
-		require.Positive(t, oracle.requests.Load())
+		require.Positive(t, oracle.Requests())
 		// With an LLM on the evolved path, evolved sessions are judged right too.
 		ev := k[demolog.KindEvolved]
 		assert.GreaterOrEqual(t, float64(ev.correct)/float64(ev.n), 0.85, "evolved sessions judged right")

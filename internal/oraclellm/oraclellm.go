@@ -1,23 +1,66 @@
-package e2e
+// Package oraclellm is a simulated LLM for the demo and the end-to-end test:
+// a local OpenAI-compatible chat completions endpoint that answers CoorLog's
+// Evol-CoT questions from the content of the sessions it is shown. A session
+// is abnormal when it records one of the failure events of HDFS (exceptions,
+// interrupted or failed responders and transfers, time-outs, missing blocks).
+// It lets the collector's LLM route, the verdict cache and AEM run without a
+// real model; it is not a model of LLM accuracy, and everything that uses it
+// says so.
+package oraclellm
 
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
-// oracleLLM is a local OpenAI-compatible chat completions endpoint that
-// answers CoorLog's Evol-CoT questions from the content of the sessions it is
-// shown: a session is abnormal when it records one of the failure events of
-// HDFS. It stands in for a real LLM so that the end-to-end test can exercise
-// the collector's LLM route; it is not a model of LLM accuracy.
-type oracleLLM struct {
+// Oracle is the http.Handler of the simulated endpoint (POST
+// {base}/chat/completions). Safe for concurrent use. The zero value answers
+// from the HDFS failure events in the session; with Labels it answers from
+// the label of the session's block id (the first blk_ id in the NEW
+// SESSION), wrong with probability 1-Accuracy, like `coorlog eval --llm
+// simulated:ACC`, and from the failure events for an unknown block.
+type Oracle struct {
+	Labels   map[string]int // block id -> 0 normal, 1 anomalous
+	Accuracy float64        // with Labels; 0 means 1
+	Seed     uint64
+
+	mu       sync.Mutex
+	rng      *rand.Rand
 	requests atomic.Int64
 	answered atomic.Int64
 }
+
+var blockRE = regexp.MustCompile(`blk_-?\d+`)
+
+// abnormal judges the NEW SESSION text.
+func (o *Oracle) abnormal(session string) bool {
+	if o.Labels != nil {
+		if label, ok := o.Labels[blockRE.FindString(session)]; ok {
+			truth := label == 1
+			acc := o.Accuracy
+			if acc <= 0 {
+				acc = 1
+			}
+			o.mu.Lock()
+			if o.rng == nil {
+				o.rng = rand.New(rand.NewPCG(o.Seed, 0x6f7261636c65))
+			}
+			wrong := o.rng.Float64() >= acc
+			o.mu.Unlock()
+			return truth != wrong
+		}
+	}
+	return failureRE.MatchString(session)
+}
+
+// Requests is the number of requests received.
+func (o *Oracle) Requests() int64 { return o.requests.Load() }
 
 var failureRE = regexp.MustCompile(`(?i)exception|interrupted|failed to|timed out|unexpected error|empty packet|does not belong`)
 
@@ -42,7 +85,7 @@ func sessionSection(prompt, title string) string {
 
 var refLabelRE = regexp.MustCompile(`### REFERENCE SESSION \(label: (normal|abnormal)\)`)
 
-func (o *oracleLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (o *Oracle) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o.requests.Add(1)
 	if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/chat/completions") {
 		http.NotFound(w, r)
@@ -65,21 +108,21 @@ func (o *oracleLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			user = m.Content // the last user message is the question (or a repair)
 		}
 	}
-	abnormal := failureRE.MatchString(sessionSection(user, "NEW SESSION"))
+	abnormal := o.abnormal(sessionSection(user, "NEW SESSION"))
 	var answer string
 	if strings.Contains(user, "Task (Evol Detect)") {
 		refAbnormal := false
 		if m := refLabelRE.FindStringSubmatch(user); m != nil {
 			refAbnormal = m[1] == "abnormal"
 		}
-		answer = fmt.Sprintf(`{"is_evolution": %v, "reason": "oracle: new session abnormal=%v, reference abnormal=%v"}`,
+		answer = fmt.Sprintf(`{"is_evolution": %v, "reason": "simulated LLM (oracle): new session abnormal=%v, reference abnormal=%v"}`,
 			abnormal == refAbnormal, abnormal, refAbnormal)
 	} else {
 		state := "normal"
 		if abnormal {
 			state = "abnormal"
 		}
-		answer = fmt.Sprintf(`{"state": %q, "reason": "oracle: failure events present=%v"}`, state, abnormal)
+		answer = fmt.Sprintf(`{"state": %q, "reason": "simulated LLM (oracle): HDFS failure events present=%v"}`, state, abnormal)
 	}
 	o.answered.Add(1)
 	resp := map[string]any{

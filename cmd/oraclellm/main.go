@@ -1,0 +1,81 @@
+// Command oraclellm serves a simulated LLM (internal/oraclellm) on an
+// OpenAI-compatible base URL, http://ADDR/v1, for the demo: it answers from
+// the HDFS failure events in the sessions, not from a model.
+//
+//	oraclellm [-listen 127.0.0.1:14330] [-truth sessions.jsonl -accuracy 0.99 -seed 1]
+//
+// With -truth it answers from the labels of the sessions' block ids, wrong
+// with probability 1-accuracy (like `coorlog eval --llm simulated:ACC`).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/coorlog/coorlogprocessor/internal/dataset"
+	"github.com/coorlog/coorlogprocessor/internal/oraclellm"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:14330", "address to serve on")
+	truth := flag.String("truth", "", "labelled sessions (exchange-format JSONL) to answer from")
+	acc := flag.Float64("accuracy", 0.99, "with -truth: share of right answers")
+	seed := flag.Uint64("seed", 1, "with -truth: seed of the wrong answers")
+	flag.Parse()
+	o := &oraclellm.Oracle{Accuracy: *acc, Seed: *seed}
+	if *truth != "" {
+		sessions, err := dataset.ReadFile(*truth)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "oraclellm:", err)
+			os.Exit(1)
+		}
+		o.Labels = make(map[string]int, len(sessions))
+		for _, s := range sessions {
+			o.Labels[s.ID] = s.Label
+		}
+	}
+	if err := run(*listen, o); err != nil {
+		fmt.Fprintln(os.Stderr, "oraclellm:", err)
+		os.Exit(1)
+	}
+}
+
+func run(addr string, oracle *oraclellm.Oracle) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: oracle, ReadHeaderTimeout: 10 * time.Second}
+	mode := "HDFS failure events"
+	if oracle.Labels != nil {
+		mode = fmt.Sprintf("labels of %d sessions, accuracy %.2f", len(oracle.Labels), oracle.Accuracy)
+	}
+	fmt.Fprintf(os.Stderr, "oraclellm: simulated LLM at http://%s/v1 (answers from %s)\n", ln.Addr(), mode)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "oraclellm: %d requests answered\n", oracle.Requests())
+	return nil
+}
