@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -65,6 +66,7 @@ type benchReport struct {
 	SeqRate     float64       `json:"seq_rate"`
 	AnomalyRate float64       `json:"anomaly_rate"`
 	Sets        []setResult   `json:"sets"`
+	SeedRuns    []setResult   `json:"hdfs_extra_seed_runs,omitempty"`
 	MemoryScale []memoryPoint `json:"memory_scale,omitempty"`
 	LengthScale []lengthPoint `json:"length_scale,omitempty"`
 	PeakRSSMB   float64       `json:"peak_rss_mb"`
@@ -72,14 +74,14 @@ type benchReport struct {
 }
 
 type benchFlags struct {
-	data, plots, jsonOut, sets, encDir, sizes, lengths, sweep string
-	rate                                                      float64
-	maxNormal                                                 int
-	seed, evolveSeed                                          uint64
-	entry, seq                                                float64
-	window, threads, aemBatch                                 int
-	skipScale                                                 bool
-	llm                                                       llmFlags
+	data, plots, jsonOut, sets, encDir, sizes, lengths, sweep, extraSeeds string
+	rate                                                                  float64
+	maxNormal                                                             int
+	seed, evolveSeed                                                      uint64
+	entry, seq                                                            float64
+	window, threads, aemBatch                                             int
+	skipScale                                                             bool
+	llm                                                                   llmFlags
 }
 
 func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
@@ -102,6 +104,7 @@ func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.StringVar(&f.sizes, "scale-sizes", "1000,10000,100000", "kNN memory sizes of the scale figure")
 	fs.StringVar(&f.lengths, "scale-lengths", "10,20,50,100,200", "session lengths (lines) of the scale figure")
 	fs.BoolVar(&f.skipScale, "skip-scale", false, "skip the scale figures")
+	fs.StringVar(&f.extraSeeds, "extra-seeds", "43,44", "hdfs: more data/split/training seeds to repeat the HDFS set with, for the spread of each figure; empty = none")
 	fs.StringVar(&f.sweep, "evolve-sweep", "0.1:0.1,0.3:0.2,0.5:0.3", "hdfs: ENTRY:SEQ rate pairs for the evolution-strength sweep (small model alone vs CoorLog+AEM); empty = none")
 	f.llm.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -132,6 +135,11 @@ func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
 			return nil, fmt.Errorf("%w: --sets: unknown set %q (want hdfs, bgl)", errUsage, s)
 		}
 	}
+	if f.extraSeeds != "" {
+		if _, err := intList(f.extraSeeds); err != nil {
+			return nil, fmt.Errorf("%w: --extra-seeds: %v", errUsage, err)
+		}
+	}
 	if _, err := ratePairs(f.sweep); err != nil {
 		return nil, fmt.Errorf("%w: --evolve-sweep: %v", errUsage, err)
 	}
@@ -142,6 +150,48 @@ func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
 		return nil, fmt.Errorf("%w: --scale-lengths: %v", errUsage, err)
 	}
 	return f, nil
+}
+
+func uintList(xs []int) []uint64 {
+	out := make([]uint64, len(xs))
+	for i, x := range xs {
+		out[i] = uint64(x)
+	}
+	return out
+}
+
+// printSpread summarises the HDFS figures over several seeds: the mean, and
+// the smallest and largest value.
+func printSpread(w io.Writer, runs []setResult, seeds []uint64) {
+	fmt.Fprintf(w, "\nhdfs over seeds %v (data sample, split, training, simulated LLM): mean [min, max]\n", seeds)
+	fmt.Fprintf(w, "%-14s %-26s %24s %24s\n", "setting", "method", "F1", "LLM sessions / session")
+	for si, setting := range []string{"intra-version", "inter-version"} {
+		rows := func(r setResult) []runStats {
+			if si == 0 {
+				return r.Intra
+			}
+			return r.Inter
+		}
+		for m := range rows(runs[0]) {
+			var f1s, llm []float64
+			for _, r := range runs {
+				rs := rows(r)
+				if m < len(rs) {
+					f1s = append(f1s, float64(rs[m].F1))
+					llm = append(llm, ratio(rs[m].LLMSessions, rs[m].Sessions))
+				}
+			}
+			fmt.Fprintf(w, "%-14s %-26s %24s %24s\n", setting, rows(runs[0])[m].Method, spread(f1s), spread(llm))
+		}
+	}
+}
+
+func spread(xs []float64) string {
+	lo, hi, sum := math.Inf(1), math.Inf(-1), 0.0
+	for _, x := range xs {
+		lo, hi, sum = math.Min(lo, x), math.Max(hi, x), sum+x
+	}
+	return fmt.Sprintf("%.3f [%.3f, %.3f]", sum/float64(len(xs)), lo, hi)
 }
 
 func ratePairs(s string) ([][2]float64, error) {
@@ -231,6 +281,28 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				return err
 			}
 			rep.Plots = append(rep.Plots, p)
+		}
+	}
+
+	if f.extraSeeds != "" && hdfsBundle != nil {
+		seeds, _ := intList(f.extraSeeds)
+		for _, sd := range seeds {
+			g := *f
+			g.seed, g.sweep = uint64(sd), ""
+			all, err := dataset.LoadHDFS(filepath.Join(dir, "hdfs-sessions"), dataset.HDFSOptions{AnomalyRate: g.rate, MaxNormal: g.maxNormal, Seed: g.seed})
+			if err != nil {
+				return err
+			}
+			sr, _, err := benchSet(ctx, &g, "hdfs", all, enc, ref, work, io.Discard, stderr)
+			if err != nil {
+				return fmt.Errorf("bench hdfs seed %d: %w", sd, err)
+			}
+			rep.SeedRuns = append(rep.SeedRuns, sr)
+		}
+		for _, s := range rep.Sets {
+			if s.Name == "hdfs" {
+				printSpread(stdout, append([]setResult{s}, rep.SeedRuns...), append([]uint64{f.seed}, uintList(seeds)...))
+			}
 		}
 	}
 
