@@ -136,8 +136,9 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 			_ = u.Run(aemCtx)
 		}()
 	}
-	// Stopping AEM applies what is pending (bounded by the shutdown context)
-	// so that the persisted bundle holds everything learnt.
+	// ms.close flushes pending findings first (bounded by the shutdown
+	// context), so that the persisted bundle holds everything learnt; this
+	// then stops the updater's loop.
 	cleanups = append(cleanups, func() error { stopAEM(); aemDone.Wait(); return nil })
 
 	switch mode {
