@@ -47,8 +47,8 @@ bin/coorlog train --train "$OUT/hdfs/train.jsonl" --valid "$OUT/hdfs/valid.jsonl
   --seed "$SEED" --threads "$THREADS" "${ENC[@]}" | tee "$OUT/train.txt"
 bin/coorlog evolve --in "$OUT/hdfs/test.jsonl" --out "$OUT/hdfs/test_evolved.jsonl" --seed "$EVOLVE_SEED" \
   --entry-rate "$ENTRY_RATE" --seq-rate "$SEQ_RATE" --report "$OUT/evolve_report.json" | tee "$OUT/evolve.txt"
-bin/coorlog eval --model "$OUT/hdfs-model" --test "$OUT/hdfs/test.jsonl" --llm "$LLM" --threads "$THREADS" \
+bin/coorlog eval --model "$OUT/hdfs-model" --test "$OUT/hdfs/test.jsonl" --llm "$LLM" --seed "$SEED" --threads "$THREADS" \
   --plot "$PLOTS" "${ENC[@]}" | tee "$OUT/eval_intra.txt"
-bin/coorlog eval --model "$OUT/hdfs-model" --test "$OUT/hdfs/test_evolved.jsonl" --llm "$LLM" --aem --threads "$THREADS" \
+bin/coorlog eval --model "$OUT/hdfs-model" --test "$OUT/hdfs/test_evolved.jsonl" --llm "$LLM" --seed "$SEED" --aem --threads "$THREADS" \
   --plot "$PLOTS" "${ENC[@]}" | tee "$OUT/eval_inter.txt"
 echo "tables in $OUT, figures in $PLOTS"
