@@ -45,6 +45,15 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "magic"}, "--llm"},
 		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "simulated:0.9", "--llm-endpoint", "http://x"}, "not both"},
 		{[]string{"eval", "--model", "m", "--test", "t", "--llm-endpoint", "http://x"}, "--llm-model"},
+		{[]string{"eval", "--model", "m", "--test", "t", "--llm-model", "gpt"}, "--llm-endpoint"},
+		{[]string{"eval", "--model", "m", "--test", "t", "--aem-batch", "0"}, "--aem-batch"},
+		{[]string{"bench", "--sets", "spark"}, `unknown set "spark"`},
+		{[]string{"bench", "--entry-rate", "2"}, "--entry-rate 2"},
+		{[]string{"bench", "--scale-sizes", "10,x"}, "--scale-sizes"},
+		{[]string{"bench", "--evolve-sweep", "0.1"}, "--evolve-sweep"},
+		{[]string{"bench", "--extra-seeds", "-1"}, "--extra-seeds"},
+		{[]string{"bench", "--llm", "simulated:1.5"}, "accuracy"},
+		{[]string{"pretrain"}, "missing --out"},
 	}
 	for _, c := range cases {
 		_, _, err := runCLI(t, c.args...)
