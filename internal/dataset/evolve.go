@@ -289,7 +289,7 @@ func sequenceChange(rng *rand.Rand, id string, lines, ts *[]string, optional map
 		*lines, *ts = nl, nt
 	case "swap":
 		j := swaps[rng.IntN(len(swaps))]
-		(*lines)[j-1], (*lines)[j] = (*lines)[j], (*lines)[j-1]
+		(*lines)[j-1], (*lines)[j] = swapEvents((*lines)[j-1], (*lines)[j])
 		(*ts)[j-1], (*ts)[j] = (*ts)[j], (*ts)[j-1]
 	case "insert":
 		pos := 1 + rng.IntN(len(*lines)) // after at least one line
@@ -299,6 +299,43 @@ func sequenceChange(rng *rand.Rand, id string, lines, ts *[]string, optional map
 		*ts = slices.Insert(*ts, pos, insertedTemplate)
 	}
 	return op, true
+}
+
+// swapEvents returns b, a with their leading timestamps exchanged, so that
+// the time stays in order: the events swap, the clock does not. The
+// timestamp is the leading run of tokens made only of digits and . : / - ,
+// (date, time, pid in "081109 203615 148 INFO ..."), exchanged only when
+// both lines have the same number of such tokens.
+func swapEvents(a, b string) (string, string) {
+	pa, ra := clockPrefix(a)
+	pb, rb := clockPrefix(b)
+	if pa == 0 || pa != pb {
+		return b, a
+	}
+	return a[:ra] + b[rb:], b[:rb] + a[ra:]
+}
+
+// clockPrefix counts the leading clock-like tokens of l and returns the
+// byte length they cover.
+func clockPrefix(l string) (tokens, end int) {
+	pos := 0
+	for {
+		start := pos
+		for pos < len(l) && l[pos] != ' ' {
+			c := l[pos]
+			if (c < '0' || c > '9') && !strings.ContainsRune(".:/-,", rune(c)) {
+				return tokens, end
+			}
+			pos++
+		}
+		if pos == start {
+			return tokens, end
+		}
+		tokens, end = tokens+1, pos
+		for pos < len(l) && l[pos] == ' ' {
+			pos++
+		}
+	}
 }
 
 // New normal events an upgrade introduces: routine bookkeeping messages.

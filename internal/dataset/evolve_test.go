@@ -145,6 +145,12 @@ func TestEvolveSequenceKeepsState(t *testing.T) {
 		}
 	}
 	for i := range in {
+		// The clock never runs backwards: swapped events exchange timestamps.
+		for j := 1; j < len(out[i].Lines); j++ {
+			if out[i].Lines[j][:13] < out[i].Lines[j-1][:13] {
+				t.Errorf("session %d: time goes back at line %d: %q after %q", i, j, out[i].Lines[j], out[i].Lines[j-1])
+			}
+		}
 		d := len(out[i].Lines) - len(in[i].Lines)
 		switch {
 		case d == 1: // insert: one new routine line in the session's header layout
@@ -208,6 +214,20 @@ func TestEvolveErrorsAndGenerality(t *testing.T) {
 	}
 	if rep.LinesRewritten == 0 || out[1].Label != 1 || len(out[2].Lines) != 0 {
 		t.Errorf("headerless evolution: %+v %+v", out, rep)
+	}
+}
+
+func TestSwapEvents(t *testing.T) {
+	a := "081109 203615 148 INFO dfs.A: first"
+	b := "081109 203617 22 INFO dfs.B: second"
+	x, y := swapEvents(a, b)
+	if x != "081109 203615 148 INFO dfs.B: second" || y != "081109 203617 22 INFO dfs.A: first" {
+		t.Errorf("got %q, %q", x, y)
+	}
+	// No common clock layout: plain swap.
+	x, y = swapEvents("user logged in", "081109 x")
+	if x != "081109 x" || y != "user logged in" {
+		t.Errorf("got %q, %q", x, y)
 	}
 }
 
