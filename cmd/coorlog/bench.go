@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"io"
 	"math"
 	"os"
@@ -230,7 +231,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	dir := f.data
 	if dir == "" {
-		if dir, err = dataset.DataDir(); err != nil {
+		if dir, err = shareddata.Dir(); err != nil {
 			return err
 		}
 	}

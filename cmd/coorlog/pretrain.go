@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"io"
 	"path/filepath"
 
-	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/model/pretrain"
 )
 
@@ -33,7 +33,7 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if o.Corpus == "" {
-		d, err := dataset.DataDir()
+		d, err := shareddata.Dir()
 		if err != nil {
 			return fmt.Errorf("no --corpus given and %w", err)
 		}

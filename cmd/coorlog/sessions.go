@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"io"
 	"path/filepath"
 
@@ -37,7 +38,7 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	dir := *data
 	if dir == "" {
-		d, err := dataset.DataDir()
+		d, err := shareddata.Dir()
 		if err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package dataset
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -341,35 +340,4 @@ func (h *HDFSSynth) line(b *block, ev int) string {
 		msg = fmt.Sprintf("unknown event E%d for %s", ev, b.id)
 	}
 	return fmt.Sprintf("%s %d %s %s: %s", b.t.Format("060102 150405"), pid, level, comp, msg)
-}
-
-// ErrNoData is returned by data locators when the shared data is absent.
-var ErrNoData = errors.New("shared data directory not found")
-
-// DataDir locates the shared data: $COORLOG_DATA, else ../shared/data
-// relative to the repository root (found by walking up from the working
-// directory to the directory holding go.mod).
-func DataDir() (string, error) {
-	if d := os.Getenv("COORLOG_DATA"); d != "" {
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return d, nil
-		}
-		return "", fmt.Errorf("%w: COORLOG_DATA=%s", ErrNoData, d)
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("locating shared data: %w", err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			cand := filepath.Join(d, "..", "shared", "data")
-			if st, err := os.Stat(cand); err == nil && st.IsDir() {
-				return filepath.Clean(cand), nil
-			}
-			return "", fmt.Errorf("%w: %s (set COORLOG_DATA)", ErrNoData, cand)
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("%w: no go.mod above %s (set COORLOG_DATA)", ErrNoData, wd)
-		}
-	}
 }

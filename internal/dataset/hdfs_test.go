@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"errors"
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -12,7 +13,7 @@ import (
 // sharedData returns the shared data directory or skips the test.
 func sharedData(t *testing.T) string {
 	t.Helper()
-	d, err := DataDir()
+	d, err := shareddata.Dir()
 	if err != nil {
 		t.Skipf("shared data absent (%v); set COORLOG_DATA to run this test", err)
 	}

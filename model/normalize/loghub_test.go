@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/csv"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,31 +13,7 @@ import (
 	"testing"
 )
 
-// dataDir is ../shared/data relative to the repository root, or $COORLOG_DATA.
-func dataDir(t testing.TB) string {
-	if d := os.Getenv("COORLOG_DATA"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(d), "shared", "data")
-		}
-	}
-	t.Fatal("repository root (go.mod) not found")
-	return ""
-}
-
-func loghubDir(t testing.TB) string {
-	d := filepath.Join(dataDir(t), "loghub")
-	if _, err := os.Stat(filepath.Join(d, "HDFS_2k.log")); err != nil {
-		t.Skipf("loghub data not found in %s (set COORLOG_DATA): %v", d, err)
-	}
-	return d
-}
+func loghubDir(t testing.TB) string { return shareddata.Require(t, "loghub") }
 
 func readLines(t testing.TB, path string) []string {
 	f, err := os.Open(path)

@@ -2,37 +2,13 @@ package pretrain
 
 import (
 	"context"
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 )
 
-// dataDir is ../shared/data relative to the repository root, or $COORLOG_DATA.
-func dataDir(t testing.TB) string {
-	if d := os.Getenv("COORLOG_DATA"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; d != filepath.Dir(d); d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return filepath.Join(filepath.Dir(d), "shared", "data")
-		}
-	}
-	t.Fatal("repository root (go.mod) not found")
-	return ""
-}
-
-func loghubDir(t testing.TB) string {
-	d := filepath.Join(dataDir(t), "loghub")
-	if _, err := os.Stat(filepath.Join(d, "HDFS_2k.log")); err != nil {
-		t.Skipf("loghub data not found in %s (set COORLOG_DATA): %v", d, err)
-	}
-	return d
-}
+func loghubDir(t testing.TB) string { return shareddata.Require(t, "loghub") }
 
 // TestPretrainLoghub is the full pretraining run, for regenerating the
 // shipped encoder without the CLI; it runs only when COORLOG_PRETRAIN_OUT
