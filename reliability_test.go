@@ -297,6 +297,7 @@ func checkFlow(t *testing.T, run faultRun, evolvedIDs []string) {
 		require.NotNil(t, a, "session %s came out", id)
 		require.Equal(t, true, a["anomaly.evolved"], "session %s must be evolved for this test to reach the LLM stage", id)
 	}
+	assert.Len(t, run.sessions, 8+len(evolvedIDs), "one session per blk_ id")
 	for id, a := range run.sessions {
 		if a["anomaly.evolved"] == false {
 			assert.Equal(t, "small_model", a["anomaly.route"], "session %s", id)
