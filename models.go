@@ -186,6 +186,11 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		}
 	}
 	ms.close = func(ctx context.Context) error {
+		// A background update holds the updater while it trains; it must
+		// not outlive Shutdown's deadline (the bundle write is atomic, so
+		// cancelling it loses no file, only that update).
+		stop := context.AfterFunc(ctx, stopAEM)
+		defer stop()
 		var errs []error
 		if u := updater.Load(); u != nil {
 			if err := u.Flush(ctx); err != nil && !errors.Is(err, context.Canceled) {
