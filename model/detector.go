@@ -35,6 +35,15 @@ type CascadeOptions struct {
 	// from another encoder, pooling or normaliser send nearly every session
 	// to the LLM.
 	RequireEncoderMatch bool
+	// TrustFragileVotes keeps a session the coordinator passes on the small
+	// model even when its kNN verdict is fragile (smallmodel.Memory.Fragile:
+	// relabelling one voting neighbour would flip it). By default such a
+	// session goes to the Judge like an evolved one: AEM puts the LLM's
+	// labels into memory, and one wrong label among the items of a content
+	// flips the vote of every later session with that content (measured: one
+	// LLM error became 18 false alarms); the Judge, with its verdict cache,
+	// settles it at the cost of one request per content.
+	TrustFragileVotes bool
 }
 
 // MinProbeCosine is the least cosine similarity between a probe line's
@@ -102,6 +111,7 @@ type Cascade struct {
 	judge Judge
 	k     int
 	key   func([]string) string
+	gate  bool // send fragile small-model verdicts to the Judge
 
 	snap     atomic.Pointer[evolve.Snapshot]
 	manifest bundle.Manifest // of the loaded bundle, for persisting AEM snapshots
@@ -136,7 +146,7 @@ func NewCascade(b *bundle.Bundle, opts CascadeOptions) (*Cascade, error) {
 	if opts.Key == nil {
 		opts.Key = normalize.TemplateKey
 	}
-	c := &Cascade{enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, manifest: b.Manifest, encErr: encErr}
+	c := &Cascade{enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, gate: !opts.TrustFragileVotes, manifest: b.Manifest, encErr: encErr}
 	c.snap.Store(snapshotOf(b))
 	return c, nil
 }
@@ -210,8 +220,14 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	v.Anomaly = v.Score >= mem.Config().Threshold
 	c.st.smallNs.Add(int64(time.Since(t2)))
 
+	// A verdict resting on one memory label is not trusted when a Judge
+	// can settle it.
+	uncertain := c.gate && !v.Evolved && c.judge != nil && allowJudge && mem.Fragile(hits[:min(kVote, len(hits))])
+	if uncertain {
+		c.st.uncertain.Add(1)
+	}
 	switch {
-	case !v.Evolved:
+	case !v.Evolved && !uncertain:
 		v.Route = RouteSmallModel
 	case !allowJudge:
 		v.Route, v.Reason = RouteFallback, ReasonFastPath
@@ -387,6 +403,7 @@ type Stats struct {
 	JudgeErrors      uint64 // Judge failures (answered by the small model, route fallback)
 	FastPath         uint64 // evolved sessions DetectFast kept from the LLM
 	Findings         uint64 // findings submitted to AEM
+	Fragile          uint64 // sessions below tau sent to the Judge because their kNN verdict was fragile
 }
 
 // Stats returns a consistent-enough copy of the counters (each counter is
@@ -400,6 +417,7 @@ type counters struct {
 	llmCalls, promptTokens, completionTokens atomic.Int64
 	tokensEstimated                          atomic.Bool
 	judgeErrors, fastPath, findings          atomic.Uint64
+	uncertain                                atomic.Uint64
 }
 
 func (c *counters) route(r Route) {
@@ -422,7 +440,7 @@ func (c *counters) snapshot() Stats {
 		Encode: time.Duration(c.encodeNs.Load()), Coordinator: time.Duration(c.coordNs.Load()),
 		SmallModel: time.Duration(c.smallNs.Load()), LLM: time.Duration(c.llmNs.Load()),
 		LLMCalls: uint64(c.llmCalls.Load()), PromptTokens: uint64(c.promptTokens.Load()), CompletionTokens: uint64(c.completionTokens.Load()),
-		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(),
+		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(), Fragile: c.uncertain.Load(),
 	}
 }
 

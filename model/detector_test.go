@@ -3,6 +3,7 @@ package model_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"strings"
 	"sync"
@@ -434,4 +435,76 @@ func TestEncoderCheck(t *testing.T) {
 	if err := model.CheckEncoder(context.Background(), other, b.Manifest.Encoder); !errors.Is(err, model.ErrEncoderMismatch) {
 		t.Fatalf("after reload: %v", err)
 	}
+}
+
+// A session below tau whose kNN verdict rests on one memory label (an LLM
+// error AEM learnt, next to correct items of the same content) goes to the
+// Judge; TrustFragileVotes and DetectFast keep it on the small model.
+func TestFragileVoteGoesToTheJudge(t *testing.T) {
+	f := trained(t)
+	ctx := context.Background()
+	var s model.LabelledSession
+	for _, x := range f.test {
+		if x.Label == 0 {
+			if _, ev := f.b.Coordinator.Evolved(sessionVec(t, f.enc, x.Lines)); !ev {
+				s = x
+				break
+			}
+		}
+	}
+	if s.ID == "" {
+		t.Fatal("no normal session below tau")
+	}
+	sv := sessionVec(t, f.enc, s.Lines)
+	// The memory already holds this content as normal; add two more normal
+	// and three anomalous items with the same vector: whichever five the
+	// search returns, the vote is 3-2 and one label decides it.
+	items := []smallmodel.Item{}
+	for i, lab := range []int{0, 0, 1, 1, 1} {
+		items = append(items, smallmodel.Item{ID: fmt.Sprintf("copy%d", i), Label: lab, Key: fmt.Sprintf("copy%d", i), Lines: s.Lines, Vec: sv})
+	}
+	mem, err := f.b.Memory.With(f.b.Small, items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := *f.b
+	b.Memory = mem
+	judge := &oracleJudge{labels: labelsOf([]model.LabelledSession{s})}
+
+	for _, trust := range []bool{false, true} {
+		c, err := model.NewCascade(&b, model.CascadeOptions{Encoder: f.enc, Judge: judge, TrustFragileVotes: trust})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := judge.calls
+		v, err := c.Detect(ctx, model.Session{ID: s.ID, Lines: s.Lines})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Evolved {
+			t.Fatalf("trust %v: want a session below tau: %+v", trust, v)
+		}
+		if trust {
+			// The small model's own score: the split vote.
+			if v.Score <= 0 || v.Score >= 1 || v.Route != model.RouteSmallModel || judge.calls != calls || c.Stats().Fragile != 0 {
+				t.Fatalf("TrustFragileVotes: %+v, judge calls %d->%d", v, calls, judge.calls)
+			}
+			continue
+		}
+		if v.Route != model.RouteLLM || v.Anomaly || judge.calls != calls+1 || c.Stats().Fragile != 1 {
+			t.Fatalf("fragile vote: %+v, judge calls %d->%d, stats %+v", v, calls, judge.calls, c.Stats())
+		}
+		if v, _ := c.DetectFast(ctx, model.Session{ID: s.ID, Lines: s.Lines}); v.Route != model.RouteSmallModel || judge.calls != calls+1 {
+			t.Fatalf("DetectFast: %+v", v)
+		}
+	}
+}
+
+func sessionVec(t *testing.T, enc model.Encoder, lines []string) []float32 {
+	t.Helper()
+	vs, err := enc.Embed(context.Background(), lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return model.SessionVector(vs)
 }

@@ -301,6 +301,44 @@ func (m *Memory) Vote(hits []Hit) float64 {
 	return min(max(a/w, 0), 1)
 }
 
+// Fragile reports whether the verdict of Vote(hits) at the memory's
+// threshold would change if one of the hits that side with it carried the
+// other label: the verdict then rests on a single memory label, and one
+// wrong label (an LLM error AEM learnt) is enough to flip it. Flipping hit i
+// moves the score by its weight share w_i/Σw (1/n for a plain share). With
+// fewer than 3 hits every verdict rests on one label; Fragile is then false
+// (there is no majority to be robust with, and gating on it would judge
+// everything elsewhere).
+func (m *Memory) Fragile(hits []Hit) bool {
+	if len(hits) < 3 {
+		return false
+	}
+	score := m.Vote(hits)
+	anomaly := score >= m.cfg.Threshold
+	var w float64
+	for _, h := range hits {
+		w += max(float64(h.Similarity), 0)
+	}
+	for _, h := range hits {
+		lab := m.items[h.Index].Label
+		if (lab == 1) != anomaly {
+			continue // flipping a dissenting hit only strengthens the verdict
+		}
+		share := 1 / float64(len(hits))
+		if w > 0 {
+			share = max(float64(h.Similarity), 0) / w
+		}
+		flipped := score + share
+		if anomaly {
+			flipped = score - share
+		}
+		if (flipped >= m.cfg.Threshold) != anomaly {
+			return true
+		}
+	}
+	return false
+}
+
 // Classify projects v with small and votes among its K nearest items; it
 // returns the score and whether it reaches the threshold. An empty memory or
 // a vector of the wrong width scores 0.

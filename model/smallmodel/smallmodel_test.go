@@ -435,3 +435,35 @@ func BenchmarkDetect10k(b *testing.B) {
 		})
 	}
 }
+
+func TestFragile(t *testing.T) {
+	mem := &Memory{cfg: MemoryConfig{}.WithDefaults(), items: []Item{{Label: 0}, {Label: 0}, {Label: 0}, {Label: 1}, {Label: 1}}}
+	for _, c := range []struct {
+		name string
+		hits []Hit
+		want bool
+	}{
+		// Unanimous and 4-1 votes survive any one relabelling.
+		{"unanimous", []Hit{{0, 1}, {1, 1}, {2, 0.9}}, false},
+		{"four to one", []Hit{{0, 1}, {1, 1}, {2, 1}, {3, 1}, {0, 1}}, false},
+		// 3 normal vs 2 anomalous: relabelling one normal hit flips it.
+		{"three to two", []Hit{{0, 1}, {1, 1}, {2, 1}, {3, 1}, {4, 1}}, true},
+		// The seed-43 case: one wrong label at similarity 1 among two normal
+		// items of the same content, two anomalous items at 0.95: an anomaly
+		// verdict that one label decides.
+		{"one label decides an anomaly", []Hit{{0, 1}, {1, 1}, {3, 1}, {4, 0.95}, {3, 0.95}}, true},
+		// A dissenting hit far away does not make a verdict fragile.
+		{"weak dissent", []Hit{{0, 1}, {1, 1}, {2, 1}, {3, 0.1}}, false},
+		// Two normal vs one weak anomalous hit: relabelling either normal flips it.
+		{"two to one weak", []Hit{{0, 1}, {1, 1}, {3, 0.1}}, true},
+		// All weights 0: plain share, 2-1 rests on one label.
+		{"plain two to one", []Hit{{0, -0.2}, {1, 0}, {3, -1}}, true},
+		// Fewer than 3 hits: no majority to speak of.
+		{"two hits", []Hit{{0, 1}, {3, 1}}, false},
+		{"none", nil, false},
+	} {
+		if got := mem.Fragile(c.hits); got != c.want {
+			t.Errorf("%s: Fragile = %v (vote %.3f), want %v", c.name, got, mem.Vote(c.hits), c.want)
+		}
+	}
+}
