@@ -250,6 +250,18 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 // judgeSession asks the LLM stage about an evolved session and feeds what it
 // learnt to AEM. On failure v keeps the small model's verdict.
 func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snapshot, sv []float32, hits []smallmodel.Hit, v *Verdict) {
+	// A session with the same vector as one the LLM judged and AEM has not
+	// learnt yet gets that judgement: after the update the cascade could not
+	// tell the two apart either.
+	upd := c.aem.Load()
+	if upd != nil {
+		if id, label, ok := upd.Match(sv); ok {
+			c.st.pendingHits.Add(1)
+			v.Route, v.Anomaly, v.Score = RouteCache, label == 1, float64(label)
+			v.Reason = fmt.Sprintf("same session vector as %s, judged by the LLM (AEM update pending)", id)
+			return
+		}
+	}
 	mem := snap.Memory
 	hits = hits[:min(c.k, len(hits))]
 	neighbours := make([]Neighbour, len(hits))
@@ -289,7 +301,6 @@ func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snap
 	}
 
 	// AEM: a fresh judgement (a cached one was submitted when first made).
-	upd := c.aem.Load()
 	if upd == nil || j.Cached {
 		return
 	}
@@ -404,6 +415,7 @@ type Stats struct {
 	FastPath         uint64 // evolved sessions DetectFast kept from the LLM
 	Findings         uint64 // findings submitted to AEM
 	Fragile          uint64 // sessions below tau sent to the Judge because their kNN verdict was fragile
+	PendingHits      uint64 // evolved sessions answered from a pending AEM finding with the same vector (route cache)
 }
 
 // Stats returns a consistent-enough copy of the counters (each counter is
@@ -417,7 +429,7 @@ type counters struct {
 	llmCalls, promptTokens, completionTokens atomic.Int64
 	tokensEstimated                          atomic.Bool
 	judgeErrors, fastPath, findings          atomic.Uint64
-	uncertain                                atomic.Uint64
+	uncertain, pendingHits                   atomic.Uint64
 }
 
 func (c *counters) route(r Route) {
@@ -440,7 +452,7 @@ func (c *counters) snapshot() Stats {
 		Encode: time.Duration(c.encodeNs.Load()), Coordinator: time.Duration(c.coordNs.Load()),
 		SmallModel: time.Duration(c.smallNs.Load()), LLM: time.Duration(c.llmNs.Load()),
 		LLMCalls: uint64(c.llmCalls.Load()), PromptTokens: uint64(c.promptTokens.Load()), CompletionTokens: uint64(c.completionTokens.Load()),
-		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(), Fragile: c.uncertain.Load(),
+		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(), Fragile: c.uncertain.Load(), PendingHits: c.pendingHits.Load(),
 	}
 }
 

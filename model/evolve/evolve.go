@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand"
 	"slices"
 	"strings"
@@ -141,10 +142,11 @@ type Updater struct {
 	cfg     Config
 	persist func(context.Context, *Snapshot) error
 
-	mu    sync.Mutex
-	queue []Finding
-	stats Stats
-	kick  chan struct{}
+	mu       sync.Mutex
+	queue    []Finding
+	applying []Finding // the batch being applied (still unknown to the models in use)
+	stats    Stats
+	kick     chan struct{}
 
 	applyMu sync.Mutex // one update at a time (Run and Flush)
 }
@@ -175,6 +177,55 @@ func (u *Updater) Submit(f Finding) {
 		default:
 		}
 	}
+}
+
+// SameVectorCosine is the cosine similarity from which Match counts two
+// session vectors as the same (float rounding of a mean over lines in
+// another order stays far above it).
+const SameVectorCosine = 1 - 1e-6
+
+// Match looks for a pending finding (queued or being applied) whose session
+// vector is the same as vec (cosine >= SameVectorCosine) and returns its ID
+// and label. Sessions with the same vector are indistinguishable to every
+// model of the cascade (the mean is blind to line order, so a reordered
+// session has its predecessor's vector under another template key, which
+// the LLM's verdict cache misses): once the update is applied they get that
+// finding's treatment, and until then Match lets the cascade give it without
+// asking the LLM again.
+func (u *Updater) Match(vec []float32) (id string, label int, ok bool) {
+	nv := norm(vec)
+	if nv == 0 {
+		return "", 0, false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	// Latest judgement first: the queue (newest at the end), then the batch
+	// taken from it. A linear scan of at most QueueSize+BatchSize vectors,
+	// only for evolved sessions, which would otherwise wait on the LLM.
+	for _, q := range [][]Finding{u.queue, u.applying} {
+		for i := len(q) - 1; i >= 0; i-- {
+			f := &q[i]
+			if len(f.Vec) != len(vec) {
+				continue
+			}
+			var dot float64
+			for j, x := range vec {
+				dot += float64(x) * float64(f.Vec[j])
+			}
+			if nf := norm(f.Vec); nf > 0 && dot/(nv*nf) >= SameVectorCosine {
+				return f.ID, f.Label, true
+			}
+		}
+	}
+	return "", 0, false
+}
+
+func norm(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
 }
 
 // Run applies findings every BatchSize findings or every Interval, until ctx
@@ -213,8 +264,13 @@ func (u *Updater) drain(ctx context.Context, fullOnly bool) error {
 		}
 		batch := append([]Finding(nil), u.queue[:n]...)
 		u.queue = append(u.queue[:0], u.queue[n:]...)
+		u.applying = batch
 		u.mu.Unlock()
-		if err := u.apply(ctx, batch); err != nil {
+		err := u.apply(ctx, batch)
+		u.mu.Lock()
+		u.applying = nil
+		u.mu.Unlock()
+		if err != nil {
 			u.fail(err)
 			if first == nil {
 				first = err

@@ -269,3 +269,33 @@ func TestVersion(t *testing.T) {
 		t.Fatal(s.Version())
 	}
 }
+
+func TestMatchPendingFindings(t *testing.T) {
+	var store atomic.Pointer[Snapshot]
+	u := New(&store, Config{BatchSize: 100}, nil)
+	a := []float32{1, 2, 3, 4}
+	b := []float32{4, -3, 2, 1}
+	if _, _, ok := u.Match(a); ok {
+		t.Fatal("match in an empty queue")
+	}
+	u.Submit(Finding{ID: "a", Vec: a, Label: 1})
+	u.Submit(Finding{ID: "b", Vec: b, Label: 0})
+	// The same vector, or a rounding away from it: the finding.
+	near := []float32{1, 2, 3, 4 + 1e-6}
+	for _, v := range [][]float32{a, near} {
+		if id, label, ok := u.Match(v); !ok || id != "a" || label != 1 {
+			t.Fatalf("Match(%v) = %q %d %v, want a 1 true", v, id, label, ok)
+		}
+	}
+	// A different session, another width, a zero vector: no match.
+	for _, v := range [][]float32{{1, 2, 3, 4.5}, {1, 2, 3}, {0, 0, 0, 0}, nil} {
+		if id, _, ok := u.Match(v); ok {
+			t.Fatalf("Match(%v) matched %s", v, id)
+		}
+	}
+	// The latest judgement of a vector wins.
+	u.Submit(Finding{ID: "a2", Vec: a, Label: 0})
+	if id, label, _ := u.Match(a); id != "a2" || label != 0 {
+		t.Fatalf("latest finding not preferred: %s %d", id, label)
+	}
+}
