@@ -224,7 +224,7 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	// can settle it.
 	uncertain := c.gate && !v.Evolved && c.judge != nil && allowJudge && mem.Fragile(hits[:min(kVote, len(hits))])
 	if uncertain {
-		c.st.uncertain.Add(1)
+		c.st.fragile.Add(1)
 	}
 	switch {
 	case !v.Evolved && !uncertain:
@@ -247,7 +247,8 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	return v, nil
 }
 
-// judgeSession asks the LLM stage about an evolved session and feeds what it
+// judgeSession asks the LLM stage about an evolved session (or one with a
+// fragile small-model verdict) and feeds what it
 // learnt to AEM. On failure v keeps the small model's verdict.
 func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snapshot, sv []float32, hits []smallmodel.Hit, v *Verdict) {
 	// A session with the same vector as one the LLM judged and AEM has not
@@ -429,7 +430,7 @@ type counters struct {
 	llmCalls, promptTokens, completionTokens atomic.Int64
 	tokensEstimated                          atomic.Bool
 	judgeErrors, fastPath, findings          atomic.Uint64
-	uncertain, pendingHits                   atomic.Uint64
+	fragile, pendingHits                     atomic.Uint64
 }
 
 func (c *counters) route(r Route) {
@@ -452,7 +453,7 @@ func (c *counters) snapshot() Stats {
 		Encode: time.Duration(c.encodeNs.Load()), Coordinator: time.Duration(c.coordNs.Load()),
 		SmallModel: time.Duration(c.smallNs.Load()), LLM: time.Duration(c.llmNs.Load()),
 		LLMCalls: uint64(c.llmCalls.Load()), PromptTokens: uint64(c.promptTokens.Load()), CompletionTokens: uint64(c.completionTokens.Load()),
-		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(), Fragile: c.uncertain.Load(), PendingHits: c.pendingHits.Load(),
+		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(), Fragile: c.fragile.Load(), PendingHits: c.pendingHits.Load(),
 	}
 }
 
