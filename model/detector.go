@@ -248,8 +248,8 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 }
 
 // judgeSession asks the LLM stage about an evolved session (or one with a
-// fragile small-model verdict) and feeds what it
-// learnt to AEM. On failure v keeps the small model's verdict.
+// fragile small-model verdict) and feeds what it learnt to AEM. On failure v
+// keeps the small model's verdict.
 func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snapshot, sv []float32, hits []smallmodel.Hit, v *Verdict) {
 	// A session with the same vector as one the LLM judged and AEM has not
 	// learnt yet gets that judgement: after the update the cascade could not
