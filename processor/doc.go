@@ -12,6 +12,12 @@
 //     is scored and sent. Detector errors and panics, overload without a
 //     fast path, and a near Shutdown deadline all annotate route=fallback
 //     with a reason instead.
+//   - Shutdown's deadline (or an already cancelled context) stops the wait
+//     for the detector, not the delivery: unscored sessions are sent as
+//     fallback, and the next consumer is given up to 5 s (shutdownGrace)
+//     past the deadline. Only a next consumer blocking past that grace loses
+//     records; Shutdown then logs, reports (ExportObserver) and returns
+//     their exact count.
 //   - ConsumeLogs never waits for the detector. Closed sessions go to a
 //     bounded queue; when it is full the detector's DetectFast (see
 //     FastDetector) scores the session inline, or it is marked fallback.

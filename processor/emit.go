@@ -14,7 +14,17 @@ import (
 func (p *Processor) emitter() {
 	defer close(p.emitterDone)
 	var batch []*session
-	for s := range p.emitCh {
+	for {
+		var s *session
+		select {
+		case s2, ok := <-p.emitCh:
+			if !ok {
+				return
+			}
+			s = s2
+		case <-p.gaveUpCh:
+			return // Shutdown gave up and counted what is left
+		}
 		batch = append(batch[:0], s)
 		n := s.len()
 		open := true
@@ -34,11 +44,35 @@ func (p *Processor) emitter() {
 		}
 		ld, records := p.build(batch)
 		clear(batch) // let the sessions go
-		p.send(p.emitCtx, ld, records)
-		if !open {
+		if !p.deliver(ld, records, n) || !open {
 			return
 		}
 	}
+}
+
+// deliver sends one batch (n session records, records with summaries) and
+// settles its records; false once Shutdown has given up.
+func (p *Processor) deliver(ld plog.Logs, records, n int) bool {
+	p.settleMu.Lock()
+	gaveUp := p.gaveUp
+	p.settleMu.Unlock()
+	if gaveUp {
+		return false // counted as lost by abandon; the consumer is shut down
+	}
+	err := p.next.ConsumeLogs(p.emitCtx, ld)
+	p.settleMu.Lock()
+	gaveUp = p.gaveUp
+	p.unsettled -= int64(n)
+	p.settleMu.Unlock()
+	switch {
+	case gaveUp && err == nil:
+		p.log.Warn("next consumer accepted a batch after Shutdown gave up; these records were counted as not delivered",
+			zap.Int("records", n))
+	case gaveUp: // abandon already counted and reported these records
+	case err != nil:
+		p.refused(p.emitCtx, records, err)
+	}
+	return !gaveUp
 }
 
 // send hands ld to the next consumer. A refusal is logged and counted, not
@@ -46,11 +80,15 @@ func (p *Processor) emitter() {
 // retry_on_failure and sending_queue).
 func (p *Processor) send(ctx context.Context, ld plog.Logs, records int) {
 	if err := p.next.ConsumeLogs(ctx, ld); err != nil {
-		p.exportErrors.Add(1)
-		p.log.Error("next consumer refused annotated logs", zap.Int("records", records), zap.Error(err))
-		if p.expo != nil {
-			p.expo.ExportFailed(ctx, records, err)
-		}
+		p.refused(ctx, records, err)
+	}
+}
+
+func (p *Processor) refused(ctx context.Context, records int, err error) {
+	p.exportErrors.Add(1)
+	p.log.Error("next consumer refused annotated logs", zap.Int("records", records), zap.Error(err))
+	if p.expo != nil {
+		p.expo.ExportFailed(ctx, records, err)
 	}
 }
 

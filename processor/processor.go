@@ -26,6 +26,14 @@ type FastDetector interface {
 // it has been idle this many inactivity timeouts; then the fast path takes it.
 const inactivityGrace = 4
 
+// shutdownGrace is how long Shutdown keeps waiting for the next consumer
+// after its context has ended. The detector is not waited for past the
+// deadline (its sessions are annotated fallback), but the records still have
+// to be handed on: losing them would be worse than overrunning the caller's
+// deadline by a bounded amount. Only a next consumer that blocks past this
+// grace makes Shutdown give up (see abandon).
+const shutdownGrace = 5 * time.Second
+
 // maxEmitRecords bounds one downstream batch; the emitter sends earlier when
 // nothing else is ready.
 const maxEmitRecords = 8192
@@ -63,12 +71,21 @@ type Processor struct {
 	peakOpen, peakBuffered atomic.Int64
 	exportErrors           atomic.Int64
 
+	// settleMu orders the emitter's settling of a batch against abandon, so
+	// that a record is counted exactly once: delivered or refused by the
+	// next consumer (reported by the emitter), or lost (reported by abandon).
+	settleMu  sync.Mutex
+	unsettled int64 // records taken into sessions and not yet through next.ConsumeLogs
+	gaveUp    bool  // set by abandon
+	gaveUpCh  chan struct{}
+	grace     time.Duration // shutdownGrace; tests shorten it
+
 	queue  chan *session
 	emitCh chan *session
 
 	runCtx       context.Context // for detector calls; cancelled when hurrying
 	cancelRun    context.CancelFunc
-	emitCtx      context.Context // for the next consumer; cancelled when Shutdown's ctx ends
+	emitCtx      context.Context // for the next consumer; cancelled when Shutdown finishes or gives up
 	cancelEmit   context.CancelFunc
 	hurry        chan struct{} // closed when Shutdown's deadline is near
 	hurryOnce    sync.Once
@@ -109,6 +126,8 @@ func New(cfg Config, det model.Detector, next consumer.Logs, logger *zap.Logger,
 		now:      time.Now,
 		intern:   newInterner(),
 		sessions: map[sessKey]*session{},
+		gaveUpCh: make(chan struct{}),
+		grace:    shutdownGrace,
 	}
 	p.fast, _ = det.(FastDetector)
 	p.expo, _ = obs.(ExportObserver)
@@ -205,6 +224,9 @@ func (p *Processor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	}
 
 	now := p.now().UnixNano()
+	p.settleMu.Lock()
+	p.unsettled += int64(len(pend))
+	p.settleMu.Unlock()
 	p.mu.Lock()
 	closed, opened := p.insert(pend, now)
 	p.publish()
@@ -379,7 +401,7 @@ func (p *Processor) dispatch(ctx context.Context, closed []*session) {
 		case p.queue <- s:
 		default:
 			p.scoreOverloaded(s)
-			p.emitCh <- s
+			p.toEmitter(s)
 		}
 	}
 }
@@ -408,9 +430,19 @@ func (p *Processor) ticker() {
 }
 
 // Shutdown closes every open session, has all of them scored and sent, and
-// returns when the last batch is handed to the next consumer. Shortly before
-// ctx's deadline it stops waiting for the detector: what is still unscored is
-// annotated route=fallback, reason "shutdown deadline", and sent.
+// returns when the last batch is handed to the next consumer.
+//
+// Deadline policy: shortly before ctx's deadline, or as soon as ctx ends
+// (including a ctx that has already ended when Shutdown is called), it stops
+// waiting for the detector: every session not yet scored (still open,
+// queued, or inside a Detect call) is annotated route=fallback, reason
+// "shutdown deadline", and sent. The end of ctx does not cancel delivery:
+// Shutdown keeps handing records to the next consumer for up to
+// shutdownGrace (5 s) past it, and returns nil once everything is delivered.
+// Only if the next consumer (or a ConsumeLogs call still inside it) blocks
+// past that grace does Shutdown give up: the records not delivered are
+// logged with their exact count, reported to ExportObserver.ExportFailed,
+// and returned in the error.
 func (p *Processor) Shutdown(ctx context.Context) error {
 	p.mu.Lock()
 	if !p.started {
@@ -430,15 +462,16 @@ func (p *Processor) shutdown(ctx context.Context) error {
 
 	stopHurry := p.armHurry(ctx)
 	defer stopHurry()
-	stopEmit := context.AfterFunc(ctx, p.cancelEmit)
-	defer stopEmit()
+	// grace bounds every wait that does not involve the detector.
+	grace, stopGrace := withGrace(ctx, p.grace)
+	defer stopGrace()
 
 	close(p.tickerStop)
-	if err := waitCtx(ctx, "inactivity ticker", func() { <-p.tickerDone }); err != nil {
-		return err
+	if err := waitCtx(grace, "inactivity ticker", func() { <-p.tickerDone }); err != nil {
+		return p.abandon(ctx, err)
 	}
-	if err := waitCtx(ctx, "in-flight ConsumeLogs calls", p.inflight.Wait); err != nil {
-		return err
+	if err := waitCtx(grace, "in-flight ConsumeLogs calls", p.inflight.Wait); err != nil {
+		return p.abandon(ctx, err)
 	}
 
 	p.mu.Lock()
@@ -451,25 +484,29 @@ func (p *Processor) shutdown(ctx context.Context) error {
 
 	for _, s := range closed {
 		p.obs.SessionClosed(p.runCtx, s.reason)
-		select {
-		case p.queue <- s:
-			continue
-		case <-p.hurry:
+		if !p.hurried() {
+			select {
+			case p.queue <- s:
+				continue
+			case <-p.hurry:
+			}
 		}
 		p.fallback(s, reasonShutdownDeadline)
 		select {
 		case p.emitCh <- s:
-		case <-ctx.Done():
-			return fmt.Errorf("coorlog processor shutdown: sending session %q: %w", s.id, ctx.Err())
+		case <-grace.Done():
+			return p.abandon(ctx, fmt.Errorf("coorlog processor shutdown: sending session %q: %w", s.id, context.Cause(grace)))
 		}
 	}
 	close(p.queue)
-	if err := p.drainWorkers(ctx); err != nil {
-		return err
+	if err := p.drainWorkers(grace); err != nil {
+		return p.abandon(ctx, err)
 	}
+	// Safe: the ticker, the ConsumeLogs calls and the workers that could
+	// still send have all returned, and stuck workers' sessions were taken.
 	close(p.emitCh)
-	if err := waitCtx(ctx, "emitter", func() { <-p.emitterDone }); err != nil {
-		return err
+	if err := waitCtx(grace, "emitter", func() { <-p.emitterDone }); err != nil {
+		return p.abandon(ctx, err)
 	}
 	p.cancelRun()
 	p.cancelEmit()
@@ -478,15 +515,16 @@ func (p *Processor) shutdown(ctx context.Context) error {
 
 // drainWorkers waits for the workers to finish the queue. At the hurry
 // signal it stops waiting for the detector: sessions inside a Detect call
-// and sessions still queued are annotated fallback here and sent.
-func (p *Processor) drainWorkers(ctx context.Context) error {
+// and sessions still queued are annotated fallback here and sent. grace
+// ends only when the next consumer has blocked past shutdownGrace.
+func (p *Processor) drainWorkers(grace context.Context) error {
 	done := make(chan struct{})
 	go func() { p.workers.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("coorlog processor shutdown: waiting for scoring workers: %w", ctx.Err())
+	case <-grace.Done():
+		return fmt.Errorf("coorlog processor shutdown: waiting for scoring workers: %w", context.Cause(grace))
 	case <-p.hurry:
 	}
 	left := p.takeStuck()
@@ -497,22 +535,79 @@ func (p *Processor) drainWorkers(ctx context.Context) error {
 		p.fallback(s, reasonShutdownDeadline)
 		select {
 		case p.emitCh <- s:
-		case <-ctx.Done():
-			return fmt.Errorf("coorlog processor shutdown: sending session %q: %w", s.id, ctx.Err())
+		case <-grace.Done():
+			return fmt.Errorf("coorlog processor shutdown: sending session %q: %w", s.id, context.Cause(grace))
 		}
 	}
 	select {
 	case <-done: // the workers that were not stuck finish their current session
 		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("coorlog processor shutdown: waiting for scoring workers: %w", ctx.Err())
+	case <-grace.Done():
+		return fmt.Errorf("coorlog processor shutdown: waiting for scoring workers: %w", context.Cause(grace))
 	}
+}
+
+// abandon ends a Shutdown whose grace has passed: the records taken in and
+// not yet through the next consumer are counted as lost, logged and
+// reported once; from now on nothing more is sent (sessions still reaching
+// the emitter are dropped, already counted), and the next consumer's
+// context is cancelled so that a consumer honouring it returns.
+func (p *Processor) abandon(ctx context.Context, err error) error {
+	p.settleMu.Lock()
+	p.gaveUp = true
+	lost := p.unsettled
+	p.settleMu.Unlock()
+	close(p.gaveUpCh)
+	p.cancelEmit()
+	p.hurryNow()
+	p.exportErrors.Add(1)
+	p.log.Error("coorlog processor shutdown gave up: the next consumer blocked past the grace period; records not delivered",
+		zap.Int64("records", lost), zap.Duration("grace", p.grace), zap.Error(err))
+	if p.expo != nil {
+		p.expo.ExportFailed(context.WithoutCancel(ctx), int(lost), err)
+	}
+	return fmt.Errorf("%w (%d records not delivered)", err, lost)
+}
+
+// toEmitter hands a scored session to the emitter; after abandon it drops
+// it instead (abandon counted its records) so that nobody blocks on an
+// emitter that has stopped.
+func (p *Processor) toEmitter(s *session) {
+	select {
+	case p.emitCh <- s:
+	case <-p.gaveUpCh:
+	}
+}
+
+// withGrace returns a context that ends grace after ctx ends (its cause says
+// so and wraps ctx's error), and a function that releases it.
+func withGrace(ctx context.Context, grace time.Duration) (context.Context, func()) {
+	g, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-g.Done():
+			return
+		}
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel(fmt.Errorf("%w, and the %v shutdown grace for the next consumer has passed", ctx.Err(), grace))
+		case <-g.Done():
+		}
+	}()
+	return g, func() { cancel(nil) }
 }
 
 // armHurry arranges for p.hurry to close shortly before ctx's deadline (a
 // quarter of the remaining time, between 20 ms and 5 s, is kept for annotating
 // and sending), or when ctx ends.
 func (p *Processor) armHurry(ctx context.Context) (stop func()) {
+	if ctx.Err() != nil {
+		p.hurryNow() // now, not from AfterFunc's goroutine: no session may start scoring
+		return func() {}
+	}
 	stopAfter := context.AfterFunc(ctx, p.hurryNow)
 	dl, ok := ctx.Deadline()
 	if !ok {
@@ -547,6 +642,6 @@ func waitCtx(ctx context.Context, what string, wait func()) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("coorlog processor shutdown: waiting for %s: %w", what, ctx.Err())
+		return fmt.Errorf("coorlog processor shutdown: waiting for %s: %w", what, context.Cause(ctx))
 	}
 }

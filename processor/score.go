@@ -48,13 +48,24 @@ type slot struct {
 // inline (no goroutine per session); see Shutdown for how a stuck call is
 // abandoned at the deadline.
 func (p *Processor) worker(sl *slot) {
-	for s := range p.queue {
+	for {
+		var s *session
+		select {
+		case s2, ok := <-p.queue:
+			if !ok {
+				p.workers.Done()
+				return
+			}
+			s = s2
+		case <-p.gaveUpCh: // Shutdown gave up; what is queued was counted as lost
+			p.workers.Done()
+			return
+		}
 		if !p.score(sl, s) {
 			return // Shutdown took s and this worker's WaitGroup count
 		}
-		p.emitCh <- s
+		p.toEmitter(s)
 	}
-	p.workers.Done()
 }
 
 // score asks the detector and annotates s; false means Shutdown took s over
@@ -113,6 +124,10 @@ func (p *Processor) scoreOverloaded(s *session) {
 		return
 	}
 	v, err := safeDetect(p.runCtx, p.fast.DetectFast, model.Session{ID: s.id, Lines: p.lines(s)})
+	if err != nil && p.hurried() {
+		p.fallback(s, reasonShutdownDeadline) // cancelled for the deadline, not a detector fault
+		return
+	}
 	p.apply(s, v, err)
 }
 
