@@ -605,8 +605,11 @@ func TestShutdownDeadlineWithStuckDetector(t *testing.T) {
 			if err := p.Shutdown(ctx); err != nil {
 				t.Fatalf("Shutdown: %v", err)
 			}
-			if el := time.Since(start); el > 350*time.Millisecond {
-				t.Fatalf("Shutdown took %v, past its deadline", el)
+			// The detector never returns: Shutdown must not wait for it. The
+			// bound is loose on purpose (a loaded -race run is slow); it only
+			// has to tell "gave up on the detector" from "waited for it".
+			if el := time.Since(start); el > 2*time.Second {
+				t.Fatalf("Shutdown took %v: it waited for a stuck detector", el)
 			}
 			if p.OpenSessions() != 0 {
 				t.Fatalf("open sessions = %d", p.OpenSessions())
