@@ -14,10 +14,11 @@ vet: setup
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: setup fmt-check vet ## setup, vet, race tests, the 1M-record soak, a short fuzz pass
+test: setup fmt-check vet ## setup, vet, race tests, the 1M-record soak, a short fuzz pass, the collector end to end
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(GO) test -count=1 -run TestSoak ./processor
 	@bash scripts/fuzz-short.sh
+	@bash scripts/e2e.sh
 
 fuzz: setup ## longer fuzzing: FUZZTIME=60s make fuzz
 	@FUZZTIME=$${FUZZTIME:-60s} bash scripts/fuzz-short.sh
