@@ -12,6 +12,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/model/bundle"
 	"github.com/coorlog/coorlogprocessor/model/evolve"
+	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 	"github.com/coorlog/coorlogprocessor/model/normalize"
 	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 )
@@ -197,7 +198,7 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 		return Verdict{}, fmt.Errorf("detect %s: encoder returned %d vectors of width %d for %d lines, model expects width %d",
 			s.ID, len(lines), len(sv), len(s.Lines), snap.Coordinator.Dim())
 	}
-	if !finite(sv) {
+	if !vec.Finite(sv) {
 		return Verdict{}, fmt.Errorf("detect %s: encoder returned a non-finite vector", s.ID)
 	}
 	t1 := time.Now()
@@ -455,13 +456,4 @@ func (c *counters) snapshot() Stats {
 		LLMCalls: uint64(c.llmCalls.Load()), PromptTokens: uint64(c.promptTokens.Load()), CompletionTokens: uint64(c.completionTokens.Load()),
 		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(), Fragile: c.fragile.Load(), PendingHits: c.pendingHits.Load(),
 	}
-}
-
-func finite(v []float32) bool {
-	for _, x := range v {
-		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-			return false
-		}
-	}
-	return true
 }

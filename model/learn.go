@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coorlog/coorlogprocessor/model/bundle"
+	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 )
 
 // LearnOptions configure a Learner.
@@ -126,7 +127,7 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 		return Verdict{}, fmt.Errorf("learn %s: encode: %w", s.ID, err)
 	}
 	sv := SessionVector(lines)
-	if !finite(sv) {
+	if !vec.Finite(sv) {
 		return Verdict{}, fmt.Errorf("learn %s: encoder returned a non-finite vector", s.ID)
 	}
 	if len(sv) != l.opts.Cascade.Encoder.Dim() {

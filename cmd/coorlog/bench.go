@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"io"
 	"math"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/internal/plot"
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"github.com/coorlog/coorlogprocessor/model"
 	"github.com/coorlog/coorlogprocessor/model/bundle"
 )

@@ -3,10 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"io"
 	"path/filepath"
 
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"github.com/coorlog/coorlogprocessor/model/pretrain"
 )
 

@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"io"
 	"path/filepath"
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 )
 
 func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) error {

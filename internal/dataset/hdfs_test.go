@@ -2,12 +2,13 @@ package dataset
 
 import (
 	"errors"
-	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 )
 
 // sharedData returns the shared data directory or skips the test.

@@ -20,6 +20,7 @@ import (
 	"unsafe"
 
 	"github.com/coorlog/coorlogprocessor/model/internal/mlp"
+	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 	"github.com/coorlog/coorlogprocessor/model/internal/wire"
 )
 
@@ -404,10 +405,8 @@ func checkVectors(vecs [][]float32) (int, error) {
 		if len(v) != dim {
 			return 0, fmt.Errorf("vector %d has dimension %d, want %d", i, len(v), dim)
 		}
-		for _, x := range v {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return 0, fmt.Errorf("vector %d is not finite", i)
-			}
+		if !vec.Finite(v) {
+			return 0, fmt.Errorf("vector %d is not finite", i)
 		}
 	}
 	return dim, nil

@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"encoding/csv"
 	"fmt"
-	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 )
 
 func loghubDir(t testing.TB) string { return shareddata.Require(t, "loghub") }

@@ -2,10 +2,11 @@ package pretrain
 
 import (
 	"context"
-	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 	"os"
 	"strconv"
 	"testing"
+
+	"github.com/coorlog/coorlogprocessor/internal/shareddata"
 )
 
 func loghubDir(t testing.TB) string { return shareddata.Require(t, "loghub") }

@@ -136,10 +136,8 @@ func (m *Memory) With(small *Model, items []Item) (*Memory, error) {
 		if it.Label != 0 && it.Label != 1 {
 			return nil, fmt.Errorf("memory: item %d (%s) has label %d", i, it.ID, it.Label)
 		}
-		for _, x := range it.Vec {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return nil, fmt.Errorf("memory: item %d (%s) has a non-finite vector", i, it.ID)
-			}
+		if !vec.Finite(it.Vec) {
+			return nil, fmt.Errorf("memory: item %d (%s) has a non-finite vector", i, it.ID)
 		}
 		n.clock++
 		k := itemKey{it.Key, it.Label}

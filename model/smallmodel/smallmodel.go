@@ -409,10 +409,8 @@ func checkSamples(samples []Sample) (int, error) {
 		if s.Label != 0 && s.Label != 1 {
 			return 0, fmt.Errorf("session %d has label %d, want 0 or 1", i, s.Label)
 		}
-		for _, x := range s.Vec {
-			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
-				return 0, fmt.Errorf("session %d vector is not finite", i)
-			}
+		if !vec.Finite(s.Vec) {
+			return 0, fmt.Errorf("session %d vector is not finite", i)
 		}
 	}
 	return dim, nil

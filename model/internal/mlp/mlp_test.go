@@ -215,7 +215,9 @@ func TestStepsDoNotLeak(t *testing.T) {
 	}
 	grew := settle() - before
 	t.Logf("RSS grew %d kB over 10 trainers and 20,000 steps", grew)
-	if grew > 1500 {
+	// Allocator noise here is 0.5-1.5 MB; the leak this guards against
+	// (gotch's Go API, ~1.3 kB per step) would be ~26 MB.
+	if grew > 8<<10 {
 		t.Fatalf("RSS grew %d kB over 20,000 steps: a per-step leak", grew)
 	}
 }

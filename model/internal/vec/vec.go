@@ -61,3 +61,14 @@ func Normalize(v []float32) {
 		v[i] *= inv
 	}
 }
+
+// Finite reports whether every element of v is a real number (no NaN, no
+// ±Inf): vectors from outside (an encoder, a file) are checked before use.
+func Finite(v []float32) bool {
+	for _, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
+}
