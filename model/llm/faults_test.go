@@ -375,7 +375,7 @@ func TestBudgetExhaustedFailsFast(t *testing.T) {
 			ok++
 		case errors.Is(err, ErrBudget):
 			budget++
-			if took := time.Since(start); took > 50*time.Millisecond {
+			if took := time.Since(start); took > 500*time.Millisecond { // a refill is a minute away; loose for loaded -race runs
 				t.Fatalf("ErrBudget took %v; it must not queue", took)
 			}
 		default:
