@@ -15,7 +15,8 @@ func runPretrain(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var o pretrain.Options
 	fs.StringVar(&o.Corpus, "corpus", "", "log file or directory of *.log files (default: the shared loghub/ corpus)")
 	fs.StringVar(&o.Out, "out", "", "output directory: model/ (HF checkpoint), train/ (resume state), history.csv, loss.png (required)")
-	fs.IntVar(&o.Epochs, "epochs", 0, "passes over the distinct lines (0 = 40)")
+	fs.IntVar(&o.Epochs, "epochs", 0, "masked-language-modelling passes over the distinct lines (0 = 6)")
+	fs.IntVar(&o.ContrastiveEpochs, "contrastive-epochs", 0, "contrastive passes after MLM (0 = 3, negative = skip the stage)")
 	fs.IntVar(&o.BatchSize, "batch", 0, "lines per step (0 = 32)")
 	fs.Float64Var(&o.LR, "lr", 0, "peak learning rate (0 = 1e-3)")
 	fs.IntVar(&o.VocabSize, "vocab", 0, "WordPiece vocabulary size (0 = 3000)")
