@@ -177,6 +177,11 @@ const (
 	ReasonTimeout  = "LLM stage timed out: evolved session judged by the small model"
 )
 
+// ReasonPendingPrefix starts the reason of a session answered from a pending
+// AEM finding (route cache): "same session vector as ID, judged by the LLM
+// (AEM update pending)".
+const ReasonPendingPrefix = "same session vector as"
+
 func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdict, error) {
 	snap := c.snap.Load()
 	v := Verdict{ModelVersion: snap.Version()}
@@ -219,6 +224,17 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	hits := mem.Search(snap.Small.Project(sv), max(kVote, c.k))
 	v.Score = mem.Vote(hits[:min(kVote, len(hits))])
 	v.Anomaly = v.Score >= mem.Config().Threshold
+
+	// A session the autoencoder does not reconstruct is still no news when a
+	// memory session (from training, or judged by the LLM and learnt by AEM)
+	// lies within tau of it in the coordinator's own metric: the autoencoder
+	// generalises, the memory is exact, and a session is novel only to both.
+	// The neighbours just retrieved are the candidates (the projection keeps
+	// near sessions near), so the check costs K distances.
+	if v.Evolved && c.known(snap, sv, hits) {
+		v.Evolved = false
+		c.st.known.Add(1)
+	}
 	c.st.smallNs.Add(int64(time.Since(t2)))
 
 	// A verdict resting on one memory label is not trusted when a Judge
@@ -248,19 +264,34 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	return v, nil
 }
 
+// known reports whether a retrieved memory session lies within tau of the
+// session vector sv (see coordinator.Model.Distance).
+func (c *Cascade) known(snap *evolve.Snapshot, sv []float32, hits []smallmodel.Hit) bool {
+	tau := snap.Coordinator.Tau()
+	for _, h := range hits {
+		if snap.Coordinator.Distance(sv, snap.Memory.Item(h.Index).Vec) < tau {
+			return true
+		}
+	}
+	return false
+}
+
 // judgeSession asks the LLM stage about an evolved session (or one with a
 // fragile small-model verdict) and feeds what it learnt to AEM. On failure v
 // keeps the small model's verdict.
 func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snapshot, sv []float32, hits []smallmodel.Hit, v *Verdict) {
 	// A session with the same vector as one the LLM judged and AEM has not
 	// learnt yet gets that judgement: after the update the cascade could not
-	// tell the two apart either.
+	// tell the two apart either. (Only the same vector: the coordinator's
+	// metric, which decides known above, says nothing about labels; a
+	// session within tau of a pending finding but not the same waits for the
+	// update to be judged by the small model.)
 	upd := c.aem.Load()
 	if upd != nil {
 		if id, label, ok := upd.Match(sv); ok {
 			c.st.pendingHits.Add(1)
 			v.Route, v.Anomaly, v.Score = RouteCache, label == 1, float64(label)
-			v.Reason = fmt.Sprintf("same session vector as %s, judged by the LLM (AEM update pending)", id)
+			v.Reason = fmt.Sprintf("%s %s, judged by the LLM (AEM update pending)", ReasonPendingPrefix, id)
 			return
 		}
 	}
@@ -418,6 +449,7 @@ type Stats struct {
 	Findings         uint64 // findings submitted to AEM
 	Fragile          uint64 // sessions below tau sent to the Judge because their kNN verdict was fragile
 	PendingHits      uint64 // evolved sessions answered from a pending AEM finding with the same vector (route cache)
+	Known            uint64 // sessions above tau routed as not evolved because a memory session lies within tau
 }
 
 // Stats returns a consistent-enough copy of the counters (each counter is
@@ -431,7 +463,7 @@ type counters struct {
 	llmCalls, promptTokens, completionTokens atomic.Int64
 	tokensEstimated                          atomic.Bool
 	judgeErrors, fastPath, findings          atomic.Uint64
-	fragile, pendingHits                     atomic.Uint64
+	fragile, pendingHits, known              atomic.Uint64
 }
 
 func (c *counters) route(r Route) {
@@ -454,6 +486,6 @@ func (c *counters) snapshot() Stats {
 		Encode: time.Duration(c.encodeNs.Load()), Coordinator: time.Duration(c.coordNs.Load()),
 		SmallModel: time.Duration(c.smallNs.Load()), LLM: time.Duration(c.llmNs.Load()),
 		LLMCalls: uint64(c.llmCalls.Load()), PromptTokens: uint64(c.promptTokens.Load()), CompletionTokens: uint64(c.completionTokens.Load()),
-		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(), Fragile: c.fragile.Load(), PendingHits: c.pendingHits.Load(),
+		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(), Fragile: c.fragile.Load(), PendingHits: c.pendingHits.Load(), Known: c.known.Load(),
 	}
 }

@@ -150,7 +150,7 @@ func TestAEMTakesEvolvedSessionsOffTheLLM(t *testing.T) {
 			// The same vector as a session judged earlier in this batch: its
 			// judgement, without a request.
 			shared++
-			if !strings.HasPrefix(v.Reason, "same session vector as ") || v.Anomaly != (s.Label == 1) {
+			if !strings.HasPrefix(v.Reason, model.ReasonPendingPrefix+" ") || v.Anomaly != (s.Label == 1) {
 				t.Fatalf("pending judgement not used: %+v", v)
 			}
 		}
@@ -519,4 +519,40 @@ func sessionVec(t *testing.T, enc model.Encoder, lines []string) []float32 {
 		t.Fatal(err)
 	}
 	return model.SessionVector(vs)
+}
+
+// A session above tau that a memory session explains (within tau in the
+// coordinator's metric) is not evolved: the small model routes it, with no
+// LLM request. A session nothing explains is still evolved.
+func TestKnownSessionAboveTauStaysOnTheSmallModel(t *testing.T) {
+	f := trained(t)
+	ctx := context.Background()
+	// A tau so small that every session reconstructs above it; only a memory
+	// session with the very same vector is within it.
+	b := *f.b
+	b.Coordinator = f.b.Coordinator.WithTau(1e-12)
+	judge := &oracleJudge{labels: labelsOf(f.train, f.evolvedTest)}
+	c, err := model.NewCascade(&b, model.CascadeOptions{Encoder: f.enc, Judge: judge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := b.Memory.Item(0)
+	v, err := c.Detect(ctx, model.Session{ID: "again", Lines: it.Lines})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(v.RecError >= 1e-12) || v.Evolved || v.Route != model.RouteSmallModel || judge.calls != 0 || v.Anomaly != (it.Label == 1) {
+		t.Fatalf("memory session %s seen again: %+v, judge calls %d", it.ID, v, judge.calls)
+	}
+	if st := c.Stats(); st.Known != 1 || st.Evolved != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	s := f.evolvedTest[0]
+	v, err = c.Detect(ctx, model.Session{ID: s.ID, Lines: s.Lines})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !v.Evolved || v.Route != model.RouteLLM || judge.calls != 1 || c.Stats().Known != 1 {
+		t.Fatalf("unexplained session: %+v, judge calls %d, stats %+v", v, judge.calls, c.Stats())
+	}
 }

@@ -300,6 +300,20 @@ func (m *Model) Error(vec []float32) float64 {
 	return e
 }
 
+// Distance is the mean squared difference of a and b in standardised space:
+// the reconstruction error a would have if b were its reconstruction.
+func (m *Model) Distance(a, b []float32) float64 {
+	if len(a) != m.Dim() || len(b) != m.Dim() {
+		return math.Inf(1)
+	}
+	var s float64
+	for i := range a {
+		d := float64(a[i]-b[i]) / float64(m.std[i])
+		s += d * d
+	}
+	return s / float64(len(a))
+}
+
 // Evolved reports the reconstruction error and whether it reaches tau.
 func (m *Model) Evolved(vec []float32) (float64, bool) {
 	e := m.Error(vec)

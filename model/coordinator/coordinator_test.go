@@ -201,3 +201,48 @@ func TestTauOverDistinctSessions(t *testing.T) {
 		t.Fatalf("tau over all sessions %g should fall below the distinct one %g", a.Tau(), d.Tau())
 	}
 }
+
+// Distance is the error a session would have if another were its
+// reconstruction: the MSE between the two in standardised space, so it is
+// comparable with tau.
+func TestDistanceIsStandardisedMSE(t *testing.T) {
+	r := rand.New(rand.NewSource(3))
+	const dim = 8
+	train := manifold(r, randomBasis(r, 2, dim), 300, 0.05)
+	m, err := Train(context.Background(), train, nil, Config{Epochs: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := train[0]
+	if d := m.Distance(a, a); d != 0 {
+		t.Fatalf("Distance(a, a) = %g", d)
+	}
+	// One dimension moved by one training standard deviation: 1/dim (the
+	// model's deviation comes from its 80% training part, hence the slack),
+	// and twice that move four times the distance.
+	var mean, sq float64
+	for _, v := range train {
+		mean += float64(v[3])
+	}
+	mean /= float64(len(train))
+	for _, v := range train {
+		sq += (float64(v[3]) - mean) * (float64(v[3]) - mean)
+	}
+	std := math.Sqrt(sq / float64(len(train)))
+	b := append([]float32(nil), a...)
+	b[3] += float32(std)
+	d1 := m.Distance(a, b)
+	if math.Abs(d1-1.0/dim) > 0.25/dim {
+		t.Fatalf("Distance after one std on one of %d dimensions = %g, want about %g", dim, d1, 1.0/dim)
+	}
+	b[3] += float32(std)
+	if d2 := m.Distance(a, b); math.Abs(d2-4*d1) > 1e-3*d1 {
+		t.Fatalf("Distance after two std = %g, want 4 x %g", d2, d1)
+	}
+	if d := m.Distance(a, b); d != m.Distance(b, a) {
+		t.Fatal("Distance is not symmetric")
+	}
+	if d := m.Distance(a, a[:dim-1]); !math.IsInf(d, 1) {
+		t.Fatalf("Distance across widths = %g, want +Inf", d)
+	}
+}
