@@ -225,13 +225,15 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	v.Score = mem.Vote(hits[:min(kVote, len(hits))])
 	v.Anomaly = v.Score >= mem.Config().Threshold
 
-	// A session the autoencoder does not reconstruct is still no news when a
-	// memory session (from training, or judged by the LLM and learnt by AEM)
-	// lies within tau of it in the coordinator's own metric: the autoencoder
-	// generalises, the memory is exact, and a session is novel only to both.
-	// The neighbours just retrieved are the candidates (the projection keeps
-	// near sessions near), so the check costs K distances.
-	if v.Evolved && c.known(snap, sv, hits) {
+	// After AEM, a session next to one the LLM judged is no news, though the
+	// autoencoder, fine-tuned on a few such sessions, may still not
+	// reconstruct it: when an LLM-judged memory session lies within tau of it
+	// in the coordinator's own metric, it is known and stays on the small
+	// model. (Near training sessions the autoencoder, trained on all of them,
+	// keeps the last word: there an error above tau means something else,
+	// such as one unusual line.) The neighbours just retrieved are the
+	// candidates (the projection keeps near sessions near): K distances.
+	if v.Evolved && c.known(snap, sv, hits, v.Anomaly) {
 		v.Evolved = false
 		c.st.known.Add(1)
 	}
@@ -264,12 +266,16 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	return v, nil
 }
 
-// known reports whether a retrieved memory session lies within tau of the
-// session vector sv (see coordinator.Model.Distance).
-func (c *Cascade) known(snap *evolve.Snapshot, sv []float32, hits []smallmodel.Hit) bool {
+// known reports whether a retrieved memory session that the LLM judged, with
+// the label the vote gave (anomaly), lies within tau of the session vector sv
+// (see coordinator.Model.Distance). A near session whose label the vote
+// contradicts does not make the verdict known: the small model disagrees
+// with the session that explains this one, and the LLM settles it.
+func (c *Cascade) known(snap *evolve.Snapshot, sv []float32, hits []smallmodel.Hit, anomaly bool) bool {
 	tau := snap.Coordinator.Tau()
 	for _, h := range hits {
-		if snap.Coordinator.Distance(sv, snap.Memory.Item(h.Index).Vec) < tau {
+		it := snap.Memory.Item(h.Index)
+		if it.Judged && (it.Label == 1) == anomaly && snap.Coordinator.Distance(sv, it.Vec) < tau {
 			return true
 		}
 	}
@@ -449,7 +455,7 @@ type Stats struct {
 	Findings         uint64 // findings submitted to AEM
 	Fragile          uint64 // sessions below tau sent to the Judge because their kNN verdict was fragile
 	PendingHits      uint64 // evolved sessions answered from a pending AEM finding with the same vector (route cache)
-	Known            uint64 // sessions above tau routed as not evolved because a memory session lies within tau
+	Known            uint64 // sessions above tau routed as not evolved because an LLM-judged memory session lies within tau
 }
 
 // Stats returns a consistent-enough copy of the counters (each counter is

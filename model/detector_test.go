@@ -521,10 +521,12 @@ func sessionVec(t *testing.T, enc model.Encoder, lines []string) []float32 {
 	return model.SessionVector(vs)
 }
 
-// A session above tau that a memory session explains (within tau in the
-// coordinator's metric) is not evolved: the small model routes it, with no
-// LLM request. A session nothing explains is still evolved.
-func TestKnownSessionAboveTauStaysOnTheSmallModel(t *testing.T) {
+// A session above tau that an LLM-judged memory session explains (within tau
+// in the coordinator's metric, same label as the vote) is not evolved: the
+// small model routes it, with no LLM request. A training session does not
+// explain it (the autoencoder, trained on those, has the last word), nor does
+// a judged session whose label the vote contradicts.
+func TestJudgedSessionWithinTauMakesASessionKnown(t *testing.T) {
 	f := trained(t)
 	ctx := context.Background()
 	// A tau so small that every session reconstructs above it; only a memory
@@ -532,27 +534,64 @@ func TestKnownSessionAboveTauStaysOnTheSmallModel(t *testing.T) {
 	b := *f.b
 	b.Coordinator = f.b.Coordinator.WithTau(1e-12)
 	judge := &oracleJudge{labels: labelsOf(f.train, f.evolvedTest)}
-	c, err := model.NewCascade(&b, model.CascadeOptions{Encoder: f.enc, Judge: judge})
-	if err != nil {
-		t.Fatal(err)
+	cascade := func(items ...smallmodel.Item) *model.Cascade {
+		t.Helper()
+		bb := b
+		if len(items) > 0 {
+			mem, err := b.Memory.With(b.Small, items)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bb.Memory = mem
+		}
+		c, err := model.NewCascade(&bb, model.CascadeOptions{Encoder: f.enc, Judge: judge})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
+	detect := func(c *model.Cascade, id string, lines []string) model.Verdict {
+		t.Helper()
+		v, err := c.Detect(ctx, model.Session{ID: id, Lines: lines})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	// A training session seen again: still evolved.
 	it := b.Memory.Item(0)
-	v, err := c.Detect(ctx, model.Session{ID: "again", Lines: it.Lines})
+	calls := judge.calls
+	if v := detect(cascade(), it.ID, it.Lines); !v.Evolved || v.Route != model.RouteLLM || judge.calls != calls+1 {
+		t.Fatalf("training session %s seen again: %+v", it.ID, v)
+	}
+
+	// An upgraded session the LLM judged with the vote's label: known.
+	s := f.evolvedTest[0]
+	sv := sessionVec(t, f.enc, s.Lines)
+	fast, err := cascade().DetectFast(ctx, model.Session{ID: s.ID, Lines: s.Lines})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !(v.RecError >= 1e-12) || v.Evolved || v.Route != model.RouteSmallModel || judge.calls != 0 || v.Anomaly != (it.Label == 1) {
-		t.Fatalf("memory session %s seen again: %+v, judge calls %d", it.ID, v, judge.calls)
+	vote := 0
+	if fast.Anomaly {
+		vote = 1
+	}
+	judged := smallmodel.Item{ID: "judged", Label: vote, Key: "judged", Lines: s.Lines, Vec: sv, Judged: true}
+	c := cascade(judged)
+	calls = judge.calls
+	v := detect(c, s.ID, s.Lines)
+	if !(v.RecError >= 1e-12) || v.Evolved || v.Route != model.RouteSmallModel || judge.calls != calls || v.Anomaly != fast.Anomaly {
+		t.Fatalf("session next to a judged one: %+v (vote %+v), judge calls %d->%d", v, fast, calls, judge.calls)
 	}
 	if st := c.Stats(); st.Known != 1 || st.Evolved != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	s := f.evolvedTest[0]
-	v, err = c.Detect(ctx, model.Session{ID: s.ID, Lines: s.Lines})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !v.Evolved || v.Route != model.RouteLLM || judge.calls != 1 || c.Stats().Known != 1 {
-		t.Fatalf("unexplained session: %+v, judge calls %d, stats %+v", v, judge.calls, c.Stats())
+
+	// The same item judged the other way: the vote disagrees, the LLM decides.
+	judged.Label = 1 - vote
+	c = cascade(judged)
+	if v := detect(c, s.ID, s.Lines); !v.Evolved || v.Route != model.RouteLLM || judge.calls != calls+1 || c.Stats().Known != 0 {
+		t.Fatalf("judged session with the other label: %+v, stats %+v", v, c.Stats())
 	}
 }

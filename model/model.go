@@ -31,7 +31,7 @@ const (
 type Verdict struct {
 	Score        float64 // 0..1, higher = more anomalous
 	Anomaly      bool
-	Evolved      bool    // reconstruction error >= tau and no memory session within tau (see Cascade)
+	Evolved      bool    // reconstruction error >= tau and no LLM-judged memory session within tau (see Cascade)
 	Route        Route   // which stage decided
 	RecError     float64 // coordinator reconstruction error (MSE)
 	Reason       string  // LLM explanation or fallback cause, when there is one

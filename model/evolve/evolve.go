@@ -423,7 +423,7 @@ func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*
 	// 3. Memory: the judged sessions with their labels.
 	items := make([]smallmodel.Item, len(fresh))
 	for i, f := range fresh {
-		items[i] = smallmodel.Item{ID: f.ID, Label: f.Label, Lines: f.Lines, Key: f.Key, Vec: f.Vec}
+		items[i] = smallmodel.Item{ID: f.ID, Label: f.Label, Lines: f.Lines, Key: f.Key, Vec: f.Vec, Judged: true}
 	}
 	mem, err := mem.With(small, items)
 	if err != nil {

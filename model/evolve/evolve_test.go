@@ -149,6 +149,13 @@ func TestUpdateLearnsEvolvedSessions(t *testing.T) {
 	if next.Memory.Len() != snap.Memory.Len()+60 {
 		t.Fatalf("memory %d -> %d", snap.Memory.Len(), next.Memory.Len())
 	}
+	// The findings are memory items marked as judged by the LLM; the
+	// training items are not.
+	for i := range next.Memory.Len() {
+		if it := next.Memory.Item(i); it.Judged != (i >= snap.Memory.Len()) {
+			t.Fatalf("item %d (%s): judged %v", i, it.ID, it.Judged)
+		}
+	}
 	evolvedAfter, wrong := 0, 0
 	for _, f := range findings {
 		if _, ev := next.Coordinator.Evolved(f.Vec); ev {

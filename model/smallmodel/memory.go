@@ -78,13 +78,16 @@ func (c MemoryConfig) Validate() error {
 
 // Item is one labelled session in the memory.
 type Item struct {
-	ID    string    `json:"id"`
-	Label int       `json:"label"` // 0 normal, 1 anomalous
-	Lines []string  `json:"lines"` // capped raw text, for LLM prompts
-	Key   string    `json:"key"`   // identity of the session's content (template sequence)
-	Count int       `json:"count"` // identical sessions merged into this item
-	Seen  uint64    `json:"seen"`  // memory clock when last added; eviction order
-	Vec   []float32 `json:"-"`     // session vector, kept to re-project after fine-tuning
+	ID    string   `json:"id"`
+	Label int      `json:"label"` // 0 normal, 1 anomalous
+	Lines []string `json:"lines"` // capped raw text, for LLM prompts
+	Key   string   `json:"key"`   // identity of the session's content (template sequence)
+	Count int      `json:"count"` // identical sessions merged into this item
+	Seen  uint64   `json:"seen"`  // memory clock when last added; eviction order
+	// Judged marks an item the LLM stage labelled (added by AEM), as opposed
+	// to one from labelled training data.
+	Judged bool      `json:"judged,omitempty"`
+	Vec    []float32 `json:"-"` // session vector, kept to re-project after fine-tuning
 }
 
 type itemKey struct {

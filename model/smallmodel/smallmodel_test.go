@@ -359,6 +359,7 @@ func TestMarshalRoundTrip(t *testing.T) {
 	train := s.samples(80, 40)
 	m, _ := Train(context.Background(), train, Config{Epochs: 2}, nil)
 	mem, _ := NewMemory(MemoryConfig{K: 3}, m, items(train))
+	mem, _ = mem.With(m, []Item{{ID: "judged", Key: "judged", Label: 1, Vec: train[0].Vec, Judged: true}})
 	pm, _ := m.MarshalBinary()
 	pmem, _ := mem.MarshalBinary()
 	m2, err := Unmarshal(pm)
@@ -374,6 +375,9 @@ func TestMarshalRoundTrip(t *testing.T) {
 	b, _, hb := mem2.Classify(m2, q)
 	if a != b || len(ha) != 3 || ha[0] != hb[0] || mem2.Item(5).ID != mem.Item(5).ID {
 		t.Fatal("round trip changed the classifier")
+	}
+	if n := mem2.Len(); n != mem.Len() || !mem2.Item(n-1).Judged || mem2.Item(0).Judged {
+		t.Fatal("round trip lost which item the LLM judged")
 	}
 	for cut := 0; cut < len(pmem); cut += 97 {
 		if _, err := UnmarshalMemory(pmem[:cut], m2); err == nil {
