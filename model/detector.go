@@ -75,31 +75,12 @@ func CheckEncoder(ctx context.Context, enc Encoder, ref bundle.EncoderRef) error
 		return fmt.Errorf("encoder check: %d vectors for %d lines", len(got), len(lines))
 	}
 	for i, p := range ref.Probe {
-		if cos := cosine(got[i], p.Vector); !(cos >= MinProbeCosine) {
+		if cos := vec.Cosine(got[i], p.Vector); !(cos >= MinProbeCosine) {
 			return fmt.Errorf("%w: probe line %d has cosine %.3f to its training vector (bundle encoder %q); retrain the bundle with this encoder or configure the one it names",
 				ErrEncoderMismatch, i, cos, ref.Name)
 		}
 	}
 	return nil
-}
-
-func cosine(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.NaN()
-	}
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	if aa == 0 || bb == 0 {
-		if aa == bb {
-			return 1
-		}
-		return 0
-	}
-	return ab / math.Sqrt(aa*bb)
 }
 
 // Cascade is the CoorLog detector: encoder, coordinator, small model + kNN
@@ -222,7 +203,9 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	mem := snap.Memory
 	kVote := mem.Config().K
 	hits := mem.Search(snap.Small.Project(sv), max(kVote, c.k))
-	v.Score = mem.Vote(hits[:min(kVote, len(hits))])
+	voting := hits[:min(kVote, len(hits))]
+	var exact bool
+	v.Score, exact = mem.Score(sv, voting)
 	v.Anomaly = v.Score >= mem.Config().Threshold
 
 	// After AEM, a session next to one the LLM judged is no news, though the
@@ -239,9 +222,9 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	}
 	c.st.smallNs.Add(int64(time.Since(t2)))
 
-	// A verdict resting on one memory label is not trusted when a Judge
-	// can settle it.
-	uncertain := c.gate && !v.Evolved && c.judge != nil && allowJudge && mem.Fragile(hits[:min(kVote, len(hits))])
+	// A vote resting on one memory label is not trusted when a Judge can
+	// settle it (a label the memory holds for this very content is).
+	uncertain := c.gate && !v.Evolved && !exact && c.judge != nil && allowJudge && mem.Fragile(voting)
 	if uncertain {
 		c.st.fragile.Add(1)
 	}

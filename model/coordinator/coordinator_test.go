@@ -4,7 +4,10 @@ import (
 	"context"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
+
+	"github.com/coorlog/coorlogprocessor/model/internal/wire"
 )
 
 // manifold draws n vectors of width dim on a 3-d linear subspace spanned by
@@ -88,8 +91,24 @@ func TestTrainTauAndFineTune(t *testing.T) {
 	if m.Error(evolved[0]) != before {
 		t.Fatal("FineTune modified the receiver")
 	}
-	if n.Tau() != m.Tau() {
-		t.Fatal("FineTune changed tau")
+	// Tau keeps its definition: the 0.9 quantile of the held-out old
+	// sessions' error, now under the fine-tuned network (the training split
+	// held out 20% of train: 300 sessions, all kept).
+	if m.HeldOut() != 300 {
+		t.Fatalf("%d held-out sessions kept, want 300", m.HeldOut())
+	}
+	if n.Tau() == m.Tau() {
+		t.Fatal("FineTune kept the old tau")
+	}
+	if got, want := n.Tau(), n.TauAt(0.9); got != want {
+		t.Fatalf("tau after FineTune %g, 0.9 quantile of held-out error %g", got, want)
+	}
+	if s := share(n, heldOut); s < 0.03 || s > 0.2 {
+		t.Errorf("after fine-tuning, %.3f of fresh old sessions above the re-derived tau, want about 0.1", s)
+	}
+	// A tau set by hand stays.
+	if f, err := m.WithTau(0.5).FineTune(context.Background(), tune, 2); err != nil || f.Tau() != 0.5 {
+		t.Fatalf("WithTau(0.5) then FineTune: tau %g, %v", f.Tau(), err)
 	}
 	if s := share(n, evolved[:100]); s > 0.2 {
 		t.Errorf("after fine-tuning, %.2f of the tuned evolved sessions still evolved", s)
@@ -132,8 +151,44 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Tau() != m.Tau() || got.Error(data[3]) != m.Error(data[3]) || got.Config().Output != "tanh" {
+	if got.Tau() != m.Tau() || got.Error(data[3]) != m.Error(data[3]) || got.Config().Output != "tanh" || got.HeldOut() != 50 {
 		t.Fatal("round trip changed the model")
+	}
+	// The held-out sessions travel: both re-derive the same tau.
+	a, errA := m.FineTune(context.Background(), data[:20], 2)
+	b, errB := got.FineTune(context.Background(), data[:20], 2)
+	if errA != nil || errB != nil || a.Tau() != b.Tau() || a.Tau() == m.Tau() {
+		t.Fatalf("fine-tuned after a round trip: tau %g vs %g (was %g), %v %v", b.Tau(), a.Tau(), m.Tau(), errA, errB)
+	}
+
+	// Format 1 (no held-out sessions) is still read, and keeps its tau.
+	var w wire.Writer
+	w.U32(1)
+	if err := w.JSON(m.cfg); err != nil {
+		t.Fatal(err)
+	}
+	w.F64(m.tau)
+	w.Array("mean", []int{len(m.mean)}, m.mean)
+	w.Array("std", []int{len(m.std)}, m.std)
+	w.Array("valid_errors", []int{len(m.validErrs)}, m.validErrs)
+	m.net.Encode(&w, "autoencoder")
+	v1, err := Unmarshal(w.Bytes())
+	if err != nil {
+		t.Fatalf("format 1: %v", err)
+	}
+	if v1.Tau() != m.Tau() || v1.HeldOut() != 0 || v1.Error(data[3]) != m.Error(data[3]) {
+		t.Fatal("format 1 read wrongly")
+	}
+	if f, err := v1.FineTune(context.Background(), data[:20], 2); err != nil || f.Tau() != m.Tau() {
+		t.Fatalf("format 1 model re-derived tau %g without held-out sessions (%v)", f.Tau(), err)
+	}
+	// A non-finite held-out session is refused.
+	bad := *m
+	bad.held = [][]float32{append(slices.Clone(m.held[0][:len(m.held[0])-1]), float32(math.NaN()))}
+	if pb, err := bad.MarshalBinary(); err != nil {
+		t.Fatal(err)
+	} else if _, err := Unmarshal(pb); err == nil {
+		t.Fatal("NaN held-out session accepted")
 	}
 	for cut := 0; cut < len(p); cut += 13 {
 		if _, err := Unmarshal(p[:cut]); err == nil {

@@ -26,7 +26,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand"
 	"slices"
 	"strings"
@@ -34,6 +33,7 @@ import (
 	"time"
 
 	"github.com/coorlog/coorlogprocessor/model/coordinator"
+	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 )
 
@@ -179,24 +179,15 @@ func (u *Updater) Submit(f Finding) {
 	}
 }
 
-// SameVectorCosine is the cosine similarity from which Match counts two
-// session vectors as the same (float rounding of a mean over lines in
-// another order stays far above it).
-const SameVectorCosine = 1 - 1e-6
-
 // Match looks for a pending finding (queued or being applied) whose session
-// vector is the same as vec (cosine >= SameVectorCosine) and returns its ID
+// vector is the same as vec (cosine >= smallmodel.SameVectorCosine) and returns its ID
 // and label. Sessions with the same vector are indistinguishable to every
 // model of the cascade (the mean is blind to line order, so a reordered
 // session has its predecessor's vector under another template key, which
 // the LLM's verdict cache misses): once the update is applied they get that
 // finding's treatment, and until then Match lets the cascade give it without
 // asking the LLM again.
-func (u *Updater) Match(vec []float32) (id string, label int, ok bool) {
-	nv := norm(vec)
-	if nv == 0 {
-		return "", 0, false
-	}
+func (u *Updater) Match(v []float32) (id string, label int, ok bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	// Latest judgement first: the queue (newest at the end), then the batch
@@ -204,28 +195,12 @@ func (u *Updater) Match(vec []float32) (id string, label int, ok bool) {
 	// only for evolved sessions, which would otherwise wait on the LLM.
 	for _, q := range [][]Finding{u.queue, u.applying} {
 		for i := len(q) - 1; i >= 0; i-- {
-			f := &q[i]
-			if len(f.Vec) != len(vec) {
-				continue
-			}
-			var dot float64
-			for j, x := range vec {
-				dot += float64(x) * float64(f.Vec[j])
-			}
-			if nf := norm(f.Vec); nf > 0 && dot/(nv*nf) >= SameVectorCosine {
+			if f := &q[i]; vec.Cosine(v, f.Vec) >= smallmodel.SameVectorCosine {
 				return f.ID, f.Label, true
 			}
 		}
 	}
 	return "", 0, false
-}
-
-func norm(v []float32) float64 {
-	var s float64
-	for _, x := range v {
-		s += float64(x) * float64(x)
-	}
-	return math.Sqrt(s)
 }
 
 // Run applies findings every BatchSize findings or every Interval, until ctx
@@ -357,10 +332,16 @@ func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*
 	memSamples := cur.Memory.Samples()
 
 	// 1. Coordinator: the sessions still routed to the LLM, plus replay.
-	// Sessions left above tau after a round get further rounds (up to
+	// Sessions left above tau after a round (FineTune re-derives tau from the
+	// old version's held-out sessions) get further rounds (up to
 	// coordinatorRounds), each on what is still evolved with twice the epochs
-	// of the last (the stragglers are few, so the rounds stay cheap).
+	// of the last. The stragglers are few, so the rounds stay cheap; the
+	// replay keeps the size of the first round's, or a round on a handful of
+	// sessions drags the network away from the rest (measured: a round on 1
+	// straggler + 4 replayed sessions put 43 of 60 learnt sessions back above
+	// tau).
 	coord := cur.Coordinator
+	nReplay := 0
 	for round := range coordinatorRounds {
 		var evolved [][]float32
 		for _, f := range fresh {
@@ -371,8 +352,11 @@ func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*
 		if len(evolved) == 0 {
 			break
 		}
+		if round == 0 {
+			nReplay = u.cfg.Replay * len(evolved)
+		}
 		tune := append([][]float32(nil), evolved...)
-		for _, i := range replayIndices(rng, cur.Memory, u.cfg.Replay*len(evolved)) {
+		for _, i := range replayIndices(rng, cur.Memory, nReplay) {
 			tune = append(tune, memSamples[i].Vec)
 		}
 		var err error

@@ -72,3 +72,25 @@ func Finite(v []float32) bool {
 	}
 	return true
 }
+
+// Cosine is the cosine similarity of a and b accumulated in float64, precise
+// enough to tell "the same vector" (1 - 1e-6) apart: NaN for different
+// lengths, 1 for two zero vectors, 0 for one.
+func Cosine(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.NaN()
+	}
+	var ab, aa, bb float64
+	for i := range a {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	if aa == 0 || bb == 0 {
+		if aa == bb {
+			return 1
+		}
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
+}

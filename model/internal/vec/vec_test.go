@@ -64,3 +64,27 @@ func BenchmarkDotRows10kx32(b *testing.B) {
 		DotRows(m, q, out)
 	}
 }
+
+func TestCosine(t *testing.T) {
+	a := []float32{1, 2, 3}
+	for _, c := range []struct {
+		b    []float32
+		want float64
+	}{
+		{[]float32{2, 4, 6}, 1},
+		{[]float32{-1, -2, -3}, -1},
+		{[]float32{3, 0, -1}, 0},
+	} {
+		if got := Cosine(a, c.b); math.Abs(got-c.want) > 1e-12 {
+			t.Errorf("Cosine(%v, %v) = %g, want %g", a, c.b, got, c.want)
+		}
+	}
+	// float64 accumulation: one part in a million apart is not "the same".
+	b := []float32{1, 2, 3.01}
+	if got := Cosine(a, b); got >= 1-1e-6 || got < 1-1e-4 {
+		t.Errorf("Cosine of near vectors = %.9f", got)
+	}
+	if !math.IsNaN(Cosine(a, a[:2])) || Cosine([]float32{0, 0}, []float32{0, 0}) != 1 || Cosine([]float32{0, 0}, []float32{1, 0}) != 0 {
+		t.Error("edge cases")
+	}
+}
