@@ -181,7 +181,7 @@ func printEval(w io.Writer, r evalReport) {
 	fmt.Fprintf(w, "confusion matrix     predicted anomaly  predicted normal\n")
 	fmt.Fprintf(w, "  actual anomaly     %17d  %16d\n", c.TP, c.FN)
 	fmt.Fprintf(w, "  actual normal      %17d  %16d\n", c.FP, c.TN)
-	fmt.Fprintf(w, "evolved (rec error >= tau %.4g, no LLM-judged session within tau): %s of sessions; routes: %s\n", r.Tau, pct(float64(res.Evolved)), routeList(res.Routes))
+	fmt.Fprintf(w, "evolved (rec error >= tau, %.4g at start, and no LLM-judged session within tau): %s of sessions; routes: %s\n", r.Tau, pct(float64(res.Evolved)), routeList(res.Routes))
 	if res.AEMUpdates > 0 || r.AEM {
 		fmt.Fprintf(w, "AEM: %d model updates in %.1fs (applied in line every %d LLM findings; not in the per-session time)\n", res.AEMUpdates, res.AEMSeconds, r.AEMBatch)
 	}
