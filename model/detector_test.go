@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"math/rand"
 	"slices"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/coorlog/coorlogprocessor/model/bundle"
 	"github.com/coorlog/coorlogprocessor/model/coordinator"
 	"github.com/coorlog/coorlogprocessor/model/evolve"
+	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 )
 
@@ -540,32 +540,22 @@ func nearby(t *testing.T, v []float32, seed int64) []float32 {
 		return out
 	}
 	lo, hi := 0.0, 1.0
-	for hi < 1e9 && vec64Cosine(v, at(hi)) > 1-1e-5 {
+	for hi < 1e9 && vec.Cosine(v, at(hi)) > 1-1e-5 {
 		hi *= 2
 	}
 	for range 60 {
 		mid := (lo + hi) / 2
-		if vec64Cosine(v, at(mid)) > 1-1e-5 {
+		if vec.Cosine(v, at(mid)) > 1-1e-5 {
 			lo = mid
 		} else {
 			hi = mid
 		}
 	}
 	out := at(hi)
-	if c := vec64Cosine(v, out); c >= smallmodel.SameVectorCosine || c < 0.9999 {
+	if c := vec.Cosine(v, out); c >= smallmodel.SameVectorCosine || c < 0.9999 {
 		t.Fatalf("nearby vector at cosine %g", c)
 	}
 	return out
-}
-
-func vec64Cosine(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb)
 }
 
 func sessionVec(t *testing.T, enc model.Encoder, lines []string) []float32 {

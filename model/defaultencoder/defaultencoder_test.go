@@ -11,6 +11,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/model/embedcache"
 	"github.com/coorlog/coorlogprocessor/model/encoder"
+	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 )
 
 func TestEmbeddedCheckpointIsSmallAndComplete(t *testing.T) {
@@ -91,7 +92,7 @@ func TestLoadAndEmbedThroughCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cosine(vecs[0], vecs[1]) < 0.9999 {
+	if vec.Cosine(vecs[0], vecs[1]) < 0.9999 {
 		t.Error("two lines of one template got different vectors through the cache")
 	}
 	if h, m, _ := c.Stats(); h != 1 || m != 2 {

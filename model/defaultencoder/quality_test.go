@@ -14,6 +14,7 @@ import (
 	"github.com/coorlog/coorlogprocessor/internal/torchrt"
 	"github.com/coorlog/coorlogprocessor/model"
 	"github.com/coorlog/coorlogprocessor/model/encoder"
+	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 	"github.com/coorlog/coorlogprocessor/model/normalize"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
@@ -79,7 +80,7 @@ func quality(t *testing.T, enc model.Encoder, rows []qualityRow) qualityResult {
 		best, bs := -1, math.Inf(-1)
 		for j := range tv {
 			if j != i {
-				if s := cosine(tv[i], tv[j]); s > bs {
+				if s := vec.Cosine(tv[i], tv[j]); s > bs {
 					best, bs = j, s
 				}
 			}
@@ -89,7 +90,7 @@ func quality(t *testing.T, enc model.Encoder, rows []qualityRow) qualityResult {
 	for k, v := range pv {
 		best, bs := -1, math.Inf(-1)
 		for j := range tv {
-			if s := cosine(v, tv[j]); s > bs {
+			if s := vec.Cosine(v, tv[j]); s > bs {
 				best, bs = j, s
 			}
 		}
@@ -101,16 +102,6 @@ func quality(t *testing.T, enc model.Encoder, rows []qualityRow) qualityResult {
 		}
 	}
 	return r
-}
-
-func cosine(a, b []float32) float64 {
-	var ab, aa, bb float64
-	for i := range a {
-		ab += float64(a[i]) * float64(b[i])
-		aa += float64(a[i]) * float64(a[i])
-		bb += float64(b[i]) * float64(b[i])
-	}
-	return ab / math.Sqrt(aa*bb+1e-12)
 }
 
 // TestQualityHDFS is the quality sanity check of issue 3 on the HDFS
