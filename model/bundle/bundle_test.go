@@ -189,7 +189,9 @@ func TestFailedSaveKeepsLastGood(t *testing.T) {
 }
 
 // TestWriteFuzzSeed regenerates the committed seed corpus when
-// COORLOG_WRITE_FUZZ_SEED=1 (after a format change).
+// COORLOG_WRITE_FUZZ_SEED=1 (after a format change). The seed "valid" is
+// kept as it was written (a bundle whose coordinator section is format 1):
+// older bundles must keep loading.
 func TestWriteFuzzSeed(t *testing.T) {
 	if os.Getenv("COORLOG_WRITE_FUZZ_SEED") != "1" {
 		t.Skip("set COORLOG_WRITE_FUZZ_SEED=1 to regenerate testdata/fuzz/FuzzLoad")
@@ -206,7 +208,7 @@ func TestWriteFuzzSeed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write("valid", p)
+	write("valid-current", p)
 	write("truncated", p[:len(p)/3])
 	write("magic-only", []byte(Magic))
 }
@@ -234,27 +236,31 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
-// The committed "valid" seed is a bundle of the current format: it must keep
-// decoding (a format change must bump FormatVersion and regenerate it).
+// The committed seeds decode: "valid-current" is a bundle as this build
+// writes it (a format change must regenerate it), "valid" one written before
+// the coordinator kept held-out sessions (coordinator format 1), which must
+// keep loading with a fixed tau.
 func TestCommittedSeedDecodes(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzLoad", "valid"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.SplitN(string(raw), "\n", 3)
-	if len(lines) < 2 || !strings.HasPrefix(lines[1], "[]byte(") {
-		t.Fatalf("not a fuzz corpus file: %q", lines[0])
-	}
-	lit := strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")")
-	data, err := strconv.Unquote(lit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Decode([]byte(data))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b.Manifest.ModelVersion != "test-1" || b.Memory.Len() == 0 {
-		t.Fatalf("manifest %+v", b.Manifest)
+	for name, held := range map[string]bool{"valid": false, "valid-current": true} {
+		raw, err := os.ReadFile(filepath.Join("testdata", "fuzz", "FuzzLoad", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.SplitN(string(raw), "\n", 3)
+		if len(lines) < 2 || !strings.HasPrefix(lines[1], "[]byte(") {
+			t.Fatalf("%s: not a fuzz corpus file: %q", name, lines[0])
+		}
+		lit := strings.TrimSuffix(strings.TrimPrefix(lines[1], "[]byte("), ")")
+		data, err := strconv.Unquote(lit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Decode([]byte(data))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if b.Manifest.ModelVersion != "test-1" || b.Memory.Len() == 0 || (b.Coordinator.HeldOut() > 0) != held {
+			t.Fatalf("%s: manifest %+v, %d held-out sessions", name, b.Manifest, b.Coordinator.HeldOut())
+		}
 	}
 }
