@@ -108,6 +108,7 @@ func (p *coorlogProcessor) start(ctx context.Context, host component.Host) error
 		embedHits:     models.embedHits,
 		aemUpdates:    models.aemUpdates,
 		verdictCached: judgeCached,
+		tau:           models.tau,
 	})
 	if err != nil {
 		return err

@@ -86,6 +86,7 @@ func TestComponentAnnotatesAndCountsTelemetry(t *testing.T) {
 			detector:  det,
 			version:   "fake-1",
 			embedHits: func() int64 { return 5 },
+			tau:       func() (float64, bool) { return 0.0125, true },
 			close:     func(context.Context) error { closed.Store(true); return nil },
 		}, nil
 	}
@@ -109,6 +110,8 @@ func TestComponentAnnotatesAndCountsTelemetry(t *testing.T) {
 		{Attributes: attribute.NewSet(attribute.String("cache", "embedding")), Value: 5},
 		{Attributes: attribute.NewSet(attribute.String("cache", "verdict")), Value: 0},
 	}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorCoorlogTau(t, tt,
+		[]metricdata.DataPoint[float64]{{Value: 0.0125}}, metricdatatest.IgnoreTimestamp())
 
 	require.NoError(t, proc.Shutdown(context.Background()))
 	assert.True(t, closed.Load(), "the model side is released at shutdown")
@@ -150,6 +153,7 @@ func TestComponentAnnotatesAndCountsTelemetry(t *testing.T) {
 	metadatatest.AssertEqualProcessorCoorlogRoutes(t, tt,
 		sumPoints(map[string]int64{"small_model": 2, "fallback": 1}, "route"), ign)
 	metadatatest.AssertEqualProcessorCoorlogAnomalies(t, tt, sumPoints(map[string]int64{"small_model": 1}, "route"), ign)
+	metadatatest.AssertEqualProcessorCoorlogEvolved(t, tt, sumPoints(map[string]int64{"": 1}, ""), ign)
 }
 
 // fakeJudge answers like an LLM stage: one call with usage, or a cache hit,

@@ -24,6 +24,7 @@ type modelSet struct {
 	version    string
 	embedHits  func() int64 // embedding cache hits so far; nil when unknown
 	aemUpdates func() int64 // AEM swaps so far; nil when AEM is off
+	tau        func() (float64, bool)
 	close      func(context.Context) error
 }
 
@@ -149,6 +150,7 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		}
 		startAEM(c)
 		ms.detector, ms.version = c, c.ModelVersion()
+		ms.tau = func() (float64, bool) { return c.Snapshot().Coordinator.Tau(), true }
 	default: // learn
 		lo := model.LearnOptions{
 			Sessions: cfg.Learn.Sessions,
@@ -172,6 +174,12 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		}
 		cleanups = append(cleanups, func() error { l.Close(); return nil })
 		ms.detector, ms.version = l, model.ReasonLearning
+		ms.tau = func() (float64, bool) {
+			if c := l.Cascade(); c != nil {
+				return c.Snapshot().Coordinator.Tau(), true
+			}
+			return 0, false
+		}
 		log.Info("coorlog: learn mode: collecting sessions, assumed normal, before training",
 			zap.Int("sessions", cfg.Learn.Sessions), zap.Duration("duration", cfg.Learn.Duration))
 	}

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/processor/processortest"
+	"go.uber.org/zap"
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/internal/demolog"
@@ -215,4 +216,28 @@ func TestStartRefusesAnEncoderThatDoesNotMatchTheBundle(t *testing.T) {
 	assert.True(t, errors.Is(err, model.ErrEncoderMismatch), "%v", err)
 	assert.Contains(t, err.Error(), "model bundle "+dir)
 	require.NoError(t, p.Shutdown(context.Background()))
+}
+
+// The tau gauge reads the coordinator in use: the bundle's in detect mode,
+// nothing while learn mode collects.
+func TestTauGaugeSource(t *testing.T) {
+	dir, _ := trainedModelDir(t)
+	b, err := bundle.Load(dir)
+	require.NoError(t, err)
+	ctx := context.Background()
+
+	ms, err := buildModels(ctx, detectConfig(dir), nil, zap.NewNop())
+	require.NoError(t, err)
+	tau, ok := ms.tau()
+	assert.True(t, ok)
+	assert.Equal(t, b.Coordinator.Tau(), tau)
+	require.NoError(t, ms.close(ctx))
+
+	cfg := detectConfig("")
+	cfg.Mode = ModeLearn
+	ms, err = buildModels(ctx, cfg, nil, zap.NewNop())
+	require.NoError(t, err)
+	_, ok = ms.tau()
+	assert.False(t, ok, "no coordinator before learn mode has trained")
+	require.NoError(t, ms.close(ctx))
 }

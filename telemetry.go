@@ -74,11 +74,14 @@ func (t *telemetry) RecordsAnnotated(ctx context.Context, n int) {
 	t.tb.ProcessorCoorlogRecordsAnnotated.Add(ctx, int64(n))
 }
 
-func (t *telemetry) Verdict(ctx context.Context, route string, anomaly, _ bool) {
+func (t *telemetry) Verdict(ctx context.Context, route string, anomaly, evolved bool) {
 	opt := attrOpt(t.route, "route", route)
 	t.tb.ProcessorCoorlogRoutes.Add(ctx, 1, opt)
 	if anomaly {
 		t.tb.ProcessorCoorlogAnomalies.Add(ctx, 1, opt)
+	}
+	if evolved {
+		t.tb.ProcessorCoorlogEvolved.Add(ctx, 1)
 	}
 }
 
@@ -138,6 +141,7 @@ type observables struct {
 	embedHits     func() int64
 	aemUpdates    func() int64
 	verdictCached func() int64
+	tau           func() (float64, bool) // false: no coordinator yet (learn mode)
 }
 
 var (
@@ -168,6 +172,14 @@ func (t *telemetry) register(o observables) error {
 	if o.aemUpdates != nil {
 		errs = append(errs, t.tb.RegisterProcessorCoorlogAemUpdatesCallback(func(_ context.Context, obs metric.Int64Observer) error {
 			obs.Observe(o.aemUpdates())
+			return nil
+		}))
+	}
+	if o.tau != nil {
+		errs = append(errs, t.tb.RegisterProcessorCoorlogTauCallback(func(_ context.Context, obs metric.Float64Observer) error {
+			if tau, ok := o.tau(); ok {
+				obs.Observe(tau)
+			}
 			return nil
 		}))
 	}

@@ -49,6 +49,7 @@ func TestTelemetryMatchesMetadataYAML(t *testing.T) {
 	ctx := context.Background()
 	// Touch every instrument once so that each is collected.
 	tb.ProcessorCoorlogAnomalies.Add(ctx, 1)
+	tb.ProcessorCoorlogEvolved.Add(ctx, 1)
 	tb.ProcessorCoorlogLlmCalls.Add(ctx, 1)
 	tb.ProcessorCoorlogLlmErrors.Add(ctx, 1)
 	tb.ProcessorCoorlogLlmLatency.Record(ctx, 0.1)
@@ -61,6 +62,7 @@ func TestTelemetryMatchesMetadataYAML(t *testing.T) {
 	require.NoError(t, tb.RegisterProcessorCoorlogAemUpdatesCallback(one))
 	require.NoError(t, tb.RegisterProcessorCoorlogCacheHitsCallback(one))
 	require.NoError(t, tb.RegisterProcessorCoorlogOpenSessionsCallback(one))
+	require.NoError(t, tb.RegisterProcessorCoorlogTauCallback(func(_ context.Context, o metric.Float64Observer) error { o.Observe(0.5); return nil }))
 
 	var rm metricdata.ResourceMetrics
 	require.NoError(t, tt.Reader.Collect(ctx, &rm))
@@ -84,6 +86,10 @@ func TestTelemetryMatchesMetadataYAML(t *testing.T) {
 			assert.Equal(t, want.Sum["monotonic"], d.IsMonotonic, name)
 		case metricdata.Gauge[int64]:
 			require.NotNil(t, want.Gauge, "%s is a gauge", name)
+			assert.Equal(t, "int", want.Gauge["value_type"], name)
+		case metricdata.Gauge[float64]:
+			require.NotNil(t, want.Gauge, "%s is a gauge", name)
+			assert.Equal(t, "double", want.Gauge["value_type"], name)
 		case metricdata.Histogram[float64]:
 			require.NotNil(t, want.Histogram, "%s is a histogram", name)
 		default:

@@ -33,6 +33,7 @@ type TelemetryBuilder struct {
 	ProcessorCoorlogAemUpdates       metric.Int64ObservableCounter
 	ProcessorCoorlogAnomalies        metric.Int64Counter
 	ProcessorCoorlogCacheHits        metric.Int64ObservableCounter
+	ProcessorCoorlogEvolved          metric.Int64Counter
 	ProcessorCoorlogLlmCalls         metric.Int64Counter
 	ProcessorCoorlogLlmErrors        metric.Int64Counter
 	ProcessorCoorlogLlmLatency       metric.Float64Histogram
@@ -42,6 +43,7 @@ type TelemetryBuilder struct {
 	ProcessorCoorlogRoutes           metric.Int64Counter
 	ProcessorCoorlogSessionsClosed   metric.Int64Counter
 	ProcessorCoorlogSessionsOpened   metric.Int64Counter
+	ProcessorCoorlogTau              metric.Float64ObservableGauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -97,6 +99,30 @@ func (builder *TelemetryBuilder) RegisterProcessorCoorlogOpenSessionsCallback(cb
 	return nil
 }
 
+// RegisterProcessorCoorlogTauCallback sets callback for observable ProcessorCoorlogTau metric.
+func (builder *TelemetryBuilder) RegisterProcessorCoorlogTauCallback(cb metric.Float64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		return cb(ctx, &observerFloat64{inst: builder.ProcessorCoorlogTau, obs: o})
+	}, builder.ProcessorCoorlogTau)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerFloat64 struct {
+	embedded.Float64Observer
+	inst metric.Float64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerFloat64) Observe(value float64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveFloat64(oi.inst, value, opts...)
+}
+
 type observerInt64 struct {
 	embedded.Int64Observer
 	inst metric.Int64Observable
@@ -142,6 +168,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_coorlog_cache_hits",
 		metric.WithDescription("Number of cache hits, by cache (embedding, verdict). [Development]"),
 		metric.WithUnit("{hit}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCoorlogEvolved, err = builder.meter.Int64Counter(
+		"otelcol_processor_coorlog_evolved",
+		metric.WithDescription("Number of scored sessions the coordinator marked evolved (out of the trained version's distribution; the LLM stage's input). [Development]"),
+		metric.WithUnit("{session}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorCoorlogLlmCalls, err = builder.meter.Int64Counter(
@@ -197,6 +229,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_coorlog_sessions_opened",
 		metric.WithDescription("Number of sessions opened (first record of a new session key). [Development]"),
 		metric.WithUnit("{session}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCoorlogTau, err = builder.meter.Float64ObservableGauge(
+		"otelcol_processor_coorlog_tau",
+		metric.WithDescription("The coordinator's evolution threshold on the reconstruction error in use (re-derived after each AEM update; absent while learn mode collects). [Development]"),
+		metric.WithUnit("1"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs

@@ -56,6 +56,11 @@ func AssertEqualProcessorCoorlogCacheHits(t *testing.T, tt *componenttest.Teleme
 		"Number of cache hits, by cache (embedding, verdict). [Development]", "{hit}", dps, opts...)
 }
 
+func AssertEqualProcessorCoorlogEvolved(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	assertSum(t, tt, "otelcol_processor_coorlog_evolved",
+		"Number of scored sessions the coordinator marked evolved (out of the trained version's distribution; the LLM stage's input). [Development]", "{session}", dps, opts...)
+}
+
 func AssertEqualProcessorCoorlogLlmCalls(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	assertSum(t, tt, "otelcol_processor_coorlog_llm_calls",
 		"Number of requests made to the LLM endpoint. [Development]", "{call}", dps, opts...)
@@ -118,4 +123,18 @@ func AssertEqualProcessorCoorlogSessionsClosed(t *testing.T, tt *componenttest.T
 func AssertEqualProcessorCoorlogSessionsOpened(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	assertSum(t, tt, "otelcol_processor_coorlog_sessions_opened",
 		"Number of sessions opened (first record of a new session key). [Development]", "{session}", dps, opts...)
+}
+
+func AssertEqualProcessorCoorlogTau(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[float64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_processor_coorlog_tau",
+		Description: "The coordinator's evolution threshold on the reconstruction error in use (re-derived after each AEM update; absent while learn mode collects). [Development]",
+		Unit:        "1",
+		Data: metricdata.Gauge[float64]{
+			DataPoints: dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_processor_coorlog_tau")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
 }
