@@ -25,8 +25,18 @@ type evalReport struct {
 	Result     runStats   `json:"result"`
 	SmallModel runStats   `json:"small_model_alone"`
 	StageMs    stageTimes `json:"ms_per_session_by_stage"`
+	Decisions  decisions  `json:"cascade_decisions"`
 	TauCurve   []tauPoint `json:"tau_sensitivity,omitempty"`
 	Plots      []string   `json:"plots,omitempty"`
+}
+
+// decisions count the cascade's routing rules that a route alone does not
+// show (model.Stats).
+type decisions struct {
+	Known       uint64  `json:"known"`        // above tau, next to an LLM-judged session: small model
+	Fragile     uint64  `json:"fragile"`      // below tau, split vote: LLM
+	PendingHits uint64  `json:"pending_hits"` // same vector as a finding AEM has not applied: its label
+	TauAtEnd    float64 `json:"tau_at_end"`   // after AEM's updates
 }
 
 // stageTimes are mean milliseconds per session (encoding uses the embedding
@@ -141,6 +151,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	cs := det.c.Stats()
+	rep.Decisions = decisions{Known: cs.Known, Fragile: cs.Fragile, PendingHits: cs.PendingHits, TauAtEnd: det.c.Snapshot().Coordinator.Tau()}
 	if lf.simulated {
 		res.TokensNote = "simulated"
 	}
@@ -183,8 +195,10 @@ func printEval(w io.Writer, r evalReport) {
 	fmt.Fprintf(w, "  actual normal      %17d  %16d\n", c.FP, c.TN)
 	fmt.Fprintf(w, "evolved (rec error >= tau, %.4g at start, and no LLM-judged session within tau): %s of sessions; routes: %s\n", r.Tau, pct(float64(res.Evolved)), routeList(res.Routes))
 	if res.AEMUpdates > 0 || r.AEM {
-		fmt.Fprintf(w, "AEM: %d model updates in %.1fs (applied in line every %d LLM findings; not in the per-session time)\n", res.AEMUpdates, res.AEMSeconds, r.AEMBatch)
+		fmt.Fprintf(w, "AEM: %d model updates in %.1fs (applied in line every %d LLM findings; not in the per-session time); tau at the end %.4g\n", res.AEMUpdates, res.AEMSeconds, r.AEMBatch, r.Decisions.TauAtEnd)
 	}
+	d := r.Decisions
+	fmt.Fprintf(w, "cascade: %d above tau but next to an LLM-judged session (small model), %d fragile votes (LLM), %d same vector as a pending finding (cache)\n", d.Known, d.Fragile, d.PendingHits)
 	if res.OnEvolved != nil {
 		fmt.Fprintf(w, "F1 on the sessions the injector changed: %s\n", f3(float64(res.OnEvolvedF1)))
 	}

@@ -71,8 +71,10 @@ func TestTrainEvalSmoke(t *testing.T) {
 			Routes    map[string]int `json:"routes"`
 			Tokens    string         `json:"tokens_note"`
 		} `json:"result"`
-		Stage    map[string]*float64 `json:"ms_per_session_by_stage"`
-		TauCurve []tauPoint          `json:"tau_sensitivity"`
+		Stage     map[string]*float64 `json:"ms_per_session_by_stage"`
+		TauCurve  []tauPoint          `json:"tau_sensitivity"`
+		Tau       float64             `json:"tau"`
+		Decisions *decisions          `json:"cascade_decisions"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("eval --json is not one JSON object: %v\n%s", err, out)
@@ -102,6 +104,11 @@ func TestTrainEvalSmoke(t *testing.T) {
 			t.Errorf("stage time %s = %v", k, rep.Stage[k])
 		}
 	}
+	// Without AEM, tau stays the bundle's; the counters cannot exceed the
+	// sessions.
+	if d := rep.Decisions; d == nil || d.TauAtEnd != rep.Tau || d.Known+d.Fragile+d.PendingHits > 30 || d.PendingHits != 0 {
+		t.Errorf("cascade decisions %+v, tau %g", rep.Decisions, rep.Tau)
+	}
 	if len(rep.TauCurve) != len(tauQuantiles()) {
 		t.Errorf("tau curve has %d points", len(rep.TauCurve))
 	}
@@ -113,7 +120,7 @@ func TestTrainEvalSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"precision", "confusion matrix", "mean ms per session", "no LLM"} {
+	for _, want := range []string{"precision", "confusion matrix", "mean ms per session", "no LLM", "cascade: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("eval output lacks %q:\n%s", want, out)
 		}
