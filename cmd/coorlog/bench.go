@@ -187,6 +187,27 @@ func printSpread(w io.Writer, runs []setResult, seeds []uint64) {
 	}
 }
 
+// printSweepSpread is the evolution-strength sweep over the seeds: CoorLog +
+// AEM's F1 and LLM share at each strength, mean [min, max].
+func printSweepSpread(w io.Writer, runs []setResult) {
+	if len(runs) == 0 || len(runs[0].Sweep) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nhdfs CoorLog + AEM by evolution strength over the same seeds: mean [min, max]\n%6s %6s %24s %24s\n",
+		"entry", "seq", "F1", "LLM sessions / session")
+	for i, p := range runs[0].Sweep {
+		var f1s, llm []float64
+		for _, r := range runs {
+			if i < len(r.Sweep) {
+				c := r.Sweep[i].CoorLogAEM
+				f1s = append(f1s, float64(c.F1))
+				llm = append(llm, ratio(c.LLMSessions, c.Sessions))
+			}
+		}
+		fmt.Fprintf(w, "%6.2f %6.2f %24s %24s\n", p.EntryRate, p.SeqRate, spread(f1s), spread(llm))
+	}
+}
+
 func spread(xs []float64) string {
 	lo, hi, sum := math.Inf(1), math.Inf(-1), 0.0
 	for _, x := range xs {
@@ -289,7 +310,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		seeds, _ := intList(f.extraSeeds)
 		for _, sd := range seeds {
 			g := *f
-			g.seed, g.sweep = uint64(sd), ""
+			g.seed = uint64(sd)
 			all, err := dataset.LoadHDFS(filepath.Join(dir, "hdfs-sessions"), dataset.HDFSOptions{AnomalyRate: g.rate, MaxNormal: g.maxNormal, Seed: g.seed})
 			if err != nil {
 				return err
@@ -302,7 +323,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		for _, s := range rep.Sets {
 			if s.Name == "hdfs" {
-				printSpread(stdout, append([]setResult{s}, rep.SeedRuns...), append([]uint64{f.seed}, uintList(seeds)...))
+				runs := append([]setResult{s}, rep.SeedRuns...)
+				printSpread(stdout, runs, append([]uint64{f.seed}, uintList(seeds)...))
+				printSweepSpread(stdout, runs)
 			}
 		}
 	}
