@@ -6,7 +6,8 @@
 # The budget is a count, not a duration: with a duration -fuzztime, Go's fuzz
 # coordinator (up to 1.26) can report a spurious "context deadline exceeded"
 # failure at the deadline under CPU load (golang/go#75804); a count has no
-# deadline to race. Set FUZZTIME=30s for a timed local run.
+# deadline to race. FUZZTIME=30s gives a timed run, which may end with that
+# spurious failure (no crasher file is written then: rerun).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-20000x}
