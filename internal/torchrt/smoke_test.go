@@ -3,7 +3,10 @@ package torchrt_test
 import (
 	"path/filepath"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/coorlog/coorlogprocessor/internal/torchrt"
 	"github.com/sugarme/gotch"
@@ -72,5 +75,42 @@ func TestGradModeRoundTrip(t *testing.T) {
 		if prev {
 			t.Fatalf("iteration %d: previous mode true after disabling", i)
 		}
+	}
+}
+
+// TestNoGradRestoresTheThreadItRanOn guards the setup's fix of gotch's
+// ts.NoGrad (used by nn's weight initialisation): libtorch's grad mode is per
+// OS thread, so a NoGrad whose goroutine moved to another thread before
+// restoring left gradients off on the first one, and a later training step
+// scheduled there failed ("element 0 of tensors does not require grad").
+func TestNoGradRestoresTheThreadItRanOn(t *testing.T) {
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				ts.NoGrad(func() { runtime.Gosched() })
+			}
+		}()
+	}
+	wg.Wait()
+	// Probe the threads: each goroutine locked to one reads the mode it finds.
+	var off atomic.Int32
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			if prev, err := ts.GradSetEnabled(true); err == nil && !prev {
+				off.Add(1)
+			}
+			time.Sleep(10 * time.Millisecond) // hold the thread so others probe other threads
+		}()
+	}
+	wg.Wait()
+	if n := off.Load(); n > 0 {
+		t.Fatalf("%d OS threads were left with gradients off by ts.NoGrad", n)
 	}
 }
