@@ -2,7 +2,7 @@
 # Regenerates every figure of the evaluation (docs/notes/cli.md, merged into
 # BENCHMARKS.md) from the shared data in one command:
 #
-#   bash scripts/bench.sh            # full run (about 10-15 min on 2 cores)
+#   bash scripts/bench.sh            # full run (about 1.5-2 min on 2 cores)
 #   QUICK=1 bash scripts/bench.sh    # subsampled smoke run (a few minutes)
 #
 # Outputs: out/bench/*.txt and *.json (tables), docs/*.png (figures).
