@@ -175,11 +175,7 @@ func Train(ctx context.Context, train, valid [][]float32, cfg Config, progress f
 		return nil, err
 	}
 	held := distinct(valid, !cfg.AllValid)
-	var errs []float32
-	for _, v := range held {
-		errs = append(errs, float32(m.Error(v)))
-	}
-	slices.Sort(errs)
+	errs := m.sortedErrors(held)
 	m.validErrs = thin(errs, maxValidErrs)
 	m.tau = quantile(errs, cfg.Quantile)
 	if len(held) > maxHeld {
@@ -229,11 +225,7 @@ func (m *Model) FineTune(ctx context.Context, vecs [][]float32, epochs int) (*Mo
 		return nil, err
 	}
 	if len(n.held) > 0 {
-		errs := make([]float32, len(n.held))
-		for i, v := range n.held {
-			errs[i] = float32(n.Error(v))
-		}
-		slices.Sort(errs)
+		errs := n.sortedErrors(n.held)
 		n.validErrs = errs
 		if !n.fixedTau {
 			n.tau = quantile(errs, n.cfg.Quantile)
@@ -338,6 +330,16 @@ func (m *Model) Error(vec []float32) float64 {
 		return math.Inf(1)
 	}
 	return e
+}
+
+// sortedErrors is the reconstruction error of each of vecs, ascending.
+func (m *Model) sortedErrors(vecs [][]float32) []float32 {
+	errs := make([]float32, len(vecs))
+	for i, v := range vecs {
+		errs[i] = float32(m.Error(v))
+	}
+	slices.Sort(errs)
+	return errs
 }
 
 // Distance is the mean squared difference of a and b in standardised space:

@@ -180,8 +180,8 @@ func (u *Updater) Submit(f Finding) {
 }
 
 // Match looks for a pending finding (queued or being applied) whose session
-// vector is the same as vec (cosine >= smallmodel.SameVectorCosine) and returns its ID
-// and label. Sessions with the same vector are indistinguishable to every
+// vector is the same as v (cosine >= smallmodel.SameVectorCosine) and
+// returns its ID and label. Sessions with the same vector are indistinguishable to every
 // model of the cascade (the mean is blind to line order, so a reordered
 // session has its predecessor's vector under another template key, which
 // the LLM's verdict cache misses): once the update is applied they get that

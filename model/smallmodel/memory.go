@@ -306,6 +306,11 @@ func (m *Memory) Vote(hits []Hit) float64 {
 // count as the same (the same content, up to line order and float rounding).
 const SameVectorCosine = 1 - 1e-6
 
+// sameProjection is far below the projected similarity of two vectors that
+// are the same up to SameVectorCosine (float32 rounding of the projection),
+// far above that of two sessions that differ by one line.
+const sameProjection = 1 - 1e-3
+
 // Score is the small model's anomaly score for the session vector v with
 // its retrieved hits: when a hit holds the same vector as v (cosine >=
 // SameVectorCosine), the memory knows this very content and the score is the
@@ -318,6 +323,11 @@ const SameVectorCosine = 1 - 1e-6
 func (m *Memory) Score(v []float32, hits []Hit) (score float64, exact bool) {
 	var n, a float64
 	for _, h := range hits {
+		// The same vector projects to (nearly) the same point: only such
+		// hits are worth the float64 comparison of the raw vectors.
+		if h.Similarity < sameProjection {
+			continue
+		}
 		it := &m.items[h.Index]
 		if vec.Cosine(v, it.Vec) >= SameVectorCosine {
 			c := float64(max(it.Count, 1))
