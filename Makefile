@@ -2,8 +2,10 @@
 SHELL := /bin/bash
 GO ?= go
 export CGO_ENABLED := 1
+COUNT ?= 5
+HOG ?= 1
 
-.PHONY: setup test vet fmt-check fuzz otelcol demo e2e bench throughput clean
+.PHONY: setup test vet fmt-check fuzz otelcol demo e2e bench throughput stress clean
 
 setup: ## libtorch, OpenBLAS and gotch adapted to them (idempotent; seconds when done)
 	@bash scripts/setup.sh
@@ -14,11 +16,11 @@ vet: setup
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: setup fmt-check vet ## setup, vet, race tests, the 1M-record soak, a short fuzz pass, the collector end to end
-	$(GO) test -race -count=1 -timeout 30m ./...
-	$(GO) test -count=1 -run TestSoak ./processor
-	@bash scripts/fuzz-short.sh
-	@bash scripts/e2e.sh
+test: ## setup, gofmt, vet, race tests, the 1M-record soak, a short fuzz pass, the collector end to end
+	@bash scripts/test.sh
+
+stress: setup ## the race suite COUNT times (default 5), shuffled, with a CPU hog on every core (HOG=0: none)
+	@COUNT=$(COUNT) HOG=$(HOG) bash scripts/stress.sh
 
 fuzz: setup ## longer fuzzing (a count per target; FUZZTIME=60s for a timed run, see scripts/fuzz-short.sh)
 	@FUZZTIME=$${FUZZTIME:-500000x} bash scripts/fuzz-short.sh
@@ -29,7 +31,7 @@ clean:
 otelcol: setup ## build bin/otelcol-coorlog with the OpenTelemetry Collector Builder
 	@bash scripts/otelcol.sh
 
-demo: setup ## the main job on embedded defaults: build, train a demo model, run the collector, summarise
+demo: ## the main job on embedded defaults: setup and build (scripts/build.sh), train a demo model, run the collector, summarise
 	@bash scripts/demo.sh
 
 e2e: setup ## end-to-end test of the real collector binary (builds it when stale)

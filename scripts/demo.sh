@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the whole path a user takes, on this machine, in a few minutes.
-#   1. builds bin/otelcol-coorlog (scripts/otelcol.sh) and the project's commands
+#   1. builds bin/otelcol-coorlog (scripts/otelcol.sh) and the project's commands (scripts/build.sh)
 #   2. makes labelled HDFS block sessions (`coorlog sessions` from ../shared/data when present,
 #      else a synthetic set from `demolog synth`), an evolved copy of the test part
 #      (`coorlog evolve`) and a model (`coorlog train`, default encoder)
@@ -20,6 +20,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+source scripts/lib/progress.sh
 RUN=${COORLOG_DEMO_DIR:-demo/run}
 export COORLOG_DEMO_SINK_PORT=${COORLOG_DEMO_SINK_PORT:-14319}
 export COORLOG_DEMO_METRICS_PORT=${COORLOG_DEMO_METRICS_PORT:-18889}
@@ -34,9 +35,7 @@ mkdir -p "$RUN/data" bin
 RUN=$(cd "$RUN" && pwd)
 
 say "1. build (setup, collector distribution, commands)"
-bash scripts/setup.sh
-SKIP_SETUP=1 SKIP_SMOKE=1 bash scripts/otelcol.sh --if-stale
-for c in coorlog otlpsink demolog oraclellm; do go build -o "bin/$c" "./cmd/$c"; done
+bash scripts/build.sh
 
 say "2. data and model"
 if [ ! -s "$RUN/data/test.jsonl" ]; then
@@ -56,7 +55,8 @@ fi
 stamp=$(sha256sum bin/coorlog | cut -c1-16)
 if [ ! -s "$RUN/model/coorlog.bundle" ] || [ "$(cat "$RUN/model/.coorlog-stamp" 2>/dev/null)" != "$stamp" ]; then
 	rm -rf "$RUN/model"
-	bin/coorlog train --train "$RUN/data/train.jsonl" --valid "$RUN/data/valid.jsonl" --out "$RUN/model" 2>"$RUN/train.log" ||
+	echo "training the demo model (log: $RUN/train.log)"
+	progress "demo: coorlog train" bin/coorlog train --train "$RUN/data/train.jsonl" --valid "$RUN/data/valid.jsonl" --out "$RUN/model" 2>"$RUN/train.log" ||
 		{ tail -20 "$RUN/train.log" >&2; die "coorlog train failed (log: $RUN/train.log)"; }
 	echo "$stamp" >"$RUN/model/.coorlog-stamp"
 else

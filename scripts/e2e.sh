@@ -7,6 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 export CGO_ENABLED=1
+source scripts/lib/progress.sh
 bash scripts/setup.sh
 SKIP_SETUP=1 bash scripts/otelcol.sh --if-stale
-COORLOG_E2E=1 go test -count=1 -v -timeout 20m ./internal/e2e/ "$@"
+COORLOG_E2E=1 progress "e2e: go test ./internal/e2e" go test -count=1 -v -timeout 20m ./internal/e2e/ "$@"

@@ -10,11 +10,12 @@
 # spurious failure (no crasher file is written then: rerun).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/progress.sh
 FUZZTIME=${FUZZTIME:-20000x}
 grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^./.deps/' | sort | while read -r f; do
 	pkg=./$(dirname "${f#./}")
 	for name in $(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' "$f"); do
 		echo "fuzz: $pkg $name ($FUZZTIME)"
-		go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" >/tmp/fuzz-$$.log 2>&1 || { cat /tmp/fuzz-$$.log; exit 1; }
+		progress "fuzz: $name" go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg" >/tmp/fuzz-$$.log 2>&1 || { cat /tmp/fuzz-$$.log; exit 1; }
 	done
 done

@@ -4,17 +4,16 @@
 // compiler which wrappers fail (a syntax-only compile) and turns exactly those
 // into functions that raise "not available in this libtorch build" at run time.
 // The rest of gotch is untouched, so the step adapts to whatever libtorch is
-// installed.
+// installed. The C++ layer is compiled here, once, into a static archive that
+// every Go build links (archive.go).
 package main
 
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -29,55 +28,44 @@ func main() {
 	inc := flag.String("include", "/usr/include", "libtorch include directory")
 	lib := flag.String("lib", "/usr/lib/x86_64-linux-gnu", "libtorch library directory")
 	cuda := flag.String("cuda", "", "CUDA home; empty for a CPU-only build")
-	maxPasses := flag.Int("passes", 4, "syntax-check passes before giving up")
+	maxPasses := flag.Int("passes", 4, "compile passes (each stubs the wrappers that failed) before giving up")
+	cache := flag.String("cache", "", "directory that keeps compiled libtch archives across clones; empty for none")
+	salt := flag.String("salt", "", "mixed into the cache key (setup passes a hash of this tool's sources)")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "gotchpatch: -dir is required")
 		os.Exit(2)
 	}
-	if err := run(*dir, *inc, *lib, *cuda, *maxPasses); err != nil {
+	if err := run(*dir, *inc, *lib, *cuda, *cache, *salt, *maxPasses); err != nil {
 		fmt.Fprintln(os.Stderr, "gotchpatch:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, inc, lib, cuda string, maxPasses int) error {
+func run(dir, inc, lib, cuda, cache, salt string, maxPasses int) error {
 	libtch := filepath.Join(dir, "libtch")
-	if err := writeCgoFlags(filepath.Join(libtch, "lib.go"), inc, lib, cuda); err != nil {
-		return fmt.Errorf("rewriting cgo flags: %w", err)
-	}
 	if err := fixIntReads(libtch); err != nil {
 		return fmt.Errorf("fixing C int reads: %w", err)
 	}
 	if err := fixNoGrad(filepath.Join(dir, "ts", "tensor.go")); err != nil {
 		return fmt.Errorf("fixing ts.NoGrad: %w", err)
 	}
-	total := 0
-	for pass := 1; pass <= maxPasses; pass++ {
-		failing, other, err := syntaxCheck(libtch, inc)
-		if err != nil {
-			return err
-		}
-		if len(failing) == 0 {
-			if len(other) > 0 {
-				return fmt.Errorf("errors outside the generated wrappers:\n%s", strings.Join(other, "\n"))
-			}
-			fmt.Printf("gotchpatch: %d wrappers stubbed; libtch compiles against %s\n", total, inc)
-			return nil
-		}
-		n, err := stubFunctions(filepath.Join(libtch, generated), failing)
-		if err != nil {
-			return err
-		}
-		total += n
-		fmt.Printf("gotchpatch: pass %d: stubbed %d wrappers that do not compile against this libtorch\n", pass, n)
+	key, err := buildArchive(libtch, inc, cuda, cache, salt, maxPasses)
+	if err != nil {
+		return fmt.Errorf("compiling libtch: %w", err)
 	}
-	return fmt.Errorf("still failing after %d passes", maxPasses)
+	if err := writeCgoFlags(filepath.Join(libtch, "lib.go"), inc, lib, cuda, key); err != nil {
+		return fmt.Errorf("rewriting cgo flags: %w", err)
+	}
+	return nil
 }
 
 // writeCgoFlags replaces gotch's hard-wired flags (CUDA libraries, the old C++
-// ABI, a vendored libtorch path) with flags for the libtorch given.
-func writeCgoFlags(path, inc, lib, cuda string) error {
+// ABI, a vendored libtorch path) with flags for the libtorch given, linking
+// the precompiled C++ layer (archiveName). key names the archive's content:
+// as a define it is part of every build-cache key of the package, so a new
+// archive is never linked against objects built for an old one.
+func writeCgoFlags(path, inc, lib, cuda, key string) error {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return err
@@ -89,9 +77,8 @@ func writeCgoFlags(path, inc, lib, cuda string) error {
 		}
 	}
 	flags := []string{
-		"// #cgo LDFLAGS: -lstdc++ -ltorch -lc10 -ltorch_cpu -L" + lib + " -Wl,-rpath," + lib,
-		"// #cgo CFLAGS: -I${SRCDIR} -O3 -Wall -Wno-unused-variable -Wno-deprecated-declarations -Wno-c++11-narrowing -Wno-sign-compare -Wno-unused-function",
-		"// #cgo CXXFLAGS: -std=c++17 -I${SRCDIR} -O2 -I" + inc + " -I" + inc + "/torch/csrc/api/include",
+		"// #cgo LDFLAGS: ${SRCDIR}/" + archiveName + " -lstdc++ -lm -ltorch -lc10 -ltorch_cpu -L" + lib + " -Wl,-rpath," + lib,
+		"// #cgo CFLAGS: -DCOORLOG_LIBTCH_" + key + " -I${SRCDIR} -O3 -Wall -Wno-unused-variable -Wno-deprecated-declarations -Wno-c++11-narrowing -Wno-sign-compare -Wno-unused-function",
 	}
 	if cuda != "" {
 		flags = append(flags,
@@ -118,23 +105,12 @@ func writeCgoFlags(path, inc, lib, cuda string) error {
 
 var errLine = regexp.MustCompile(`^(.*?):(\d+):\d+: error: `)
 
-// syntaxCheck compiles torch_api.cpp with -fsyntax-only and returns the line
-// numbers in the generated file that fail, plus errors found anywhere else.
-func syntaxCheck(libtch, inc string) (map[int]bool, []string, error) {
-	args := []string{"-std=c++17", "-fsyntax-only", "-fmax-errors=0", "-w",
-		"-I" + libtch, "-I" + inc, "-I" + inc + "/torch/csrc/api/include",
-		filepath.Join(libtch, "torch_api.cpp")}
-	cmd := exec.Command("g++", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	runErr := cmd.Run()
-	var exitErr *exec.ExitError
-	if runErr != nil && !errors.As(runErr, &exitErr) {
-		return nil, nil, fmt.Errorf("running g++: %w", runErr)
-	}
+// parseErrors reads g++'s diagnostics: the line numbers in the generated file
+// that fail, and errors anywhere else.
+func parseErrors(stderr []byte) (map[int]bool, []string) {
 	failing := map[int]bool{}
 	var other []string
-	sc := bufio.NewScanner(&stderr)
+	sc := bufio.NewScanner(bytes.NewReader(stderr))
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	for sc.Scan() {
 		m := errLine.FindStringSubmatch(sc.Text())
@@ -148,10 +124,7 @@ func syntaxCheck(libtch, inc string) (map[int]bool, []string, error) {
 			other = append(other, sc.Text())
 		}
 	}
-	if runErr != nil && len(failing) == 0 && len(other) == 0 {
-		return nil, nil, fmt.Errorf("g++ failed without parsable errors:\n%s", stderr.String())
-	}
-	return failing, other, nil
+	return failing, other
 }
 
 // stubFunctions replaces the PROTECT(...) body of every wrapper that contains

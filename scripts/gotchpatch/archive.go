@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// archiveName is the static library that holds libtch's C++ layer, in the
+// libtch package directory.
+const archiveName = "libcoorlog_tch.a"
+
+// cxxSources are the C++ translation units cgo would otherwise compile in
+// every build whose flags differ (the collector's -trimpath build, the CLI,
+// -race tests): about 70 s and 1.6 GB of compiler memory each on one core.
+var cxxSources = []string{"torch_api.cpp"}
+
+// buildArchive compiles libtch's C++ layer once into archiveName and moves
+// the sources out of cgo's sight (renamed *.cpp.src), so Go builds only link
+// it. Each compile pass that fails stubs the wrappers the compiler rejected
+// (stubFunctions) and tries again: the first pass stops after parsing (about
+// 25 s), the second compiles what is left (about 60 s).
+//
+// With cache set, the archive and the stubbed wrappers are kept there under a
+// key of the pristine inputs (sources, flags, compiler, libtorch version and
+// salt), so another clone on the same machine skips the compiler entirely.
+// It returns the key.
+func buildArchive(libtch, inc, cuda, cache, salt string, maxPasses int) (string, error) {
+	args := []string{"-std=c++17", "-O2", "-fPIC", "-w", "-fmax-errors=0", "-I" + libtch, "-I" + inc, "-I" + inc + "/torch/csrc/api/include"}
+	if cuda != "" {
+		args = append(args, "-I"+cuda+"/include")
+	}
+	key, err := archiveKey(libtch, inc, args, salt)
+	if err != nil {
+		return "", err
+	}
+	dst := filepath.Join(libtch, archiveName)
+	var cachedArchive, cachedGenerated string
+	if cache != "" {
+		cachedArchive = filepath.Join(cache, "libtch-"+key+".a")
+		cachedGenerated = filepath.Join(cache, "libtch-"+key+"-"+generated)
+		if copyFile(cachedArchive, dst) == nil && copyFile(cachedGenerated, filepath.Join(libtch, generated)) == nil {
+			fmt.Printf("gotchpatch: libtch (gotch's C++ layer) taken from the machine's cache %s\n", cachedArchive)
+			return key, hideSources(libtch)
+		}
+	}
+	tmp, err := os.MkdirTemp("", "libtch")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	var objs []string
+	for _, src := range cxxSources {
+		obj := filepath.Join(tmp, strings.TrimSuffix(src, ".cpp")+".o")
+		cmdArgs := append(append([]string{}, args...), "-c", filepath.Join(libtch, src), "-o", obj)
+		if err := compileStubbing(libtch, src, cmdArgs, maxPasses); err != nil {
+			return "", err
+		}
+		objs = append(objs, obj)
+	}
+	if out, err := exec.Command("ar", append([]string{"rcs", dst}, objs...)...).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("ar: %v: %s", err, out)
+	}
+	if cache != "" {
+		// Best effort: a cache that cannot be written only costs the next clone a compile.
+		if err := os.MkdirAll(cache, 0o755); err == nil {
+			_ = copyAtomic(filepath.Join(libtch, generated), cachedGenerated)
+			_ = copyAtomic(dst, cachedArchive)
+		}
+	}
+	return key, hideSources(libtch)
+}
+
+// compileStubbing runs g++ with args until it succeeds, stubbing after each
+// failed pass the generated wrappers it rejected.
+func compileStubbing(libtch, src string, args []string, maxPasses int) error {
+	total := 0
+	for pass := 1; pass <= maxPasses; pass++ {
+		fmt.Printf("gotchpatch: pass %d: compiling libtch %s (gotch's C++ layer, once per machine: one core, about %s)\n",
+			pass, src, map[bool]string{true: "25 s to find the wrappers this libtorch lacks", false: "60 s"}[pass == 1])
+		cmd := exec.Command("g++", args...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		stop := ticking()
+		runErr := cmd.Run()
+		elapsed := stop()
+		if runErr == nil {
+			fmt.Printf("gotchpatch: compiled in %s; %d wrappers stubbed (not in this libtorch)\n", elapsed.Round(time.Second), total)
+			return nil
+		}
+		var exitErr *exec.ExitError
+		if !errors.As(runErr, &exitErr) {
+			return fmt.Errorf("running g++: %w", runErr)
+		}
+		// Errors reported inside library headers (template instantiations) follow from a
+		// wrapper's line too, and go away with it: they only count once no wrapper fails.
+		failing, other := parseErrors(stderr.Bytes())
+		if len(failing) == 0 && len(other) > 0 {
+			return fmt.Errorf("errors outside the generated wrappers:\n%s", strings.Join(other, "\n"))
+		}
+		if len(failing) == 0 {
+			return fmt.Errorf("g++ failed without parsable errors:\n%s", stderr.String())
+		}
+		n, err := stubFunctions(filepath.Join(libtch, generated), failing)
+		if err != nil {
+			return err
+		}
+		total += n
+		fmt.Printf("gotchpatch: pass %d: stubbed %d wrappers that do not compile against this libtorch\n", pass, n)
+	}
+	return fmt.Errorf("still failing after %d passes", maxPasses)
+}
+
+// archiveKey hashes everything the archive depends on, before any stubbing.
+func archiveKey(libtch, inc string, args []string, salt string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintln(h, salt)
+	fmt.Fprintln(h, strings.Join(args, " "))
+	ver, err := exec.Command("g++", "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("g++ --version: %w", err)
+	}
+	h.Write(ver)
+	files := []string{filepath.Join(inc, "torch/csrc/api/include/torch/version.h")}
+	for _, f := range append(append([]string{}, cxxSources...), "torch_api.h", "torch_api_generated.h", generated) {
+		files = append(files, filepath.Join(libtch, f))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", filepath.Base(f), len(b))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// hideSources renames the C++ sources so that cgo no longer compiles them.
+func hideSources(libtch string) error {
+	for _, src := range cxxSources {
+		if err := os.Rename(filepath.Join(libtch, src), filepath.Join(libtch, src+".src")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ticking prints "still running" every 15 s until the returned function is
+// called; that returns the time elapsed.
+func ticking() func() time.Duration {
+	start := time.Now()
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(15 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				fmt.Printf("gotchpatch: still running (%s)\n", time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() time.Duration {
+		close(done)
+		<-stopped
+		return time.Since(start)
+	}
+}
+
+// copyAtomic copies src to dst through a temporary file, so that a reader
+// never sees a partial dst.
+func copyAtomic(src, dst string) error {
+	part := dst + ".part"
+	if err := copyFile(src, part); err != nil {
+		return err
+	}
+	return os.Rename(part, dst)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
