@@ -3,9 +3,9 @@
 # bin/otelcol-coorlog (scripts/otelcol.sh, OCB) and the project's commands in bin/.
 #
 # On a fresh machine, setup's slow parts (apt-get, compiling libtch's C++ on one core) run in the
-# background while the Go build cache is filled with every package that does not need libtorch
-# (scripts/lib/warm.sh): the collector's dependencies, the commands', and with --race the race
-# variants the tests use. Their lines are prefixed setup:/gotchpatch: and warm:.
+# background while the Go build cache is filled (scripts/lib/warm.sh): the collector's packages,
+# the commands', and with --race the race variants the tests use. Their lines are prefixed
+# setup:/gotchpatch: and warm:.
 #
 #   --race   also compile the -race variants ahead (make test)
 set -euo pipefail
@@ -23,9 +23,16 @@ else
 	bash scripts/setup.sh &
 	setup_pid=$!
 	SKIP_SETUP=1 bash scripts/otelcol.sh --generate
-	warm "warm: collector" dist/otelcol-coorlog "" .
-	warm "warm: commands and tests" . "" ./...
-	[ "$race" != --race ] || warm "warm: race" . -race ./...
+	warm "warm: collector" dist/otelcol-coorlog "" pure .
+	warm "warm: commands and tests" . "" pure ./...
+	[ "$race" != --race ] || warm "warm: race" . -race pure ./...
+	# The rest needs setup's adapted gotch (not its C++ archive, which only the link needs).
+	while ! gotch_adapted && kill -0 "$setup_pid" 2>/dev/null; do sleep 2; done
+	if gotch_adapted; then
+		warm "warm: collector (libtorch packages)" dist/otelcol-coorlog "" all .
+		warm "warm: commands (libtorch packages)" . "" all ./...
+		[ "$race" != --race ] || warm "warm: race (libtorch packages)" . -race all ./...
+	fi
 	wait "$setup_pid" || { echo "build: setup failed" >&2; exit 1; }
 fi
 

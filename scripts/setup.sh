@@ -106,12 +106,18 @@ chmod -R u+w "$DEST.new"
 rm -rf "$DEST.new/example" "$DEST.new/gen" "$DEST.new/vision" # not needed, and would slow `go` walks
 CACHE=${COORLOG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/coorlog}
 salt=$(cat "$ROOT"/scripts/gotchpatch/*.go | sha256sum | cut -c1-16)
-(cd "$ROOT/scripts/gotchpatch" && go run . -dir "$DEST.new" -include "$LIBTORCH_INCLUDE" -lib "$LIBTORCH_LIB" -cuda "$GOTCH_CUDA" -cache "$CACHE" -salt "$salt")
-echo "$want" >"$DEST.new/.coorlog-stamp"
-# Swapped by two renames: the module is missing only for an instant, for a go command that
-# scripts/lib/warm.sh may have started meanwhile.
+patcher=$(mktemp -d)
+trap 'rm -rf "$patcher"' EXIT
+(cd "$ROOT/scripts/gotchpatch" && go build -o "$patcher/gotchpatch" .)
+flags=(-include "$LIBTORCH_INCLUDE" -lib "$LIBTORCH_LIB" -cuda "$GOTCH_CUDA" -cache "$CACHE" -salt "$salt")
+"$patcher/gotchpatch" -phase go -dir "$DEST.new" "${flags[@]}"
+# The module is complete for the go command now (the archive is needed only to link): swapped in
+# by two renames, it is missing only for an instant to a go command scripts/lib/warm.sh may have
+# started meanwhile, and it compiles while the archive does.
 rm -rf "$DEST.old"
 [ ! -e "$DEST" ] || mv "$DEST" "$DEST.old"
 mv "$DEST.new" "$DEST"
 rm -rf "$DEST.old"
+"$patcher/gotchpatch" -phase archive -dir "$DEST" "${flags[@]}"
+echo "$want" >"$STAMP"
 log "done: gotch in .deps/gotch links libtch from .deps/gotch/libtch/libcoorlog_tch.a"

@@ -19,69 +19,94 @@ import (
 const archiveName = "libcoorlog_tch.a"
 
 // cxxSources are the C++ translation units cgo would otherwise compile in
-// every build whose flags differ (the collector's -trimpath build, the CLI,
-// -race tests): about 70 s and 1.6 GB of compiler memory each on one core.
+// every build whose flags differ (the collector, the commands, -race tests):
+// about 70 s and 1.6 GB of compiler memory each on one core. adaptGo renames
+// them with hiddenSuffix, out of cgo's sight.
 var cxxSources = []string{"torch_api.cpp"}
 
-// buildArchive compiles libtch's C++ layer once into archiveName and moves
-// the sources out of cgo's sight (renamed *.cpp.src), so Go builds only link
-// it. Each compile pass that fails stubs the wrappers the compiler rejected
-// (stubFunctions) and tries again: the first pass stops after parsing (about
-// 25 s), the second compiles what is left (about 60 s).
-//
-// With cache set, the archive and the stubbed wrappers are kept there under a
-// key of the pristine inputs (sources, flags, compiler, libtorch version and
-// salt), so another clone on the same machine skips the compiler entirely.
-// It returns the key.
-func buildArchive(libtch, inc, cuda, cache, salt string, maxPasses int) (string, error) {
-	args := []string{"-std=c++17", "-O2", "-fPIC", "-w", "-fmax-errors=0", "-I" + libtch, "-I" + inc, "-I" + inc + "/torch/csrc/api/include"}
+const hiddenSuffix = ".src"
+
+// cxxArgs are the compiler flags of the archive, without the source directory.
+func cxxArgs(inc, cuda string) []string {
+	args := []string{"-std=c++17", "-O2", "-fPIC", "-w", "-fmax-errors=0", "-I" + inc, "-I" + inc + "/torch/csrc/api/include"}
 	if cuda != "" {
 		args = append(args, "-I"+cuda+"/include")
 	}
-	key, err := archiveKey(libtch, inc, args, salt)
+	return args
+}
+
+// buildArchive compiles libtch's C++ layer into archiveName. It works on a
+// copy of the sources, so that nothing the go command hashes changes: the
+// module may already be compiling. Each compile pass that fails stubs the
+// wrappers the compiler rejected (stubFunctions) and tries again: the first
+// pass stops after parsing (about 25 s), the second compiles what is left
+// (about 60 s).
+//
+// With cache set, the archive and the stubbed wrappers are kept there under
+// the key of the pristine inputs (archiveKey), so another clone on the same
+// machine skips the compiler entirely.
+func buildArchive(libtch, inc, cuda, cache, salt string, maxPasses int) error {
+	key, err := archiveKey(libtch, inc, cuda, salt)
 	if err != nil {
-		return "", err
+		return err
 	}
 	dst := filepath.Join(libtch, archiveName)
 	var cachedArchive, cachedGenerated string
 	if cache != "" {
 		cachedArchive = filepath.Join(cache, "libtch-"+key+".a")
 		cachedGenerated = filepath.Join(cache, "libtch-"+key+"-"+generated)
-		if copyFile(cachedArchive, dst) == nil && copyFile(cachedGenerated, filepath.Join(libtch, generated)) == nil {
+		if copyAtomic(cachedArchive, dst) == nil {
 			fmt.Printf("gotchpatch: libtch (gotch's C++ layer) taken from the machine's cache %s\n", cachedArchive)
-			return key, hideSources(libtch)
+			return nil
 		}
 	}
 	tmp, err := os.MkdirTemp("", "libtch")
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer os.RemoveAll(tmp)
+	entries, err := os.ReadDir(libtch)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasSuffix(name, ".go") || name == archiveName {
+			continue
+		}
+		if err := copyFile(filepath.Join(libtch, name), filepath.Join(tmp, strings.TrimSuffix(name, hiddenSuffix))); err != nil {
+			return err
+		}
+	}
 	var objs []string
 	for _, src := range cxxSources {
 		obj := filepath.Join(tmp, strings.TrimSuffix(src, ".cpp")+".o")
-		cmdArgs := append(append([]string{}, args...), "-c", filepath.Join(libtch, src), "-o", obj)
-		if err := compileStubbing(libtch, src, cmdArgs, maxPasses); err != nil {
-			return "", err
+		args := append(cxxArgs(inc, cuda), "-I"+tmp, "-c", filepath.Join(tmp, src), "-o", obj)
+		if err := compileStubbing(tmp, src, args, maxPasses); err != nil {
+			return err
 		}
 		objs = append(objs, obj)
 	}
-	if out, err := exec.Command("ar", append([]string{"rcs", dst}, objs...)...).CombinedOutput(); err != nil {
-		return "", fmt.Errorf("ar: %v: %s", err, out)
+	part := dst + ".part"
+	if out, err := exec.Command("ar", append([]string{"rcs", part}, objs...)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("ar: %v: %s", err, out)
+	}
+	if err := os.Rename(part, dst); err != nil {
+		return err
 	}
 	if cache != "" {
 		// Best effort: a cache that cannot be written only costs the next clone a compile.
 		if err := os.MkdirAll(cache, 0o755); err == nil {
-			_ = copyAtomic(filepath.Join(libtch, generated), cachedGenerated)
+			_ = copyAtomic(filepath.Join(tmp, generated), cachedGenerated)
 			_ = copyAtomic(dst, cachedArchive)
 		}
 	}
-	return key, hideSources(libtch)
+	return nil
 }
 
 // compileStubbing runs g++ with args until it succeeds, stubbing after each
-// failed pass the generated wrappers it rejected.
-func compileStubbing(libtch, src string, args []string, maxPasses int) error {
+// failed pass the generated wrappers (in dir) it rejected.
+func compileStubbing(dir, src string, args []string, maxPasses int) error {
 	total := 0
 	for pass := 1; pass <= maxPasses; pass++ {
 		fmt.Printf("gotchpatch: pass %d: compiling libtch %s (gotch's C++ layer, once per machine: one core, about %s)\n",
@@ -109,7 +134,7 @@ func compileStubbing(libtch, src string, args []string, maxPasses int) error {
 		if len(failing) == 0 {
 			return fmt.Errorf("g++ failed without parsable errors:\n%s", stderr.String())
 		}
-		n, err := stubFunctions(filepath.Join(libtch, generated), failing)
+		n, err := stubFunctions(filepath.Join(dir, generated), failing)
 		if err != nil {
 			return err
 		}
@@ -119,18 +144,24 @@ func compileStubbing(libtch, src string, args []string, maxPasses int) error {
 	return fmt.Errorf("still failing after %d passes", maxPasses)
 }
 
-// archiveKey hashes everything the archive depends on, before any stubbing.
-func archiveKey(libtch, inc string, args []string, salt string) (string, error) {
+// archiveKey hashes everything the archive depends on: the pristine sources
+// (after hideSources), the flags, the compiler, libtorch's version and salt.
+// It is also a define in the cgo flags, so a new archive is never linked
+// against objects built for an old one.
+func archiveKey(libtch, inc, cuda, salt string) (string, error) {
 	h := sha256.New()
 	fmt.Fprintln(h, salt)
-	fmt.Fprintln(h, strings.Join(args, " "))
+	fmt.Fprintln(h, strings.Join(cxxArgs(inc, cuda), " "))
 	ver, err := exec.Command("g++", "--version").Output()
 	if err != nil {
 		return "", fmt.Errorf("g++ --version: %w", err)
 	}
 	h.Write(ver)
 	files := []string{filepath.Join(inc, "torch/csrc/api/include/torch/version.h")}
-	for _, f := range append(append([]string{}, cxxSources...), "torch_api.h", "torch_api_generated.h", generated) {
+	for _, f := range cxxSources {
+		files = append(files, filepath.Join(libtch, f+hiddenSuffix))
+	}
+	for _, f := range []string{"torch_api.h", "torch_api_generated.h", generated} {
 		files = append(files, filepath.Join(libtch, f))
 	}
 	for _, f := range files {
@@ -147,7 +178,7 @@ func archiveKey(libtch, inc string, args []string, salt string) (string, error) 
 // hideSources renames the C++ sources so that cgo no longer compiles them.
 func hideSources(libtch string) error {
 	for _, src := range cxxSources {
-		if err := os.Rename(filepath.Join(libtch, src), filepath.Join(libtch, src+".src")); err != nil {
+		if err := os.Rename(filepath.Join(libtch, src), filepath.Join(libtch, src+hiddenSuffix)); err != nil {
 			return err
 		}
 	}

@@ -25,24 +25,41 @@ const generated = "torch_api_generated.cpp.h"
 
 func main() {
 	dir := flag.String("dir", "", "gotch module copy to patch (writable)")
+	phase := flag.String("phase", "", "go: adapt the Go side and the cgo flags (seconds); archive: compile the C++ layer into the archive the flags link")
 	inc := flag.String("include", "/usr/include", "libtorch include directory")
 	lib := flag.String("lib", "/usr/lib/x86_64-linux-gnu", "libtorch library directory")
 	cuda := flag.String("cuda", "", "CUDA home; empty for a CPU-only build")
 	maxPasses := flag.Int("passes", 4, "compile passes (each stubs the wrappers that failed) before giving up")
 	cache := flag.String("cache", "", "directory that keeps compiled libtch archives across clones; empty for none")
-	salt := flag.String("salt", "", "mixed into the cache key (setup passes a hash of this tool's sources)")
+	salt := flag.String("salt", "", "mixed into the archive's key (setup passes a hash of this tool's sources)")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "gotchpatch: -dir is required")
 		os.Exit(2)
 	}
-	if err := run(*dir, *inc, *lib, *cuda, *cache, *salt, *maxPasses); err != nil {
+	libtch := filepath.Join(*dir, "libtch")
+	var err error
+	switch *phase {
+	case "go":
+		err = adaptGo(*dir, *inc, *lib, *cuda, *salt)
+	case "archive":
+		err = buildArchive(libtch, *inc, *cuda, *cache, *salt, *maxPasses)
+	default:
+		fmt.Fprintln(os.Stderr, "gotchpatch: -phase go|archive is required")
+		os.Exit(2)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "gotchpatch:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir, inc, lib, cuda, cache, salt string, maxPasses int) error {
+// adaptGo makes every change to what the go command sees: the Go fixes, the
+// C++ sources hidden from cgo (they go into the archive instead), and cgo
+// flags that link the archive. After it, the module's packages compile (the
+// archive is needed only to link), so setup can hand the module to the go
+// command while the archive is compiled.
+func adaptGo(dir, inc, lib, cuda, salt string) error {
 	libtch := filepath.Join(dir, "libtch")
 	if err := fixIntReads(libtch); err != nil {
 		return fmt.Errorf("fixing C int reads: %w", err)
@@ -50,9 +67,12 @@ func run(dir, inc, lib, cuda, cache, salt string, maxPasses int) error {
 	if err := fixNoGrad(filepath.Join(dir, "ts", "tensor.go")); err != nil {
 		return fmt.Errorf("fixing ts.NoGrad: %w", err)
 	}
-	key, err := buildArchive(libtch, inc, cuda, cache, salt, maxPasses)
+	if err := hideSources(libtch); err != nil {
+		return err
+	}
+	key, err := archiveKey(libtch, inc, cuda, salt)
 	if err != nil {
-		return fmt.Errorf("compiling libtch: %w", err)
+		return err
 	}
 	if err := writeCgoFlags(filepath.Join(libtch, "lib.go"), inc, lib, cuda, key); err != nil {
 		return fmt.Errorf("rewriting cgo flags: %w", err)
