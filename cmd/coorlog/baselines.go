@@ -10,9 +10,26 @@ import (
 	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
 
-// Baselines that need no encoder. Both learn from the normal sessions of the
-// training set only: they model "what the old version looks like", the way
-// template alerting and DeepLog are deployed.
+// Baselines that need no encoder: (e) and (f) learn from the normal sessions
+// of the training set only: they model "what the old version looks like",
+// the way template alerting and DeepLog are deployed. (g), the TF-IDF kNN
+// (tfidf.go), learns from every labelled training session.
+
+// namedDetector is a baseline with its report name.
+type namedDetector struct {
+	name string
+	det  model.Detector
+}
+
+// lexicalBaselines trains (e), (f) and (g) on train, in report order (bench
+// and eval report the same rows).
+func lexicalBaselines(train []dataset.Session) []namedDetector {
+	return []namedDetector{
+		{"(e) new-template rule", trainNewTemplate(train)},
+		{fmt.Sprintf("(f) n-gram h=%d g=%d", ngramHistory, ngramTop), trainNGram(train, ngramHistory, ngramTop)},
+		{fmt.Sprintf("(g) TF-IDF kNN k=%d", tfidfK), trainTFIDFKNN(train, tfidfK)},
+	}
+}
 
 // newTemplate is the common Drain-style alerting rule: a session is anomalous
 // if it has a template never seen in training.

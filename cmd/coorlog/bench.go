@@ -83,6 +83,17 @@ type benchFlags struct {
 	window, threads, aemBatch                                             int
 	skipScale                                                             bool
 	llm                                                                   llmFlags
+	contentAcc                                                            float64
+}
+
+// contentLLM is the simulated LLM of row (d'): content-correlated errors at
+// --content-acc, beside the per-session simulated LLM of (b)-(d). Nil when
+// --llm is not per-session simulated or --content-acc is 0.
+func (f *benchFlags) contentLLM() *llmFlags {
+	if !f.llm.simulated || f.llm.content || f.contentAcc == 0 {
+		return nil
+	}
+	return &llmFlags{spec: fmt.Sprintf("%s%g", simContentPrefix, f.contentAcc), simulated: true, content: true, accuracy: f.contentAcc}
 }
 
 func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
@@ -108,6 +119,7 @@ func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
 	fs.StringVar(&f.extraSeeds, "extra-seeds", "43,44", "hdfs: more data/split/training seeds to repeat the HDFS set with, for the spread of each figure; empty = none")
 	fs.StringVar(&f.sweep, "evolve-sweep", "0.1:0.1,0.3:0.2,0.5:0.3", "hdfs: ENTRY:SEQ rate pairs for the evolution-strength sweep (small model alone vs CoorLog+AEM); empty = none")
 	f.llm.register(fs)
+	fs.Float64Var(&f.contentAcc, "content-acc", 0.95, "with a per-session simulated --llm: also run CoorLog + AEM with content-correlated errors at this accuracy (row (d'); 0 = skip)")
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
@@ -117,7 +129,7 @@ func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
 	if err := f.llm.validate(); err != nil {
 		return nil, err
 	}
-	for n, v := range map[string]float64{"entry-rate": f.entry, "seq-rate": f.seq} {
+	for n, v := range map[string]float64{"entry-rate": f.entry, "seq-rate": f.seq, "content-acc": f.contentAcc} {
 		if err := checkRate(n, v); err != nil {
 			return nil, err
 		}
@@ -413,8 +425,7 @@ func benchSet(ctx context.Context, f *benchFlags, name string, all []dataset.Ses
 	fmt.Fprintf(stdout, "   evolution (seed %d): %d of %d templates rewritten, %d of %d sessions changed (%d by sequence changes)\n",
 		erep.Seed, len(erep.Rewrites), erep.Templates, erep.SessionsChanged, erep.Sessions, erep.SessionsSequence)
 
-	nt := trainNewTemplate(trainAll)
-	ng := trainNGram(trainAll, ngramHistory, ngramTop)
+	baselines := lexicalBaselines(trainAll)
 	for _, setting := range []struct {
 		label string
 		s     []dataset.Session
@@ -431,8 +442,8 @@ func benchSet(ctx context.Context, f *benchFlags, name string, all []dataset.Ses
 			*setting.out = append(*setting.out, st)
 			return nil
 		}
-		newJudge := func() (*countingJudge, error) {
-			j, err := buildJudge(&f.llm, setting.s, int64(f.seed))
+		newJudge := func(lf *llmFlags) (*countingJudge, error) {
+			j, err := buildJudge(lf, setting.s, int64(f.seed))
 			if err != nil {
 				return nil, err
 			}
@@ -441,32 +452,38 @@ func benchSet(ctx context.Context, f *benchFlags, name string, all []dataset.Ses
 		if err := run("(a) small model alone", smallOnly{&stages{enc: newCache(enc), b: b}}, nil); err != nil {
 			return sr, nil, err
 		}
-		j, err := newJudge()
+		j, err := newJudge(&f.llm)
 		if err != nil {
 			return sr, nil, err
 		}
 		if err := run("(b) every session to LLM", llmAll{&stages{enc: newCache(enc), b: b}, j}, j); err != nil {
 			return sr, nil, err
 		}
-		for _, batch := range []int{0, f.aemBatch} {
+		// Each cascade run: its row name, LLM and AEM batch (0 = no AEM).
+		type cascadeRow struct {
+			method string
+			lf     *llmFlags
+			batch  int
+		}
+		cascades := []cascadeRow{{"(c) CoorLog", &f.llm, 0}, {"(d) CoorLog + AEM", &f.llm, f.aemBatch}}
+		if cl := f.contentLLM(); cl != nil {
+			cascades = append(cascades, cascadeRow{fmt.Sprintf("(d') + AEM, content %.3g", cl.accuracy), cl, f.aemBatch})
+		}
+		for _, cr := range cascades {
 			// A fresh copy from disk: AEM must not carry over between runs.
 			fresh, err := bundle.Load(bundle.Path(modelDir))
 			if err != nil {
 				return sr, nil, err
 			}
-			j, err := newJudge()
+			j, err := newJudge(cr.lf)
 			if err != nil {
 				return sr, nil, err
 			}
-			det, closeDet, err := newCascade(ctx, fresh, newCache(enc), j, batch)
+			det, closeDet, err := newCascade(ctx, fresh, newCache(enc), j, cr.batch)
 			if err != nil {
 				return sr, nil, err
 			}
-			method := "(c) CoorLog"
-			if batch > 0 {
-				method = "(d) CoorLog + AEM"
-			}
-			err = run(method, det, j)
+			err = run(cr.method, det, j)
 			if cerr := closeDet(); err == nil && cerr != nil {
 				err = cerr
 			}
@@ -474,13 +491,14 @@ func benchSet(ctx context.Context, f *benchFlags, name string, all []dataset.Ses
 				return sr, nil, err
 			}
 		}
-		if err := run("(e) new-template rule", nt, nil); err != nil {
-			return sr, nil, err
+		for _, bl := range baselines {
+			if err := run(bl.name, bl.det, nil); err != nil {
+				return sr, nil, err
+			}
 		}
-		if err := run(fmt.Sprintf("(f) n-gram h=%d g=%d", ngramHistory, ngramTop), ng, nil); err != nil {
-			return sr, nil, err
-		}
-		printTable(stdout, fmt.Sprintf("%s %s (%d sessions)", name, setting.label, len(setting.s)), *setting.out)
+		title := fmt.Sprintf("%s %s (%d sessions)", name, setting.label, len(setting.s))
+		printTable(stdout, title, *setting.out)
+		printKinds(stdout, title, *setting.out)
 	}
 	if name == "hdfs" {
 		pairs, _ := ratePairs(f.sweep)

@@ -24,6 +24,7 @@ type evalReport struct {
 	Tau        float64    `json:"tau"`
 	Result     runStats   `json:"result"`
 	SmallModel runStats   `json:"small_model_alone"`
+	Baselines  []runStats `json:"baselines,omitempty"` // with --train
 	StageMs    stageTimes `json:"ms_per_session_by_stage"`
 	Decisions  decisions  `json:"cascade_decisions"`
 	TauCurve   []tauPoint `json:"tau_sensitivity,omitempty"`
@@ -54,6 +55,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := newFlags("eval", stderr)
 	modelDir := fs.String("model", "", "model directory written by train (required)")
 	test := fs.String("test", "", "labelled JSONL test sessions (required)")
+	trainF := fs.String("train", "", "labelled JSONL training sessions (those the model was trained on): also report the lexical baselines (e) new-template rule, (f) n-gram and (g) TF-IDF kNN, trained on them")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	plotDir := fs.String("plot", "", "write the tau sensitivity plot (PNG) into this directory")
 	aem := fs.Bool("aem", false, "let the adaptive evolution mechanism learn from LLM verdicts during the run")
@@ -86,6 +88,12 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	sessions, err := dataset.ReadFile(*test)
 	if err != nil {
 		return err
+	}
+	var train []dataset.Session
+	if *trainF != "" {
+		if train, err = dataset.ReadFile(*trainF); err != nil {
+			return err
+		}
 	}
 	ref := b.Manifest.Encoder.Name
 	if *encDir != "" {
@@ -120,6 +128,7 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		tCoord += r.coord
 		tSmall += r.smallDur
 		sm.Confusion.add(s.Label, r.smAnomaly)
+		sm.addKind(s, r.smAnomaly)
 		bar.Add(1)
 	}
 	bar.Done()
@@ -162,6 +171,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	rep.StageMs = stageTimes{Encode: ms(tEnc), Coordinator: ms(tCoord), SmallModel: ms(tSmall), Total: res.MsPerSession}
 	if judge != nil {
 		rep.StageMs.LLM = ms(judge.busy())
+	}
+
+	if train != nil {
+		for _, bl := range lexicalBaselines(train) {
+			st, err := evaluate(ctx, bl.name, bl.det, sessions, nil, 0, stderr)
+			if err != nil {
+				return err
+			}
+			rep.Baselines = append(rep.Baselines, st)
+		}
 	}
 
 	rep.TauCurve = tauSensitivity(rec, smAnom, labels, b.Coordinator.TauAt, tauQuantiles())
@@ -215,6 +234,10 @@ func printEval(w io.Writer, r evalReport) {
 	if res.Errors > 0 {
 		fmt.Fprintf(w, "errors: %d sessions could not be scored (counted as normal)\n", res.Errors)
 	}
+	for _, b := range r.Baselines {
+		fmt.Fprintf(w, "baseline %s: P %s R %s F1 %s\n", b.Method, f3(float64(b.Precision)), f3(float64(b.Recall)), f3(float64(b.F1)))
+	}
+	printKinds(w, "by kind", append([]runStats{r.SmallModel, r.Result}, r.Baselines...))
 	for _, p := range r.Plots {
 		fmt.Fprintf(w, "plot: %s\n", p)
 	}

@@ -25,11 +25,17 @@ func tinyHDFS(t *testing.T, dir string) (train, valid, test string) {
 	mk := func(n int) []dataset.Session {
 		var out []dataset.Session
 		for i := range n {
+			// Kinds as the corpus builder writes them: one per template
+			// sequence.
+			var s dataset.Session
 			if i%5 == 4 {
-				out = append(out, syn.Session(anomalous[i%2], 1))
+				s = syn.Session(anomalous[i%2], 1)
+				s.Attributes = map[string]string{dataset.KindAttr: []string{"fault_a", "fault_b"}[i%2]}
 			} else {
-				out = append(out, syn.Session(normal[i%2], 0))
+				s = syn.Session(normal[i%2], 0)
+				s.Attributes = map[string]string{dataset.KindAttr: []string{"normal_a", "normal_b"}[i%2]}
 			}
+			out = append(out, s)
 		}
 		return out
 	}
@@ -57,7 +63,7 @@ func TestTrainEvalSmoke(t *testing.T) {
 		t.Errorf("train summary: %s", out)
 	}
 	plots := filepath.Join(dir, "plots")
-	out, _, err = runCLI(t, "eval", "--model", modelDir, "--test", test, "--json", "--plot", plots, "--llm", "simulated:1")
+	out, _, err = runCLI(t, "eval", "--model", modelDir, "--test", test, "--json", "--plot", plots, "--llm", "simulated-content:1", "--train", train)
 	if err != nil {
 		t.Fatalf("eval: %v", err)
 	}
@@ -65,12 +71,14 @@ func TestTrainEvalSmoke(t *testing.T) {
 		LLM       string `json:"llm"`
 		Simulated bool   `json:"llm_simulated"`
 		Result    struct {
-			Sessions  int            `json:"sessions"`
-			Confusion confusion      `json:"confusion"`
-			F1        *float64       `json:"f1"`
-			Routes    map[string]int `json:"routes"`
-			Tokens    string         `json:"tokens_note"`
+			Sessions  int                   `json:"sessions"`
+			Confusion confusion             `json:"confusion"`
+			F1        *float64              `json:"f1"`
+			Routes    map[string]int        `json:"routes"`
+			Tokens    string                `json:"tokens_note"`
+			ByKind    map[string]*kindStats `json:"by_kind"`
 		} `json:"result"`
+		Baselines []runStats          `json:"baselines"`
 		Stage     map[string]*float64 `json:"ms_per_session_by_stage"`
 		TauCurve  []tauPoint          `json:"tau_sensitivity"`
 		Tau       float64             `json:"tau"`
@@ -93,7 +101,15 @@ func TestTrainEvalSmoke(t *testing.T) {
 	if routed != 30 {
 		t.Errorf("routes %v do not cover every session", r.Routes)
 	}
-	if !rep.Simulated || !strings.Contains(rep.LLM, "simulated") {
+	// Per kind: every session under its kind; a perfect LLM on every
+	// session would catch them all, so only the counts are checked.
+	if k := r.ByKind["fault_a"]; k == nil || k.Label != 1 || k.Sessions != 3 || len(r.ByKind) != 4 {
+		t.Errorf("by kind: %v", r.ByKind)
+	}
+	if len(rep.Baselines) != 3 || rep.Baselines[2].Method != "(g) TF-IDF kNN k=5" || rep.Baselines[2].Confusion.n() != 30 || rep.Baselines[2].ByKind == nil {
+		t.Errorf("baselines: %+v", rep.Baselines)
+	}
+	if !rep.Simulated || !strings.Contains(rep.LLM, "content-correlated") {
 		t.Errorf("LLM not marked simulated: %q", rep.LLM)
 	}
 	if r.Routes["llm"] > 0 && r.Tokens != "simulated" {

@@ -102,6 +102,8 @@ type runStats struct {
 	AEMSeconds     float64    `json:"aem_update_seconds"` // not in ms_per_session
 	CallsPerWindow []int      `json:"llm_calls_per_window,omitempty"`
 	Window         int        `json:"window,omitempty"`
+	// ByKind is the verdicts per attributes.kind, when the test set has it.
+	ByKind map[string]*kindStats `json:"by_kind,omitempty"`
 }
 
 // evaluate runs det over sessions in order (a stream: AEM may learn as it
@@ -133,6 +135,7 @@ func evaluate(ctx context.Context, name string, det model.Detector, sessions []d
 			v = model.Verdict{Route: "error"}
 		}
 		st.Confusion.add(s.Label, v.Anomaly)
+		st.addKind(s, v.Anomaly)
 		st.Routes[string(v.Route)]++
 		if v.Evolved {
 			evolved++

@@ -43,6 +43,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"eval", "--test", "t"}, "missing --model"},
 		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "simulated:2"}, "accuracy"},
 		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "magic"}, "--llm"},
+		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "simulated-content:1.5"}, "accuracy"},
+		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "simulated-content:"}, "accuracy"},
 		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "simulated:0.9", "--llm-endpoint", "http://x"}, "not both"},
 		{[]string{"eval", "--model", "m", "--test", "t", "--llm-endpoint", "http://x"}, "--llm-model"},
 		{[]string{"eval", "--model", "m", "--test", "t", "--llm-model", "gpt"}, "--llm-endpoint"},
@@ -53,6 +55,7 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"bench", "--evolve-sweep", "0.1"}, "--evolve-sweep"},
 		{[]string{"bench", "--extra-seeds", "-1"}, "--extra-seeds"},
 		{[]string{"bench", "--llm", "simulated:1.5"}, "accuracy"},
+		{[]string{"bench", "--content-acc", "1.5"}, "--content-acc"},
 		{[]string{"pretrain"}, "missing --out"},
 	}
 	for _, c := range cases {

@@ -116,12 +116,20 @@ func (r *cascadeRun) aemStats() (updates int, seconds float64) {
 }
 
 // buildJudge returns the LLM stage the flags select. The simulated LLM
-// answers from the labels of the sessions being evaluated.
+// answers from the labels of the sessions being evaluated; in content mode
+// its errors follow normalize.ContentKey.
 func buildJudge(lf *llmFlags, test []dataset.Session, seed int64) (model.Judge, error) {
 	if lf.simulated {
 		labels := make(map[string]int, len(test))
 		for _, s := range test {
 			labels[s.ID] = s.Label
+		}
+		if lf.content {
+			contents := make(map[string]string, len(test))
+			for _, s := range test {
+				contents[s.ID] = normalize.ContentKey(s.Lines)
+			}
+			return llm.NewSimulatedContent(labels, contents, lf.accuracy, seed), nil
 		}
 		return llm.NewSimulated(labels, lf.accuracy, seed), nil
 	}

@@ -21,6 +21,11 @@ const (
 	Anomalous = 1
 )
 
+// KindAttr is the attribute naming a session's kind (a fault kind such as
+// "auth_timeout", or a normal kind), as demolog compose and the corpus
+// builder write it; eval and bench report recall per kind.
+const KindAttr = "kind"
+
 // DefaultMaxLineBytes caps one JSONL line: a session larger than this is
 // rejected with an error instead of growing the buffer without bound.
 const DefaultMaxLineBytes = 16 << 20

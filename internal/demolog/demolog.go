@@ -22,7 +22,7 @@ const (
 )
 
 // KindAttr is the truth-file attribute naming a session's kind.
-const KindAttr = "kind"
+const KindAttr = dataset.KindAttr
 
 // Options of Compose.
 type Options struct {

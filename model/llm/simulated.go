@@ -27,25 +27,52 @@ import (
 // gets an error (the cascade falls back). The dynamic type is *Judge (for
 // Stats and Version).
 func NewSimulated(labels map[string]int, accuracy float64, seed int64) model.Judge {
+	return newSimulated(labels, nil, accuracy, seed)
+}
+
+// NewSimulatedContent is NewSimulated with content-correlated errors
+// (`--llm simulated-content:ACC`): the right/wrong draw is made per session
+// content (contents maps a session ID to its normalize.ContentKey) instead of
+// per session, so every session of a content judged wrong is answered wrong,
+// and about a share 1-accuracy of the distinct contents are. Real models err
+// by content, not by coin flip, and AEM spreads such an error to every
+// session of that content. Sessions of one content always get the same
+// answer when they share a label; a content whose sessions carry both labels
+// (the set ignores order and counts) is wrong, or right, for all of them. A
+// session missing from labels or contents gets an error.
+func NewSimulatedContent(labels map[string]int, contents map[string]string, accuracy float64, seed int64) model.Judge {
+	if contents == nil {
+		contents = map[string]string{}
+	}
+	return newSimulated(labels, contents, accuracy, seed)
+}
+
+// newSimulated builds either mode: contents nil draws per session ID.
+func newSimulated(labels map[string]int, contents map[string]string, accuracy float64, seed int64) *Judge {
 	cfg := DefaultConfig()
 	cfg.Model = "simulated"
 	acc := math.Min(math.Max(accuracy, 0), 1)
 	if math.IsNaN(accuracy) {
 		acc = 0
 	}
-	j, err := newJudge(cfg.withDefaults(), fmt.Sprintf("simulated LLM (accuracy %.3g)", acc))
+	mode, desc := "simulated-", fmt.Sprintf("simulated LLM (accuracy %.3g)", acc)
+	if contents != nil {
+		mode, desc = "simulated-content-", fmt.Sprintf("simulated LLM (content-correlated errors, accuracy %.3g)", acc)
+	}
+	j, err := newJudge(cfg.withDefaults(), desc)
 	if err != nil {
 		// Only the embedded templates or default patterns can fail here,
 		// and tests cover both: a broken build, not a runtime condition.
 		panic(fmt.Sprintf("llm: simulated judge: %v", err))
 	}
-	j.version = "simulated-" + fmt.Sprintf("%.3g", acc) + "+" + PromptVersion
-	j.backend = &simBackend{labels: labels, accuracy: acc, seed: seed}
+	j.version = mode + fmt.Sprintf("%.3g", acc) + "+" + PromptVersion
+	j.backend = &simBackend{labels: labels, contents: contents, accuracy: acc, seed: seed}
 	return j
 }
 
 type simBackend struct {
-	labels   map[string]int // read-only after construction
+	labels   map[string]int    // read-only after construction
+	contents map[string]string // session ID -> content key; nil = per-session draws
 	accuracy float64
 	seed     int64
 }
@@ -58,8 +85,14 @@ func (b *simBackend) complete(ctx context.Context, q *question) (reply, error) {
 	if !ok {
 		return reply{}, &Error{Kind: KindClientError, Op: q.Op, detail: "simulated LLM has no label for this session"}
 	}
+	draw := q.SessionID
+	if b.contents != nil {
+		if draw, ok = b.contents[q.SessionID]; !ok {
+			return reply{}, &Error{Kind: KindClientError, Op: q.Op, detail: "simulated LLM has no content key for this session"}
+		}
+	}
 	verdict := truth != 0
-	if !b.right(q.SessionID) {
+	if !b.right(draw) {
 		verdict = !verdict
 	}
 	var content string
@@ -77,14 +110,14 @@ func (b *simBackend) complete(ctx context.Context, q *question) (reply, error) {
 	return reply{Content: content, Attempts: 1}, nil
 }
 
-// right reports whether the simulated LLM answers this session correctly:
-// a uniform draw from hash(seed, id) compared with the accuracy.
-func (b *simBackend) right(id string) bool {
+// right reports whether the simulated LLM answers a session (or content)
+// correctly: a uniform draw from hash(seed, key) compared with the accuracy.
+func (b *simBackend) right(key string) bool {
 	h := fnv.New64a()
 	var s [8]byte
 	binary.LittleEndian.PutUint64(s[:], uint64(b.seed))
 	h.Write(s[:])
-	h.Write([]byte(id))
+	h.Write([]byte(key))
 	x := h.Sum64()
 	// splitmix64 finaliser: FNV's low bits alone are poorly mixed.
 	x ^= x >> 30

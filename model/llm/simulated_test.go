@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
 
 // simSessions builds n sessions with distinct template sequences (so the
@@ -149,5 +150,95 @@ func TestSimulatedTokensMatchRenderedPrompts(t *testing.T) {
 	}
 	if sim.Calls != real.Calls || sim.PromptTokens != sent {
 		t.Fatalf("simulated %d calls / %d prompt tokens; real prompts %d calls / %d tokens", sim.Calls, sim.PromptTokens, real.Calls, sent)
+	}
+}
+
+// contentSessions builds n contents of three sessions each: the same set of
+// templates in another order, with other variables, and with a line
+// repeated. Labels alternate per content. contents maps ID -> content key.
+func contentSessions(n int) (sessions []model.Session, labels map[string]int, contents map[string]string) {
+	labels, contents = map[string]int{}, map[string]string{}
+	for i := range n {
+		a := func(k int) string { return fmt.Sprintf("event-%s started for conn %d", strings.Repeat("x", i%40+1), k) }
+		b := func(k int) string { return fmt.Sprintf("phase-%s done in %d ms", strings.Repeat("y", i/40+1), k) }
+		for v, lines := range [][]string{{a(i), b(3)}, {b(i + 7), a(9)}, {a(1), b(2), b(3)}} {
+			id := fmt.Sprintf("c%d-s%d", i, v)
+			sessions = append(sessions, model.Session{ID: id, Lines: lines})
+			labels[id] = i % 2
+			contents[id] = normalize.ContentKey(lines)
+		}
+	}
+	return sessions, labels, contents
+}
+
+func TestSimulatedContentErrs(t *testing.T) {
+	sessions, labels, contents := contentSessions(300)
+	if contents[sessions[0].ID] != contents[sessions[1].ID] || contents[sessions[0].ID] != contents[sessions[2].ID] || contents[sessions[0].ID] == contents[sessions[3].ID] {
+		t.Fatal("test data: the three sessions of a content must share exactly one key")
+	}
+	nbs := []model.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 1, 0.7)}
+	run := func(j model.Judge) []bool {
+		var wrong []bool
+		for _, s := range sessions {
+			jd, err := j.Judge(context.Background(), s, nbs)
+			if err != nil {
+				t.Fatalf("simulated: %v", err)
+			}
+			if !strings.HasPrefix(jd.Reason, "simulated LLM") {
+				t.Fatalf("reason %q", jd.Reason)
+			}
+			wrong = append(wrong, jd.Anomaly != (labels[s.ID] == 1))
+		}
+		return wrong
+	}
+	w1 := run(NewSimulatedContent(labels, contents, 0.9, 7))
+	if w2 := run(NewSimulatedContent(labels, contents, 0.9, 7)); !slices.Equal(w1, w2) {
+		t.Fatal("same seed must give the same answers")
+	}
+	if w3 := run(NewSimulatedContent(labels, contents, 0.9, 8)); slices.Equal(w1, w3) {
+		t.Fatal("another seed should give other answers")
+	}
+	// A content judged wrong is wrong for all its sessions; about 10% are.
+	wrongContents := 0
+	for c := 0; c < len(w1); c += 3 {
+		if w1[c] != w1[c+1] || w1[c] != w1[c+2] {
+			t.Fatalf("content %d: sessions answered %v %v %v", c/3, w1[c], w1[c+1], w1[c+2])
+		}
+		if w1[c] {
+			wrongContents++
+		}
+	}
+	if r := float64(wrongContents) / 300; math.Abs(r-0.1) > 0.05 {
+		t.Fatalf("wrong-content share %v for accuracy 0.9", r)
+	}
+	// The per-session mode does split contents (so the check above can fail).
+	ws := run(NewSimulated(labels, 0.5, 7))
+	split := false
+	for c := 0; c < len(ws); c += 3 {
+		split = split || ws[c] != ws[c+1] || ws[c] != ws[c+2]
+	}
+	if !split {
+		t.Fatal("per-session mode answered every content alike")
+	}
+	// The draw over many contents: the wrong share is 1-accuracy.
+	b := &simBackend{accuracy: 0.95, seed: 42, contents: map[string]string{}}
+	right := 0
+	for i := range 50000 {
+		word := strings.Map(func(r rune) rune { return 'a' + (r - '0') }, fmt.Sprint(i)) // digits would be masked
+		if b.right(normalize.ContentKey([]string{"event " + word})) {
+			right++
+		}
+	}
+	if r := float64(right) / 50000; math.Abs(r-0.95) > 0.003 {
+		t.Fatalf("right-answer rate %v for accuracy 0.95", r)
+	}
+	// Marked and versioned apart from the per-session mode; a session
+	// without a content key fails (the cascade falls back).
+	j := NewSimulatedContent(map[string]int{"s": 0}, nil, 1, 1).(*Judge)
+	if !strings.HasPrefix(j.Version(), "simulated-content-1+") {
+		t.Fatalf("version %q", j.Version())
+	}
+	if _, err := j.Judge(context.Background(), hdfsSession("s", "1"), nbs); err == nil {
+		t.Fatal("a session without a content key must fail")
 	}
 }
