@@ -2,10 +2,11 @@
 # Builds what the demo and the tests run: setup (libtorch, .deps/gotch with libtch compiled),
 # bin/otelcol-coorlog (scripts/otelcol.sh, OCB) and the project's commands in bin/.
 #
-# On a fresh machine, setup's slow parts (apt-get, compiling libtch's C++ on one core) run in the
-# background while the Go build cache is filled (scripts/lib/warm.sh): the collector's packages,
-# the commands', and with --race the race variants the tests use. Their lines are prefixed
-# setup:/gotchpatch: and warm:.
+# On a fresh machine, setup runs in the background while the collector is generated (OCB) and its
+# modules fetched, and, once setup has adapted gotch's Go side, while the Go build cache is filled
+# (scripts/lib/warm.sh): the collector's packages, the commands', and with --race the race
+# variants the tests use. Setup's slow part, compiling libtch's C++, takes one core meanwhile.
+# Lines are prefixed setup:/gotchpatch:, otelcol: and warm:.
 #
 #   --race   also compile the -race variants ahead (make test)
 set -euo pipefail
@@ -20,18 +21,17 @@ if bash scripts/setup.sh --check; then
 	bash scripts/setup.sh
 else
 	bash scripts/setup.sh --module
+	rm -f .deps/gotch/.coorlog-adapted # a stale copy: wait for setup's
 	bash scripts/setup.sh &
 	setup_pid=$!
 	SKIP_SETUP=1 bash scripts/otelcol.sh --generate
-	warm "warm: collector" dist/otelcol-coorlog "" pure .
-	warm "warm: commands and tests" . "" pure ./...
-	[ "$race" != --race ] || warm "warm: race" . -race pure ./...
-	# The rest needs setup's adapted gotch (not its C++ archive, which only the link needs).
-	while ! gotch_adapted && kill -0 "$setup_pid" 2>/dev/null; do sleep 2; done
+	# Setup adapts gotch's Go side first (after apt-get, if libtorch is missing), then compiles
+	# the C++ archive; the Go packages compile from the first moment on.
+	while ! gotch_adapted && kill -0 "$setup_pid" 2>/dev/null; do sleep 1; done
 	if gotch_adapted; then
-		warm "warm: collector (libtorch packages)" dist/otelcol-coorlog "" all .
-		warm "warm: commands (libtorch packages)" . "" all ./...
-		[ "$race" != --race ] || warm "warm: race (libtorch packages)" . -race all ./...
+		warm "warm: collector" dist/otelcol-coorlog "" .
+		warm "warm: commands and tests" . "" ./...
+		[ "$race" != --race ] || warm "warm: race" . -race ./...
 	fi
 	wait "$setup_pid" || { echo "build: setup failed" >&2; exit 1; }
 fi

@@ -111,6 +111,7 @@ trap 'rm -rf "$patcher"' EXIT
 (cd "$ROOT/scripts/gotchpatch" && go build -o "$patcher/gotchpatch" .)
 flags=(-include "$LIBTORCH_INCLUDE" -lib "$LIBTORCH_LIB" -cuda "$GOTCH_CUDA" -cache "$CACHE" -salt "$salt")
 "$patcher/gotchpatch" -phase go -dir "$DEST.new" "${flags[@]}"
+echo "$want" >"$DEST.new/.coorlog-adapted" # what scripts/build.sh waits for
 # The module is complete for the go command now (the archive is needed only to link): swapped in
 # by two renames, it is missing only for an instant to a go command scripts/lib/warm.sh may have
 # started meanwhile, and it compiles while the archive does.

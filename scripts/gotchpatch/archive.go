@@ -109,8 +109,11 @@ func buildArchive(libtch, inc, cuda, cache, salt string, maxPasses int) error {
 func compileStubbing(dir, src string, args []string, maxPasses int) error {
 	total := 0
 	for pass := 1; pass <= maxPasses; pass++ {
-		fmt.Printf("gotchpatch: pass %d: compiling libtch %s (gotch's C++ layer, once per machine: one core, about %s)\n",
-			pass, src, map[bool]string{true: "25 s to find the wrappers this libtorch lacks", false: "60 s"}[pass == 1])
+		if pass == 1 {
+			fmt.Printf("gotchpatch: pass 1: finding the wrappers of %s this libtorch lacks (g++ stops after parsing when some fail; one core, about 25 s)\n", src)
+		} else {
+			fmt.Printf("gotchpatch: pass %d: compiling libtch %s (gotch's C++ layer, once per machine: one core, about 60 s)\n", pass, src)
+		}
 		cmd := exec.Command("g++", args...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
