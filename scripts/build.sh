@@ -24,18 +24,14 @@ else
 	rm -f .deps/gotch/.coorlog-adapted # a stale copy: wait for setup's
 	bash scripts/setup.sh &
 	setup_pid=$!
-	SKIP_SETUP=1 bash scripts/otelcol.sh --generate &
-	generate_pid=$!
-	# While apt-get installs libtorch: every package that does not import gotch.
-	warm "warm: commands and tests, without libtorch" . "" pure ./...
-	# Setup has adapted gotch's Go side by now, or soon: the rest compiles while the C++ archive
-	# does (one core).
+	SKIP_SETUP=1 bash scripts/otelcol.sh --generate
+	# Setup adapts gotch's Go side first (after apt-get, if libtorch is missing), then compiles
+	# the C++ archive; the Go packages compile from the first moment on.
 	while ! gotch_adapted && kill -0 "$setup_pid" 2>/dev/null; do sleep 1; done
-	wait "$generate_pid" || { echo "build: generating the collector failed" >&2; exit 1; }
 	if gotch_adapted; then
-		warm "warm: collector" dist/otelcol-coorlog "" all .
-		warm "warm: commands and tests" . "" all ./...
-		[ "$race" != --race ] || warm "warm: race" . -race all ./...
+		warm "warm: collector" dist/otelcol-coorlog "" .
+		warm "warm: commands and tests" . "" ./...
+		[ "$race" != --race ] || warm "warm: race" . -race ./...
 	fi
 	wait "$setup_pid" || { echo "build: setup failed" >&2; exit 1; }
 fi

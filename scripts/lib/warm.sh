@@ -1,25 +1,22 @@
 # shellcheck shell=bash
 # Sourced by scripts/build.sh: fills the Go build cache while setup runs.
 #
-# On a fresh machine setup first installs libtorch (apt-get, about 90 s, little CPU), then adapts
-# gotch's Go side and compiles its C++ archive (one core, about 90 s). Every package that does not
-# import gotch compiles from the first moment on; once setup has adapted gotch, all the others do
-# too (the C++ archive is needed only to link). warm compiles them meanwhile, so that after setup
-# only the links are left.
+# On a fresh machine setup's slow part, compiling libtch's C++, uses one core for about 90 s. It
+# starts once setup has put the adapted gotch in .deps/gotch, and from then on every Go package
+# compiles (the C++ archive is needed only to link). warm compiles them meanwhile, so that after
+# setup only the links are left.
 
-# warm LABEL DIR FLAGS SCOPE PATTERN...: compiles, without linking, every package PATTERN (in the
-# module at DIR) depends on, with the build flags FLAGS ("" or e.g. "-race"). SCOPE "pure": only
-# those that do not import gotch (it may still be the pristine copy); "all": all of them. Best
-# effort: a failure only costs time later, so it is reported, not fatal.
+# warm LABEL DIR FLAGS PATTERN...: compiles, without linking, every package PATTERN (in the module
+# at DIR) depends on, with the build flags FLAGS ("" or e.g. "-race"). Best effort: a failure only
+# costs time later, so it is reported, not fatal.
 warm() {
-	local label=$1 dir=$2 flags=$3 scope=$4
-	shift 4
-	local pkgs rc=0 skip='^$'
-	[ "$scope" = all ] || skip='github\.com/sugarme/gotch'
+	local label=$1 dir=$2 flags=$3
+	shift 3
+	local pkgs rc=0
 	# Every package with its dependencies; keep those that build (no test-only packages) and are
 	# not commands (a command would be linked).
-	pkgs=$(cd "$dir" && go list $flags -e -deps -f '{{if and (not .Error) (or .GoFiles .CgoFiles)}}{{.Name}} {{.ImportPath}} {{join .Deps " "}}{{end}}' "$@" 2>/dev/null |
-		awk -v skip="$skip" '$1 != "main" && $0 !~ skip { print $2 }') || rc=$?
+	pkgs=$(cd "$dir" && go list $flags -e -deps -f '{{if and (not .Error) (or .GoFiles .CgoFiles)}}{{.Name}} {{.ImportPath}}{{end}}' "$@" 2>/dev/null |
+		awk '$1 != "main" { print $2 }') || rc=$?
 	if [ "$rc" != 0 ] || [ -z "$pkgs" ]; then
 		echo "$label: could not list the packages to compile ahead (skipped)"
 		return 0
