@@ -36,6 +36,11 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *rate <= 0 || *rate >= 1 {
 		return fmt.Errorf("%w: --anomaly-rate %v must be in (0, 1)", errUsage, *rate)
 	}
+	// The flags are checked before the data directory is looked for: a usage error must not
+	// depend on whether ../shared/data exists on the machine.
+	if *source != "hdfs" && *source != "bgl" {
+		return fmt.Errorf("%w: --source %q: want hdfs or bgl", errUsage, *source)
+	}
 	dir := *data
 	if dir == "" {
 		d, err := shareddata.Dir()
@@ -51,8 +56,6 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		all, err = dataset.LoadHDFS(filepath.Join(dir, "hdfs-sessions"), dataset.HDFSOptions{AnomalyRate: *rate, MaxNormal: *maxNormal, Seed: *seed})
 	case "bgl":
 		all, err = dataset.BGLWindowsFile(filepath.Join(dir, "loghub", "BGL_2k.log"), *window, *step)
-	default:
-		return fmt.Errorf("%w: --source %q: want hdfs or bgl", errUsage, *source)
 	}
 	if err != nil {
 		return err
