@@ -378,6 +378,12 @@ func TestFaultMatrixKeepsThePipelineFlowing(t *testing.T) {
 		maxTook time.Duration
 		// kind is the failure kind the warning names (llm.ErrorKind).
 		kind string
+		// timeout is the LLM request timeout. It is short (300 ms) only where the
+		// endpoint makes the client wait (a stall, a long Retry-After); elsewhere the
+		// failure is immediate and a short timeout would only race it: under load
+		// (make stress) a TLS handshake that must fail as "network" took longer than
+		// 300 ms and failed as "timeout".
+		timeout time.Duration
 	}
 	llmErr := []string{model.ReasonLLMError}
 	faults := []fault{
@@ -410,7 +416,7 @@ func TestFaultMatrixKeepsThePipelineFlowing(t *testing.T) {
 				})
 				return f.srv.URL + "/v1", f
 			}},
-		{name: "429 storm, Retry-After: 3600", kind: "rate_limited", reasons: llmErr, maxTook: 15 * time.Second,
+		{name: "429 storm, Retry-After: 3600", kind: "rate_limited", reasons: llmErr, maxTook: 15 * time.Second, timeout: 300 * time.Millisecond,
 			setup: func(t *testing.T) (string, *fakeLLM) {
 				f := newFakeLLM(t, false, func(w http.ResponseWriter, r *http.Request, _ []byte) {
 					w.Header().Set("Retry-After", "3600")
@@ -425,7 +431,7 @@ func TestFaultMatrixKeepsThePipelineFlowing(t *testing.T) {
 				})
 				return f.srv.URL + "/v1", f
 			}},
-		{name: "stall 30 s (timeout 300 ms)", kind: "timeout", reasons: []string{model.ReasonTimeout}, maxTook: 15 * time.Second,
+		{name: "stall 30 s (timeout 300 ms)", kind: "timeout", reasons: []string{model.ReasonTimeout}, maxTook: 15 * time.Second, timeout: 300 * time.Millisecond,
 			setup: func(t *testing.T) (string, *fakeLLM) {
 				f := newFakeLLM(t, false, func(_ http.ResponseWriter, r *http.Request, _ []byte) {
 					select {
@@ -473,7 +479,12 @@ func TestFaultMatrixKeepsThePipelineFlowing(t *testing.T) {
 		t.Run(fc.name, func(t *testing.T) {
 			t.Parallel()
 			endpoint, f := fc.setup(t)
-			run := runComponent(t, faultConfig(t, endpoint), lines, 30*time.Second)
+			cfg := faultConfig(t, endpoint)
+			cfg.LLM.Timeout = 10 * time.Second
+			if fc.timeout > 0 {
+				cfg.LLM.Timeout = fc.timeout
+			}
+			run := runComponent(t, cfg, lines, 30*time.Second)
 			checkFlow(t, run, evolvedIDs)
 			checkNoLeak(t, run)
 

@@ -34,7 +34,7 @@ type command struct {
 
 func commands() map[string]command {
 	return map[string]command{
-		"sessions": {"turn the shared HDFS or BGL data into train/valid/test JSONL", runSessions},
+		"sessions": {"turn the shared HDFS or BGL data, or a labelled JSONL file, into train/valid/test JSONL", runSessions},
 		"evolve":   {"write an evolved (upgraded-version) copy of a JSONL session file", runEvolve},
 		"pretrain": {"pretrain the compact default encoder on a log corpus", runPretrain},
 		"train":    {"train a detector bundle from labelled sessions", runTrain},

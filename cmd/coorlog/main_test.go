@@ -39,6 +39,9 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"sessions", "--out", "d", "--source", "spark"}, `--source "spark"`},
 		{[]string{"sessions", "--out", "d", "--anomaly-rate", "1"}, "--anomaly-rate 1"},
 		{[]string{"sessions", "--out", "d", "--test-frac", "2"}, "--test-frac 2"},
+		{[]string{"sessions", "--out", "d", "--source", "jsonl"}, "needs --in"},
+		{[]string{"sessions", "--out", "d", "--in", "x.jsonl"}, "--in goes with --source jsonl"},
+		{[]string{"sessions", "--out", "d", "--source", "jsonl", "--in", "x", "--stratify", "user"}, `--stratify "user"`},
 		{[]string{"train", "--out", "d"}, "missing --train"},
 		{[]string{"eval", "--test", "t"}, "missing --model"},
 		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "simulated:2"}, "accuracy"},
@@ -121,6 +124,59 @@ func TestEvolveCommand(t *testing.T) {
 	}
 	if _, _, err := runCLI(t, "evolve", "--in", filepath.Join(dir, "missing.jsonl"), "--out", out); err == nil || errors.Is(err, errUsage) {
 		t.Errorf("missing input: %v", err)
+	}
+}
+
+// TestSessionsJSONL splits a labelled file (a corpus release) by kind: every
+// kind keeps its share in each part, the parts are disjoint and complete, and
+// the same seed writes the same files.
+func TestSessionsJSONL(t *testing.T) {
+	dir := t.TempDir()
+	var in []dataset.Session
+	kinds := []string{"pubsub", "pubsub", "pubsub", "pubsub", "drain", "auth_timeout", "pubsub", "max_payload"}
+	for i := 0; i < 400; i++ {
+		k := kinds[i%len(kinds)]
+		l := dataset.Normal
+		if k == "auth_timeout" || k == "max_payload" {
+			l = dataset.Anomalous
+		}
+		in = append(in, dataset.Session{ID: fmt.Sprint("s", i), Label: l, Lines: []string{"line " + k}, Attributes: map[string]string{dataset.KindAttr: k}})
+	}
+	src := filepath.Join(dir, "sessions.jsonl")
+	if err := dataset.WriteFile(src, in); err != nil {
+		t.Fatal(err)
+	}
+	read := func(out string) map[string]map[string]int {
+		m := map[string]map[string]int{}
+		for _, p := range []string{"train", "valid", "test"} {
+			ss, err := dataset.ReadFile(filepath.Join(out, p+".jsonl"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m[p] = map[string]int{}
+			for _, s := range ss {
+				m[p][s.Attributes[dataset.KindAttr]]++
+			}
+		}
+		return m
+	}
+	for _, out := range []string{"a", "b"} {
+		if _, _, err := runCLI(t, "sessions", "--source", "jsonl", "--in", src, "--out", filepath.Join(dir, out), "--seed", "3"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := read(filepath.Join(dir, "a")), read(filepath.Join(dir, "b"))
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		t.Fatalf("same seed, different splits: %v %v", a, b)
+	}
+	// 50 sessions per fault kind: 10 test, 40 left, 4 valid, 36 train.
+	for _, k := range []string{"auth_timeout", "max_payload", "drain"} {
+		if a["test"][k] != 10 || a["valid"][k] != 4 || a["train"][k] != 36 {
+			t.Errorf("kind %s: train %d valid %d test %d, want 36 4 10", k, a["train"][k], a["valid"][k], a["test"][k])
+		}
+	}
+	if n := a["train"]["pubsub"] + a["valid"]["pubsub"] + a["test"]["pubsub"]; n != 250 || a["test"]["pubsub"] != 50 {
+		t.Errorf("pubsub: %v", a)
 	}
 }
 

@@ -12,7 +12,9 @@ import (
 
 func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("sessions", stderr)
-	source := fs.String("source", "hdfs", "data set: hdfs (block sessions) or bgl (fixed windows)")
+	source := fs.String("source", "hdfs", "data set: hdfs (block sessions), bgl (fixed windows) or jsonl (a labelled session file, --in)")
+	in := fs.String("in", "", "jsonl: the labelled JSONL session file to split (e.g. a corpus release's sessions.jsonl)")
+	stratify := fs.String("stratify", "", "split stratified by label or kind (label and attributes.kind); default: kind for jsonl, label otherwise")
 	data := fs.String("data", "", "shared data directory (default $COORLOG_DATA or ../shared/data)")
 	out := fs.String("out", "", "output directory for train.jsonl, valid.jsonl, test.jsonl (required)")
 	rate := fs.Float64("anomaly-rate", dataset.DefaultAnomalyRate, "hdfs: share of anomalous sessions (real HDFS: 0.029)")
@@ -33,16 +35,36 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 	}
+	strat := *stratify
+	if strat == "" {
+		strat = "label"
+		if *source == "jsonl" {
+			strat = "kind"
+		}
+	}
+	split := dataset.Split
+	switch strat {
+	case "label":
+	case "kind":
+		split = func(s []dataset.Session, frac float64, seed uint64) ([]dataset.Session, []dataset.Session, error) {
+			return dataset.SplitBy(s, frac, seed, dataset.KindOrLabel)
+		}
+	default:
+		return fmt.Errorf("%w: --stratify %q: want label or kind", errUsage, *stratify)
+	}
+	if (*source == "jsonl") != (*in != "") {
+		return fmt.Errorf("%w: --in goes with --source jsonl, and --source jsonl needs --in", errUsage)
+	}
 	if *rate <= 0 || *rate >= 1 {
 		return fmt.Errorf("%w: --anomaly-rate %v must be in (0, 1)", errUsage, *rate)
 	}
 	// The flags are checked before the data directory is looked for: a usage error must not
 	// depend on whether ../shared/data exists on the machine.
-	if *source != "hdfs" && *source != "bgl" {
-		return fmt.Errorf("%w: --source %q: want hdfs or bgl", errUsage, *source)
+	if *source != "hdfs" && *source != "bgl" && *source != "jsonl" {
+		return fmt.Errorf("%w: --source %q: want hdfs, bgl or jsonl", errUsage, *source)
 	}
 	dir := *data
-	if dir == "" {
+	if dir == "" && *source != "jsonl" {
 		d, err := shareddata.Dir()
 		if err != nil {
 			return err
@@ -54,6 +76,8 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	switch *source {
 	case "hdfs":
 		all, err = dataset.LoadHDFS(filepath.Join(dir, "hdfs-sessions"), dataset.HDFSOptions{AnomalyRate: *rate, MaxNormal: *maxNormal, Seed: *seed})
+	case "jsonl":
+		all, err = dataset.ReadFile(*in)
 	case "bgl":
 		all, err = dataset.BGLWindowsFile(filepath.Join(dir, "loghub", "BGL_2k.log"), *window, *step)
 	}
@@ -63,11 +87,11 @@ func runSessions(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	trainAll, test, err := dataset.Split(all, 1-*testFrac, *seed)
+	trainAll, test, err := split(all, 1-*testFrac, *seed)
 	if err != nil {
 		return err
 	}
-	train, valid, err := dataset.Split(trainAll, 1-*validFrac, *seed+1)
+	train, valid, err := split(trainAll, 1-*validFrac, *seed+1)
 	if err != nil {
 		return err
 	}

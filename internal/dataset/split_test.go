@@ -62,6 +62,54 @@ func TestSplitStratifiedDeterministic(t *testing.T) {
 	}
 }
 
+func TestSplitByKind(t *testing.T) {
+	// 3 kinds of very different sizes: a label-stratified split can leave a
+	// small kind out of one part; a kind-stratified one keeps its share.
+	var in []Session
+	for i := 0; i < 200; i++ {
+		kind, label := "normal", Normal
+		switch {
+		case i%40 == 3:
+			kind, label = "rare_fault", Anomalous
+		case i%10 == 5:
+			kind, label = "common_fault", Anomalous
+		}
+		in = append(in, Session{ID: fmt.Sprint("s", i), Label: label, Lines: []string{"x"}, Attributes: map[string]string{KindAttr: kind}})
+	}
+	count := func(ss []Session) map[string]int {
+		m := map[string]int{}
+		for _, s := range ss {
+			m[s.Attributes[KindAttr]]++
+		}
+		return m
+	}
+	all := count(in)
+	tr, te, err := SplitBy(in, 0.8, 5, KindOrLabel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctr, cte := count(tr), count(te)
+	for k, n := range all {
+		want := int(0.8*float64(n) + 0.5)
+		if ctr[k] != want || ctr[k]+cte[k] != n {
+			t.Errorf("kind %s: train %d test %d of %d, want train %d", k, ctr[k], cte[k], n, want)
+		}
+	}
+	tr2, te2, _ := SplitBy(in, 0.8, 5, KindOrLabel)
+	if !reflect.DeepEqual(tr, tr2) || !reflect.DeepEqual(te, te2) {
+		t.Fatal("same seed, different split")
+	}
+	if tr3, _, _ := SplitBy(in, 0.8, 6, KindOrLabel); reflect.DeepEqual(tr, tr3) {
+		t.Fatal("different seed, same split")
+	}
+	if KindOrLabel(Session{Label: Anomalous}) != "1/" || KindOrLabel(in[3]) != "1/rare_fault" {
+		t.Errorf("keys %q %q", KindOrLabel(Session{Label: Anomalous}), KindOrLabel(in[3]))
+	}
+	if _, _, err := SplitBy(in, -0.1, 1, KindOrLabel); err == nil {
+		t.Error("bad fraction accepted")
+	}
+}
+
 func TestBGLWindows(t *testing.T) {
 	in := strings.Join([]string{
 		"- 1 2005.06.03 R02 RAS KERNEL INFO instruction cache parity error corrected",

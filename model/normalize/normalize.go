@@ -41,7 +41,7 @@ const MaxBytes = 2048
 
 // Version names the masking rules. It is part of every TemplateKey, so a change
 // of the rules never mixes keys of two versions in a persisted cache.
-const Version = "normalize/v1"
+const Version = "normalize/v2"
 
 // Placeholders written by Line.
 const (
@@ -81,9 +81,10 @@ const (
 	kSize
 	kHost
 	kWordNum // a digit run inside a word (dn228): rendered <NUM>, never part of a timestamp
+	kQuote   // a single quote that delimits a quoted value: rendered as a double quote
 )
 
-var placeholder = [...]string{kWordNum: Num, kNum: Num, kHex: Hex, kID: ID, kIP: IP, kPath: Path, kURL: URL, kEmail: Email, kTS: TS, kDur: Dur, kSize: Size, kHost: Host}
+var placeholder = [...]string{kQuote: `"`, kWordNum: Num, kNum: Num, kHex: Hex, kID: ID, kIP: IP, kPath: Path, kURL: URL, kEmail: Email, kTS: TS, kDur: Dur, kSize: Size, kHost: Host}
 
 // tok is one output token; a kText token is the input bytes [a,b). Offsets,
 // not strings: a token holds no pointer, so filling the token buffer needs no
@@ -146,7 +147,7 @@ func Line(s string) string {
 	if n := len(t); n > 0 && t[n-1].k == kSpace {
 		t = t[:n-1]
 	}
-	t = mergeUnits(mergeTimes(t, s), s)
+	t = mergeUnits(mergeTimes(quotedFields(t, s), s), s)
 
 	var b strings.Builder
 	b.Grow(len(s) + 16)
@@ -286,18 +287,16 @@ func scanAtom(c string) (kind, int) {
 		return kHex, run
 	}
 	if isDigit(c[0]) {
+		if n := durLen(c); n > 0 {
+			return kDur, n
+		}
 		n, _, _ := numLen(c)
 		if n == len(c) || !isAlnum(c[n]) {
 			return kNum, n
 		}
 		if u := alnumLen(c[n:]); u > 0 {
-			if unit := c[n : n+u]; allLetters(unit) {
-				if isDurUnit(unit) {
-					return kDur, n + u
-				}
-				if isSizeUnit(unit) {
-					return kSize, n + u
-				}
+			if unit := c[n : n+u]; allLetters(unit) && isSizeUnit(unit) {
+				return kSize, n + u
 			}
 		}
 	}
@@ -305,6 +304,45 @@ func scanAtom(c string) (kind, int) {
 		return kID, run
 	}
 	return kText, 0
+}
+
+// durLen matches a duration as Go's time.Duration and most loggers print it:
+// one or more number+unit parts (12ms, 3.5s, 850µs, 1m30.5s, 2h0m0s). The
+// micro sign may be U+00B5 (Go's) or U+03BC. Before normalize/v2 "850µs" was
+// left as "<NUM>µs", so a release that logged the same event in µs instead of
+// ms (NATS v2.14.0's "fast producer stall (850µs)" against v2.8.4's "(12.5ms)")
+// wrote a template the older release never had.
+func durLen(c string) int {
+	p := 0
+	for p < len(c) && isDigit(c[p]) {
+		n, _, _ := numLen(c[p:])
+		u := unitLen(c[p+n:])
+		if u == 0 {
+			break
+		}
+		p += n + u
+	}
+	if p == 0 || !boundary(c, p) {
+		return 0
+	}
+	return p
+}
+
+// unitLen is the length of the duration unit at the start of c, or 0.
+func unitLen(c string) int {
+	for _, mu := range [...]string{"\u00b5s", "\u03bcs"} {
+		if strings.HasPrefix(c, mu) {
+			return len(mu)
+		}
+	}
+	u := 0
+	for u < len(c) && isLetter(c[u]) {
+		u++
+	}
+	if u == 0 || !isDurUnit(c[:u]) {
+		return 0
+	}
+	return u
 }
 
 // classifyChunk recognises whole-chunk entities: e-mail addresses and paths.
@@ -335,6 +373,63 @@ func classifyChunk(c string) (k kind, pre string) {
 		return kPath, ""
 	}
 	return kText, ""
+}
+
+// quotedFields makes quoted values robust to two changes real releases make
+// (issue 11, measured on the NATS corpus, scripts/corpus/README.md):
+//
+//   - A quoted value without spaces standing alone as a field between " - " or
+//     " | " separators is dropped with one separator: "A - "v1.37.0:go" - B"
+//     becomes "A - B". Such fields are per-connection context (client version,
+//     account/user) that releases add to or remove from every line of a
+//     connection: NATS v2.8.4 writes `- cid:N - "v1.37.0:go" - <<- [PING]`,
+//     v2.10.7 `- cid:N - <<- [PING]`, v2.14.0 `- cid:N - "v1.37.0:go" -
+//     "$G/user:bob" - <<- [PING]`; before normalize/v2 nearly every normalised
+//     NATS line was new in every upgrade. A quoted value after a word (`User
+//     "bob"`) or inside JSON is data of the message and stays.
+//   - A value in single quotes is written with double quotes ('app.x' ->
+//     "app.x"), as releases change the quoting of one message (NATS
+//     `Parse Error: 'app.x'` became `Parse Error: "app.x"`). Only a quote at
+//     a word boundary with a closing quote before the next space counts, so an
+//     apostrophe (don't, Jan's) stays.
+func quotedFields(t []tok, s string) []tok {
+	is := func(x tok, v string) bool { return x.k == kText && s[x.a:x.b] == v }
+	isSep := func(x tok) bool { return is(x, "-") || is(x, "|") }
+	out := t[:0]
+	for i := 0; i < len(t); i++ {
+		if !is(t[i], `"`) && !is(t[i], "'") {
+			out = append(out, t[i])
+			continue
+		}
+		q := s[t[i].a:t[i].b]
+		j := i + 1 // the closing quote, with no space in between
+		for j < len(t) && t[j].k != kSpace && !is(t[j], q) {
+			j++
+		}
+		if j == len(t) || !is(t[j], q) {
+			out = append(out, t[i])
+			continue
+		}
+		// A stand-alone field: "SEP " before it (already written), " SEP " after.
+		if n := len(out); n >= 2 && out[n-1].k == kSpace && isSep(out[n-2]) &&
+			j+3 < len(t) && t[j+1].k == kSpace && isSep(t[j+2]) && t[j+3].k == kSpace {
+			i = j + 3 // drop the field and " SEP "; "SEP " stays
+			continue
+		}
+		if q == "'" {
+			before := i == 0 || t[i-1].k == kSpace || (t[i-1].k == kText && isDelim(s[t[i-1].b-1]))
+			after := j+1 == len(t) || t[j+1].k == kSpace || (t[j+1].k == kText && (isDelim(s[t[j+1].a]) || isTrailing(s[t[j+1].a])))
+			if before && after {
+				out = append(out, tok{k: kQuote})
+				out = append(out, t[i+1:j]...)
+				out = append(out, tok{k: kQuote})
+				i = j
+				continue
+			}
+		}
+		out = append(out, t[i])
+	}
+	return out
 }
 
 // mergeTimes folds a run of time-like tokens (dates, times, numbers, month and

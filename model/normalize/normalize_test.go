@@ -61,6 +61,19 @@ func TestLine(t *testing.T) {
 		{"size 9.6 KB, free 418.6 MB)", "size <SIZE>, free <SIZE>)"},
 		{"heap 10MB 4 KiB 64K 512 bytes", "heap <SIZE> <SIZE> <SIZE> <SIZE>"},
 		{"2nd try", "<NUM>nd try"},
+		{"fast producer stall (850µs) and 12μs", "fast producer stall (<DUR>) and <DUR>"}, // Go's µ (U+00B5) and the Greek μ
+		{"retry in 1m30.5s, uptime 2h0m0s, 5s3 x", "retry in <DUR>, uptime <DUR>, <NUM>s<NUM> x"},
+		// quoted context fields between " - " separators are dropped (issue 11)
+		{`127.0.0.1:4785 - cid:8 - "v1.37.0:go" - <<- [PING]`, "<IP> - cid:<NUM> - <<- [PING]"},
+		{`127.0.0.1:4785 - cid:8 - "v1.37.0:go" - "$G/user:bob" - <<- [PING]`, "<IP> - cid:<NUM> - <<- [PING]"},
+		{`a | "ctx" | b`, "a | b"},
+		{`Publish Violation - User "bob", Subject "admin.x"`, `Publish Violation - User "bob", Subject "admin.x"`}, // data, kept
+		{`x - "two words" - y`, `x - "two words" - y`},                                                             // a message in quotes, kept
+		{`x - "ctx" -`, `x - "ctx" -`},                                                                             // no field after: kept
+		{`{"user":"bob","msg":"a - b"}`, `{"user":"bob","msg":"a - b"}`},                                           // JSON untouched
+		// single quotes around a value are written as double quotes; apostrophes stay
+		{"processSub Parse Error: 'app.x'", `processSub Parse Error: "app.x"`},
+		{"user 'root' (uid=0): don't, Jan's 'x y'", `user "root" (uid=<NUM>): don't, Jan's 'x y'`},
 		// bad input
 		{"bad \xff\xfe utf8 \xc3", "bad \uFFFD utf<NUM> \uFFFD"},
 		{"nul\x00inside", "nul inside"},

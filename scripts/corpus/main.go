@@ -7,6 +7,7 @@
 //	corpus list   -manifest manifest.json
 //	corpus build  -manifest manifest.json -server nats -version v2.8.4 -bin PATH -out out/corpus
 //	corpus report -manifest manifest.json -out out/corpus
+//	corpus evaltable -manifest manifest.json -eval out/corpus-eval   (eval.sh's table)
 package main
 
 import (
@@ -32,6 +33,8 @@ func main() {
 		err = cmdBuild(os.Args[2:])
 	case "report":
 		err = cmdReport(os.Args[2:])
+	case "evaltable":
+		err = cmdEvalTable(os.Args[2:])
 	default:
 		usage()
 	}
@@ -42,7 +45,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: corpus list|build|report [flags] (see README.md)")
+	fmt.Fprintln(os.Stderr, "usage: corpus list|build|report|evaltable [flags] (see README.md)")
 	os.Exit(2)
 }
 
