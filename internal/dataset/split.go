@@ -12,50 +12,26 @@ import (
 // shuffle; both parts keep the input order. The same input, frac and seed
 // always give the same split.
 func Split(sessions []Session, frac float64, seed uint64) (first, second []Session, err error) {
-	if frac < 0 || frac > 1 || math.IsNaN(frac) {
-		return nil, nil, fmt.Errorf("split fraction %v: must be in [0, 1]", frac)
-	}
-	rng := rand.New(rand.NewPCG(seed, 0x53504c4954000001))
-	byLabel := map[int][]int{}
-	for i, s := range sessions {
-		byLabel[s.Label] = append(byLabel[s.Label], i)
-	}
-	labels := make([]int, 0, len(byLabel))
-	for l := range byLabel {
-		labels = append(labels, l)
-	}
-	slices.Sort(labels) // map order must not leak into the rng stream
-	inFirst := make([]bool, len(sessions))
-	for _, l := range labels {
-		idx := byLabel[l]
-		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
-		n := int(math.Round(frac * float64(len(idx))))
-		for _, i := range idx[:n] {
-			inFirst[i] = true
-		}
-	}
-	for i, s := range sessions {
-		if inFirst[i] {
-			first = append(first, s)
-		} else {
-			second = append(second, s)
-		}
-	}
-	return first, second, nil
+	return split(sessions, frac, rand.NewPCG(seed, 0x53504c4954000001), func(s Session) string { return fmt.Sprint(s.Label) })
 }
 
 // SplitBy is Split stratified by a key of each session instead of its label:
 // each key's sessions are shuffled on their own and frac of them (rounded) go
 // to the first part, so a group as small as a fault kind with 11 sessions keeps
-// its share in both parts. Keys are visited in sorted order (map order must
-// not leak into the rng stream); both parts keep the input order. The same
-// input, frac, seed and key always give the same split. KindOrLabel is the key
-// the corpus splits use.
+// its share in both parts. The same input, frac, seed and key always give the
+// same split. KindOrLabel is the key the corpus splits use.
 func SplitBy(sessions []Session, frac float64, seed uint64, key func(Session) string) (first, second []Session, err error) {
+	return split(sessions, frac, rand.NewPCG(seed, 0x53504c4954000002), key)
+}
+
+// split shuffles each key's sessions with src, keys visited in sorted order
+// (map order must not leak into the random stream), and puts frac of each
+// (rounded) in the first part; both parts keep the input order.
+func split(sessions []Session, frac float64, src rand.Source, key func(Session) string) (first, second []Session, err error) {
 	if frac < 0 || frac > 1 || math.IsNaN(frac) {
 		return nil, nil, fmt.Errorf("split fraction %v: must be in [0, 1]", frac)
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x53504c4954000002))
+	rng := rand.New(src)
 	byKey := map[string][]int{}
 	for i, s := range sessions {
 		k := key(s)
