@@ -56,31 +56,14 @@ case "$out" in /*) ;; *) out=$root/$out ;; esac
 export GOWORK=off CGO_ENABLED=1
 t0=$SECONDS
 
-# with_progress LABEL CMD...: runs CMD, printing a line every 15 s meanwhile (its own output
-# goes to the caller's redirections; the progress line to the terminal's stdout).
-exec {tty}>&1
-with_progress() {
-	local label=$1; shift
-	local start=$SECONDS
-	"$@" &
-	local pid=$!
-	while kill -0 "$pid" 2>/dev/null; do
-		for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 1
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			echo "[eval] ... $label: $((SECONDS - start)) s (total $((SECONDS - t0)) s)" >&"$tty"
-		fi
-	done
-	wait "$pid"
-}
+# progress LABEL CMD...: the project's ticker, a line every 20 s while CMD runs.
+source "$root/scripts/lib/progress.sh"
 
 mkdir -p "$out/runs" "$out/splits" "$out/models" "$out/logs"
 if [ -z "$coorlog" ]; then
 	coorlog=$root/.deps/corpus/coorlog
 	echo "[eval] building coorlog into $coorlog"
-	(cd "$root" && with_progress "go build ./cmd/coorlog" $nice_cmd go build -o "$coorlog.$$" ./cmd/coorlog)
+	(cd "$root" && progress "go build ./cmd/coorlog" $nice_cmd go build -o "$coorlog.$$" ./cmd/coorlog)
 	mv -f "$coorlog.$$" "$coorlog"
 fi
 modcopy=$root/.deps/corpus/mod
@@ -91,7 +74,7 @@ echo "[eval] building the corpus tool"
 # Built under a temporary name and renamed, so that runs started side by side never execute a
 # half-written binary.
 tool=$root/.deps/corpus/corpus
-(cd "$here" && with_progress "go build scripts/corpus" $nice_cmd go build -mod=mod -modfile="$modcopy/go.mod" -o "$tool.$$" .)
+(cd "$here" && progress "go build scripts/corpus" $nice_cmd go build -mod=mod -modfile="$modcopy/go.mod" -o "$tool.$$" .)
 mv -f "$tool.$$" "$tool"
 
 # Releases per server, in manifest order (oldest first), only those the corpus has.
@@ -119,7 +102,7 @@ eval_one() {
 		esac
 		local run=$out/runs/${name}__${old}__${label}__${mode}.json
 		echo "[eval] $name train $old, test $label, $mode"
-		with_progress "$name $old -> $label $mode" $nice_cmd "$coorlog" eval --model "$out/models/$name/$old" --test "$test" \
+		progress "$name $old -> $label $mode" $nice_cmd "$coorlog" eval --model "$out/models/$name/$old" --test "$test" \
 			--seed "$train_seed" --json "${args[@]}" >"$run.tmp" 2>"$out/logs/${name}__${old}__${label}__${mode}.log"
 		mv "$run.tmp" "$run"
 	done
@@ -136,7 +119,7 @@ for name in "${order[@]}"; do
 		split=$out/splits/$name/$old
 		echo "[eval] $name $old: split (seed $split_seed) and train (seed $train_seed)"
 		$nice_cmd "$coorlog" sessions --source jsonl --in "$corpus/$name/$old/sessions.jsonl" --out "$split" --seed "$split_seed"
-		with_progress "train $name $old" $nice_cmd "$coorlog" train --train "$split/train.jsonl" --valid "$split/valid.jsonl" \
+		progress "train $name $old" $nice_cmd "$coorlog" train --train "$split/train.jsonl" --valid "$split/valid.jsonl" \
 			--out "$out/models/$name/$old" --seed "$train_seed" >"$out/logs/train-$name-$old.log" 2>&1
 		tail -n 3 "$out/logs/train-$name-$old.log"
 		eval_one "$name" "$old" "$old-test" "$split/test.jsonl"

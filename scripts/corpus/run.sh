@@ -44,23 +44,8 @@ export GOWORK=off
 bindir=$root/.deps/corpus/bin
 mkdir -p "$bindir" "$out"
 
-# with_progress LABEL CMD...: runs CMD, printing a line every 20 s meanwhile.
-with_progress() {
-	local label=$1; shift
-	local start=$SECONDS
-	"$@" &
-	local pid=$!
-	while kill -0 "$pid" 2>/dev/null; do
-		for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 1
-		done
-		if kill -0 "$pid" 2>/dev/null; then
-			echo "[corpus] ... $label: $((SECONDS - start)) s"
-		fi
-	done
-	wait "$pid"
-}
+# progress LABEL CMD...: the project's ticker, a line every 20 s while CMD runs.
+source "$root/scripts/lib/progress.sh"
 
 t0=$SECONDS
 failed=
@@ -86,7 +71,7 @@ for rel in "${releases[@]}"; do
 	if [ ! -x "$bin" ]; then
 		tmp=$(mktemp -d "$root/.deps/corpus/install.XXXXXX")
 		echo "[corpus] installing $pkg@$version (go install; the first time takes minutes)"
-		if ! (cd "$tmp" && with_progress "go install $pkg@$version" env GOBIN="$tmp" $nice_cmd timeout 1800 go install "$pkg@$version"); then
+		if ! (cd "$tmp" && progress "go install $pkg@$version" env GOBIN="$tmp" $nice_cmd timeout 1800 go install "$pkg@$version"); then
 			rm -rf "$tmp"
 			echo "[corpus] go install $pkg@$version failed" >&2
 			exit 1
