@@ -5,19 +5,22 @@ export CGO_ENABLED := 1
 COUNT ?= 5
 HOG ?= 1
 
-.PHONY: setup test vet fmt-check fuzz otelcol demo e2e bench throughput stress clean
+.PHONY: setup test check vet fmt-check fuzz otelcol demo e2e bench throughput stress clean
 
 setup: ## libtorch, OpenBLAS and gotch adapted to them (idempotent; seconds when done)
 	@bash scripts/setup.sh
 
 vet: setup
-	$(GO) vet ./...
+	$(GO) vet -race ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-test: ## setup, gofmt, vet, race tests, the 1M-record soak, a short fuzz pass, the collector end to end
+test: ## setup, gofmt, vet, the race tests of every package (1M-record soak and fuzz seed corpora included)
 	@bash scripts/test.sh
+
+check: ## test, then the collector end to end (e2e) and a short pass of every fuzz target
+	@bash scripts/test.sh && bash scripts/e2e.sh && bash scripts/fuzz-short.sh
 
 stress: setup ## the race suite COUNT times (default 5), shuffled, with a CPU hog on every core (HOG=0: none)
 	@COUNT=$(COUNT) HOG=$(HOG) bash scripts/stress.sh
@@ -28,7 +31,7 @@ fuzz: setup ## longer fuzzing (a count per target; FUZZTIME=60s for a timed run,
 clean:
 	rm -rf bin dist out
 
-otelcol: setup ## build bin/otelcol-coorlog with the OpenTelemetry Collector Builder
+otelcol: setup ## build bin/otelcol-coorlog from cmd/otelcol-coorlog (OCB's sources; regenerated when builder-config.yaml or go.mod changed)
 	@bash scripts/otelcol.sh
 
 demo: ## the main job on embedded defaults: setup and build (scripts/build.sh), train a demo model, run the collector, summarise

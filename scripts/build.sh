@@ -1,21 +1,33 @@
 #!/usr/bin/env bash
-# Builds what the demo and the tests run: setup (libtorch, .deps/gotch with libtch compiled),
-# bin/otelcol-coorlog (scripts/otelcol.sh, OCB) and the project's commands in bin/.
+# Builds what the demo or the tests run: setup (libtorch, .deps/gotch with libtch compiled), then
+#   (default, `make demo`) bin/otelcol-coorlog (scripts/otelcol.sh) and the project's commands in bin/
+#   --tests (`make test`)  the -race variants of every package the tests compile (no collector)
 #
-# On a fresh machine, setup runs in the background while the collector is generated (OCB) and its
-# modules fetched, and, once setup has adapted gotch's Go side, while the Go build cache is filled
-# (scripts/lib/warm.sh): the collector's packages, the commands', and with --race the race
-# variants the tests use. Setup's slow part, compiling libtch's C++, takes one core meanwhile.
+# On a fresh machine setup runs in the background, and the Go build cache fills meanwhile
+# (scripts/lib/warm.sh): the packages that do not need libtorch while apt-get installs it, the rest
+# once setup has adapted gotch's Go side, while its C++ archive compiles on one core. One go
+# command at a time: two started together on an empty cache compile the same packages twice.
 # Lines are prefixed setup:/gotchpatch:, otelcol: and warm:.
-#
-#   --race   also compile the -race variants ahead (make test)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 source scripts/lib/progress.sh
 source scripts/lib/warm.sh
 export CGO_ENABLED=1
-race=${1:-}
+mode=${1:-}
+case "$mode" in "" | --tests) ;; *) echo "build: unknown option $mode (--tests or none)" >&2; exit 2 ;; esac
+
+# what nolib|all: compiles ahead what this mode needs: the packages that do not need libtorch, or all.
+what() {
+	local tag=""
+	[ "$1" = all ] || tag=" (no libtorch)"
+	if [ "$mode" = --tests ]; then
+		warm "warm: race$tag" . -race "$1,test" ./...
+	else
+		warm "warm: collector$tag" cmd/otelcol-coorlog "" "$1" .
+		warm "warm: commands$tag" . "" "$1" ./cmd/...
+	fi
+}
 
 if bash scripts/setup.sh --check; then
 	bash scripts/setup.sh
@@ -24,18 +36,14 @@ else
 	rm -f .deps/gotch/.coorlog-adapted # a stale copy: wait for setup's
 	bash scripts/setup.sh &
 	setup_pid=$!
-	SKIP_SETUP=1 bash scripts/otelcol.sh --generate
-	# Setup adapts gotch's Go side first (after apt-get, if libtorch is missing), then compiles
-	# the C++ archive; the Go packages compile from the first moment on.
+	[ "$mode" = --tests ] || SKIP_SETUP=1 bash scripts/otelcol.sh --generate
+	gotch_adapted || what nolib
 	while ! gotch_adapted && kill -0 "$setup_pid" 2>/dev/null; do sleep 1; done
-	if gotch_adapted; then
-		warm "warm: collector" dist/otelcol-coorlog "" .
-		warm "warm: commands and tests" . "" ./...
-		[ "$race" != --race ] || warm "warm: race" . -race ./...
-	fi
+	! gotch_adapted || what all
 	wait "$setup_pid" || { echo "build: setup failed" >&2; exit 1; }
 fi
 
+[ "$mode" != --tests ] || exit 0
 SKIP_SETUP=1 SKIP_SMOKE=1 bash scripts/otelcol.sh --if-stale
 echo "build: compiling the commands (coorlog, otlpsink, demolog, oraclellm) into bin/"
 progress "build: go build ./cmd/..." go build -o bin/ ./cmd/...

@@ -1,22 +1,30 @@
 #!/usr/bin/env bash
-# Builds bin/otelcol-coorlog, a collector distribution with the coorlog processor, with the
-# OpenTelemetry Collector Builder (OCB) from builder-config.yaml, then checks that its `components`
-# subcommand lists the processor. Runs the project's setup first (libtorch, .deps/gotch).
+# Builds bin/otelcol-coorlog, a collector distribution with the coorlog processor, from the sources
+# the OpenTelemetry Collector Builder (OCB) generates from builder-config.yaml, then checks that its
+# `components` subcommand lists the processor and that it starts and stops cleanly. Runs the
+# project's setup first (libtorch, .deps/gotch).
 #
-# --if-stale: do nothing when bin/otelcol-coorlog is newer than every Go file, go.mod and the
-# manifest (used by the demo and the end-to-end scripts).
-# --generate: only generate dist/otelcol-coorlog and fetch its modules (no compile, no setup
-# beyond .deps/gotch's module), for scripts/build.sh to compile ahead while setup runs.
+# The generated sources are committed in cmd/otelcol-coorlog (a module of its own, so `./...` of
+# this module leaves it out), with the inputs they were generated from in
+# cmd/otelcol-coorlog/.builder-inputs (hashes of builder-config.yaml and go.mod, and OCB's version).
+# OCB runs only when those inputs changed: installing it and letting it resolve the distribution's
+# modules cost a fresh machine about a minute of CPU. Commit what it regenerates.
 #
-# The distribution's sources are generated again only when builder-config.yaml or go.mod is newer
-# than them (or COORLOG_SRC is set).
+#   --if-stale   do nothing when bin/otelcol-coorlog is newer than every Go file, go.mod and the
+#                manifest (the demo and the end-to-end scripts)
+#   --generate   only make sure the sources are generated and their modules downloaded (no
+#                compile, no setup beyond .deps/gotch's module)
+#   --check-generated
+#                exit 0 when cmd/otelcol-coorlog is generated from the current inputs, else say
+#                what to run and exit 1 (`make test`)
 #
 # Variables (optional):
 #   OCB            path to an OCB binary to use instead of the pinned one
 #   OCB_VERSION    OCB version to install into .deps/bin when OCB is unset (default v0.165.0)
 #   SKIP_SETUP=1   do not run scripts/setup.sh (it already ran)
 #   COORLOG_SRC    build the processor from this directory instead of the working tree (e.g. a
-#                  `git archive HEAD` export, when the tree holds unfinished edits)
+#                  `git archive HEAD` export, when the tree holds unfinished edits): generates into
+#                  dist/otelcol-coorlog (git-ignored) every time
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,8 +35,28 @@ export CGO_ENABLED=1
 
 log() { printf 'otelcol: %s\n' "$*"; }
 
+DIST=cmd/otelcol-coorlog
+INPUTS=$DIST/.builder-inputs
+[ -z "${COORLOG_SRC:-}" ] || DIST=dist/otelcol-coorlog
+
+# inputs prints what the committed sources were generated from.
+inputs() {
+	printf 'ocb %s\nbuilder-config.yaml %s\ngo.mod %s\n' "$OCB_VERSION" \
+		"$(sha256sum <builder-config.yaml | cut -c1-16)" "$(sha256sum <go.mod | cut -c1-16)"
+}
+generated() {
+	[ -z "${COORLOG_SRC:-}" ] && [ -s "$DIST/go.mod" ] && [ -s "$DIST/components.go" ] &&
+		[ "$(cat "$INPUTS" 2>/dev/null)" = "$(inputs)" ]
+}
+
 mode=${1:-}
-if [ "$mode" = --if-stale ] && [ -x bin/otelcol-coorlog ] &&
+if [ "$mode" = --check-generated ]; then
+	generated && { log "cmd/otelcol-coorlog is generated from the current builder-config.yaml and go.mod"; exit 0; }
+	log "cmd/otelcol-coorlog is not generated from the current builder-config.yaml and go.mod:"
+	log "run scripts/otelcol.sh --generate and commit cmd/otelcol-coorlog"
+	exit 1
+fi
+if [ "$mode" = --if-stale ] && [ -x bin/otelcol-coorlog ] && generated &&
 	[ -z "$(find . \( -path ./.deps -o -path ./dist -o -path ./.git \) -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum -o -name builder-config.yaml \) -newer bin/otelcol-coorlog -print -quit)" ]; then
 	log "bin/otelcol-coorlog is up to date"
 	exit 0
@@ -41,8 +69,6 @@ elif [ "${SKIP_SETUP:-}" != 1 ]; then
 fi
 
 start=$(date +%s)
-mkdir -p dist/otelcol-coorlog
-gen=dist/otelcol-coorlog/go.mod
 generate() {
 	if [ -z "${OCB:-}" ]; then
 		OCB=$ROOT/.deps/bin/builder
@@ -54,28 +80,30 @@ generate() {
 	local manifest=builder-config.yaml src
 	if [ -n "${COORLOG_SRC:-}" ]; then
 		src=$(cd "$COORLOG_SRC" && pwd)
+		mkdir -p dist
 		manifest=dist/builder-config.effective.yaml
-		sed -e "s|^\(    path: \)\.\$|\1$src|" -e "s|=> \.\./\.\./\.deps/gotch|=> $ROOT/.deps/gotch|" builder-config.yaml >"$manifest"
+		sed -e "s|^\(    path: \)\.\$|\1$src|" -e "s|^\(  output_path: \).*|\1./$DIST|" \
+			-e "s|=> \.\./\.\./\.deps/gotch|=> $ROOT/.deps/gotch|" builder-config.yaml >"$manifest"
 		log "processor sources from $src"
 	fi
-	log "generating dist/otelcol-coorlog and fetching its modules"
+	log "generating $DIST and resolving its modules (OCB $OCB_VERSION)"
 	progress "otelcol: builder" "$OCB" --config "$manifest" --skip-compilation
+	gofmt -w "$DIST"/*.go # OCB's output is not gofmt-clean; the committed copy is
+	[ -n "${COORLOG_SRC:-}" ] || inputs >"$INPUTS"
 }
-if [ -z "${COORLOG_SRC:-}" ] && [ -s "$gen" ] && [ -s dist/otelcol-coorlog/components.go ] &&
-	[ "$gen" -nt builder-config.yaml ] && [ "$gen" -nt go.mod ]; then
-	log "dist/otelcol-coorlog is generated from the current builder-config.yaml"
+if generated; then
+	log "$DIST is generated from the current builder-config.yaml and go.mod"
+	(cd "$DIST" && progress "otelcol: go mod download" go mod download)
 else
 	generate
 fi
 [ "$mode" != --generate ] || exit 0
-# OCB compiles with -trimpath, which gives every package another build-cache key than the CLI's,
-# vet's and the tests' builds: the collector's dependencies and gotch's cgo layer were compiled
-# twice. Compiled here with the flags the rest of the project uses (and OCB's -s -w), they are
-# shared through the Go build cache.
-log "compiling dist/otelcol-coorlog (cgo; a first build on 2 cores takes a few minutes)"
-(cd dist/otelcol-coorlog && progress "otelcol: go build" go build -ldflags="-s -w" -o otelcol-coorlog .)
+# Compiled with the flags the rest of the project uses (OCB's own build adds -trimpath, which gives
+# every package another build-cache key): the collector's packages and the CLI's, vet's and the
+# tests' are shared through the Go build cache.
 mkdir -p bin
-cp dist/otelcol-coorlog/otelcol-coorlog bin/otelcol-coorlog
+log "compiling $DIST (cgo; a first build on 2 cores takes a few minutes)"
+(cd "$DIST" && progress "otelcol: go build" go build -ldflags="-s -w" -o "$ROOT/bin/otelcol-coorlog" .)
 log "built bin/otelcol-coorlog in $(( $(date +%s) - start ))s"
 
 # The distribution must carry the processor; a wrong replace or a stale manifest would drop it.

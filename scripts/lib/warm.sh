@@ -1,22 +1,26 @@
 # shellcheck shell=bash
 # Sourced by scripts/build.sh: fills the Go build cache while setup runs.
 #
-# On a fresh machine setup's slow part, compiling libtch's C++, uses one core for about 90 s. It
-# starts once setup has put the adapted gotch in .deps/gotch, and from then on every Go package
-# compiles (the C++ archive is needed only to link). warm compiles them meanwhile, so that after
-# setup only the links are left.
+# On a fresh machine setup first installs libtorch (apt-get, about 90 s), then adapts gotch's Go
+# side (seconds), then compiles libtch's C++ (one core, about 2 minutes). Only the packages that
+# import gotch wait for the adapted copy; the others compile while apt-get runs, and the rest while
+# the C++ archive compiles (it is needed only to link).
 
-# warm LABEL DIR FLAGS PATTERN...: compiles, without linking, every package PATTERN (in the module
-# at DIR) depends on, with the build flags FLAGS ("" or e.g. "-race"). Best effort: a failure only
-# costs time later, so it is reported, not fatal.
+# warm LABEL DIR FLAGS SCOPE PATTERN...: compiles, without linking, every package PATTERN (in the
+# module at DIR) depends on, with the build flags FLAGS ("" or e.g. "-race"). SCOPE names what to
+# keep: "all", or a comma list of "nolib" (only the packages that do not depend on gotch: they
+# compile before setup has adapted it) and "test" (with the packages only the tests import). Best effort: a failure only costs time later,
+# so it is reported, not fatal.
 warm() {
-	local label=$1 dir=$2 flags=$3
-	shift 3
-	local pkgs rc=0
-	# Every package with its dependencies; keep those that build (no test-only packages) and are
-	# not commands (a command would be linked).
-	pkgs=$(cd "$dir" && go list $flags -e -deps -f '{{if and (not .Error) (or .GoFiles .CgoFiles)}}{{.Name}} {{.ImportPath}}{{end}}' "$@" 2>/dev/null |
-		awk '$1 != "main" { print $2 }') || rc=$?
+	local label=$1 dir=$2 flags=$3 scope=$4
+	shift 4
+	local pkgs rc=0 test=""
+	[[ ",$scope," != *,test,* ]] || test=-test
+	# Every package with its dependencies; keep those that build (no test variants, no commands: a
+	# command would be linked) and, for nolib, that do not reach gotch.
+	pkgs=$(cd "$dir" && go list $flags $test -e -deps \
+		-f '{{if and (not .Error) (or .GoFiles .CgoFiles) (ne .Name "main") (not .ForTest)}}{{.ImportPath}} {{join .Deps " "}}{{end}}' "$@" 2>/dev/null |
+		awk -v nolib="$([[ ",$scope," != *,nolib,* ]] || echo 1)" '$1 !~ /\.test$/ && (nolib != 1 || $0 !~ /github\.com\/sugarme\/gotch/) { print $1 }' | sort -u) || rc=$?
 	if [ "$rc" != 0 ] || [ -z "$pkgs" ]; then
 		echo "$label: could not list the packages to compile ahead (skipped)"
 		return 0
