@@ -97,6 +97,7 @@ type Cascade struct {
 
 	snap     atomic.Pointer[evolve.Snapshot]
 	manifest bundle.Manifest // of the loaded bundle, for persisting AEM snapshots
+	pooling  string          // the bundle's session pooling
 	encErr   error           // CheckEncoder's result at construction
 
 	aemMu sync.Mutex
@@ -128,7 +129,7 @@ func NewCascade(b *bundle.Bundle, opts CascadeOptions) (*Cascade, error) {
 	if opts.Key == nil {
 		opts.Key = normalize.TemplateKey
 	}
-	c := &Cascade{enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, gate: !opts.TrustFragileVotes, manifest: b.Manifest, encErr: encErr}
+	c := &Cascade{enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, gate: !opts.TrustFragileVotes, manifest: b.Manifest, pooling: b.Manifest.Encoder.SessionPoolingOf(), encErr: encErr}
 	c.snap.Store(snapshotOf(b))
 	return c, nil
 }
@@ -173,13 +174,13 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 		return v, nil
 	}
 
-	// Encode: lines -> vectors -> session vector (mean).
+	// Encode: lines -> vectors -> session vector (pooled as the bundle's were).
 	t0 := time.Now()
 	lines, err := c.enc.Embed(ctx, s.Lines)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("detect %s: encode: %w", s.ID, err)
 	}
-	sv := SessionVector(lines)
+	sv := SessionVector(lines, c.pooling)
 	if len(lines) != len(s.Lines) || len(sv) != snap.Coordinator.Dim() {
 		return Verdict{}, fmt.Errorf("detect %s: encoder returned %d vectors of width %d for %d lines, model expects width %d",
 			s.ID, len(lines), len(sv), len(s.Lines), snap.Coordinator.Dim())

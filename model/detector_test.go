@@ -16,6 +16,7 @@ import (
 	"github.com/coorlog/coorlogprocessor/model/coordinator"
 	"github.com/coorlog/coorlogprocessor/model/evolve"
 	"github.com/coorlog/coorlogprocessor/model/internal/vec"
+	"github.com/coorlog/coorlogprocessor/model/normalize"
 	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 )
 
@@ -408,7 +409,7 @@ func mustVec(t *testing.T, enc model.Encoder, lines []string) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return model.SessionVector(v)
+	return model.SessionVector(v, bundle.SessionPoolDistinct) // the pooling model.Train defaults to
 }
 
 // A bundle remembers a few training lines and their vectors; a cascade over
@@ -458,20 +459,32 @@ func TestFragileVoteGoesToTheJudge(t *testing.T) {
 	f := trained(t)
 	ctx := context.Background()
 	// A normal session below tau whose content the memory does not hold (a
-	// held one takes its item's label, not a vote): a test session with its
-	// first line repeated.
+	// held one takes its item's label, not a vote): a test session without
+	// the lines of one of its events (the bundle pools distinct lines, so a
+	// repeated line would not make new content).
 	var s model.LabelledSession
+search:
 	for _, x := range f.test {
 		if x.Label != 0 {
 			continue
 		}
-		lines := append(slices.Clone(x.Lines), x.Lines[0])
-		xv := sessionVec(t, f.enc, lines)
-		_, ev := f.b.Coordinator.Evolved(xv)
-		hits := f.b.Memory.Search(f.b.Small.Project(xv), f.b.Memory.Config().K)
-		if _, exact := f.b.Memory.Score(xv, hits); !ev && !exact {
-			s = model.LabelledSession{ID: x.ID + "+", Label: 0, Lines: lines}
-			break
+		for _, drop := range x.Lines {
+			var lines []string
+			for _, l := range x.Lines {
+				if normalize.Line(l) != normalize.Line(drop) {
+					lines = append(lines, l)
+				}
+			}
+			if len(lines) == 0 {
+				continue
+			}
+			xv := sessionVec(t, f.enc, lines)
+			_, ev := f.b.Coordinator.Evolved(xv)
+			hits := f.b.Memory.Search(f.b.Small.Project(xv), f.b.Memory.Config().K)
+			if _, exact := f.b.Memory.Score(xv, hits); !ev && !exact {
+				s = model.LabelledSession{ID: x.ID + "-", Label: 0, Lines: lines}
+				break search
+			}
 		}
 	}
 	if s.ID == "" {
@@ -564,7 +577,7 @@ func sessionVec(t *testing.T, enc model.Encoder, lines []string) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return model.SessionVector(vs)
+	return model.SessionVector(vs, bundle.SessionPoolDistinct)
 }
 
 // A session above tau that an LLM-judged memory session explains (within tau

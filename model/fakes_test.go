@@ -79,7 +79,12 @@ func (e *hashEncoder) Embed(ctx context.Context, lines []string) ([][]float32, e
 type hdfs struct {
 	r       *rand.Rand
 	evolved bool
-	n       int
+	// varied adds the optional events of real HDFS blocks (a block served to a
+	// reader, a scanner verification) to normal and anomalous sessions alike,
+	// so that normal sessions differ in content, not only in how often the
+	// same events repeat.
+	varied bool
+	n      int
 }
 
 func (g *hdfs) ip() string { return fmt.Sprintf("10.251.%d.%d", g.r.Intn(256), g.r.Intn(256)) }
@@ -112,6 +117,10 @@ func (g *hdfs) line(blk, ev string) string {
 		return head + fmt.Sprintf("dfs.DataNode$PacketResponder: Received block %s of size %d from /%s", blk, size, g.ip())
 	case "E26":
 		return head + fmt.Sprintf("dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap updated: %s:50010 is added to %s size %d", g.ip(), blk, size)
+	case "E3":
+		return head + fmt.Sprintf("dfs.DataNode$DataXceiver: %s:50010 Served block %s to /%s", g.ip(), blk, g.ip())
+	case "E2":
+		return head + fmt.Sprintf("dfs.DataBlockScanner: Verification succeeded for %s", blk)
 	case "E23":
 		return head + fmt.Sprintf("dfs.FSNamesystem: BLOCK* NameSystem.delete: %s is added to invalidSet of %s:50010", blk, g.ip())
 	case "E21":
@@ -150,6 +159,14 @@ func (g *hdfs) session(anomalous bool) model.LabelledSession {
 	}
 	for range reps {
 		evs = append(evs, "E26")
+	}
+	if g.varied {
+		for range g.r.Intn(4) {
+			evs = append(evs, "E3")
+		}
+		if g.r.Float64() < 0.3 {
+			evs = append(evs, "E2")
+		}
 	}
 	if g.r.Float64() < 0.7 {
 		for range reps {

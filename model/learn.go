@@ -89,6 +89,9 @@ func NewLearner(opts LearnOptions) (*Learner, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Train.SessionPooling == "" {
+		opts.Train.SessionPooling = bundle.SessionPoolDistinct
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Learner{opts: opts, ctx: ctx, cancel: cancel, ready: make(chan struct{})}, nil
 }
@@ -126,7 +129,7 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 	if err != nil {
 		return Verdict{}, fmt.Errorf("learn %s: encode: %w", s.ID, err)
 	}
-	sv := SessionVector(lines)
+	sv := SessionVector(lines, l.opts.Train.SessionPooling)
 	if !vec.Finite(sv) {
 		return Verdict{}, fmt.Errorf("learn %s: encoder returned a non-finite vector", s.ID)
 	}

@@ -19,7 +19,7 @@ import (
 // of anomaly on its own.
 func TestLearnerBootstrap(t *testing.T) {
 	enc := &hashEncoder{dim: 64}
-	g := &hdfs{r: rand.New(rand.NewSource(7))}
+	g := &hdfs{r: rand.New(rand.NewSource(7)), varied: true}
 	warmup := g.sessions(300, 0)
 	anomalies := g.sessions(0, 120)
 	normals := g.sessions(100, 0)

@@ -51,25 +51,6 @@ type Encoder interface {
 	Dim() int
 }
 
-// SessionVector is the session representation of CoorLog: the mean of its
-// line vectors. It returns nil for an empty session.
-func SessionVector(lines [][]float32) []float32 {
-	if len(lines) == 0 {
-		return nil
-	}
-	out := make([]float32, len(lines[0]))
-	for _, v := range lines {
-		for i, x := range v {
-			out[i] += x
-		}
-	}
-	inv := 1 / float32(len(lines))
-	for i := range out {
-		out[i] *= inv
-	}
-	return out
-}
-
 // Neighbour is a labelled session retrieved from the kNN memory, with the text
 // the LLM compares against.
 type Neighbour struct {

@@ -26,10 +26,13 @@ type TrainOptions struct {
 	Coordinator coordinator.Config
 	Small       smallmodel.Config
 	Memory      smallmodel.MemoryConfig
-	Encoder     bundle.EncoderRef // recorded in the manifest (Dim is filled in)
-	Version     string            // model version; default "coorlog-<UTC time>"
-	Key         func([]string) string
-	Now         func() time.Time // clock for Created; default time.Now
+	Encoder     bundle.EncoderRef // recorded in the manifest (Dim, SessionPooling and Normalizer are filled in)
+	// SessionPooling is how line vectors become a session vector (bundle.SessionPoolDistinct
+	// or bundle.SessionPoolMean); default bundle.SessionPoolDistinct.
+	SessionPooling string
+	Version        string // model version; default "coorlog-<UTC time>"
+	Key            func([]string) string
+	Now            func() time.Time // clock for Created; default time.Now
 }
 
 // Train builds a bundle from labelled old-version sessions, as in CoorLog:
@@ -51,12 +54,15 @@ func Train(ctx context.Context, enc Encoder, train, valid []LabelledSession, opt
 			}
 		}
 	}
+	if opts.SessionPooling == "" {
+		opts.SessionPooling = bundle.SessionPoolDistinct
+	}
 	t0 := time.Now()
-	trainVecs, err := EncodeSessions(ctx, enc, train, progressf(progress, "encode train"))
+	trainVecs, err := EncodeSessions(ctx, enc, train, opts.SessionPooling, progressf(progress, "encode train"))
 	if err != nil {
 		return nil, err
 	}
-	validVecs, err := EncodeSessions(ctx, enc, valid, progressf(progress, "encode valid"))
+	validVecs, err := EncodeSessions(ctx, enc, valid, opts.SessionPooling, progressf(progress, "encode valid"))
 	if err != nil {
 		return nil, err
 	}
@@ -156,16 +162,18 @@ func trainVectors(ctx context.Context, train []LabelledSession, trainVecs, valid
 	ref := opts.Encoder
 	ref.Dim = coord.Dim()
 	ref.Probe = probe
+	ref.SessionPooling = opts.SessionPooling
+	ref.Normalizer = normalize.Version
 	return &bundle.Bundle{
 		Manifest:    bundle.Manifest{ModelVersion: opts.Version, Created: created, Encoder: ref, Training: info},
 		Coordinator: coord, Small: small, Memory: mem,
 	}, nil
 }
 
-// EncodeSessions embeds every session and returns its session vector (mean
-// of its line vectors). progress, when not nil, is called after each session
-// with the count done.
-func EncodeSessions(ctx context.Context, enc Encoder, sessions []LabelledSession, progress func(done, total int)) ([][]float32, error) {
+// EncodeSessions embeds every session and returns its session vector (its
+// line vectors pooled as SessionVector does). progress, when not nil, is
+// called after each session with the count done.
+func EncodeSessions(ctx context.Context, enc Encoder, sessions []LabelledSession, pooling string, progress func(done, total int)) ([][]float32, error) {
 	out := make([][]float32, len(sessions))
 	for i, s := range sessions {
 		if err := ctx.Err(); err != nil {
@@ -178,7 +186,7 @@ func EncodeSessions(ctx context.Context, enc Encoder, sessions []LabelledSession
 		if len(lines) != len(s.Lines) {
 			return nil, fmt.Errorf("encode session %s: %d vectors for %d lines", s.ID, len(lines), len(s.Lines))
 		}
-		out[i] = SessionVector(lines)
+		out[i] = SessionVector(lines, pooling)
 		if len(out[i]) != enc.Dim() {
 			return nil, fmt.Errorf("encode session %s: vector of width %d, encoder says %d", s.ID, len(out[i]), enc.Dim())
 		}

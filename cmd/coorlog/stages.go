@@ -42,7 +42,7 @@ func (st *stages) run(ctx context.Context, lines []string) (stageResult, error) 
 	if err != nil {
 		return r, fmt.Errorf("encoding: %w", err)
 	}
-	r.vec = model.SessionVector(vecs)
+	r.vec = model.SessionVector(vecs, st.b.Manifest.Encoder.SessionPoolingOf())
 	t1 := time.Now()
 	r.encode = t1.Sub(t0)
 	if r.vec == nil {

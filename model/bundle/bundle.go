@@ -57,6 +57,30 @@ type EncoderRef struct {
 	// a cascade re-embeds them at start to verify that its encoder (weights,
 	// pooling, normalisation) still produces the vectors the models learnt.
 	Probe []ProbeLine `json:"probe,omitempty"`
+	// SessionPooling is how the session vectors were pooled from line vectors (SessionPoolMean or
+	// SessionPoolDistinct; "" in bundles written before it was recorded: SessionPoolMean). Detection must
+	// pool the same way: a cascade takes it from here.
+	SessionPooling string `json:"session_pooling,omitempty"`
+	// Normalizer is the masking rules' version the training lines went through
+	// (normalize.Version; "" before it was recorded).
+	Normalizer string `json:"normalizer,omitempty"`
+}
+
+// Session poolings (EncoderRef.SessionPooling).
+const (
+	// SessionPoolMean is the mean of every line vector of the session.
+	SessionPoolMean = "mean"
+	// SessionPoolDistinct is the mean of the session's distinct line vectors: a line repeated 40 times
+	// weighs what it weighs once, so one fault line is not diluted by repeats of routine lines.
+	SessionPoolDistinct = "distinct-mean"
+)
+
+// PoolingOf returns the pooling a bundle's vectors were made with.
+func (r EncoderRef) SessionPoolingOf() string {
+	if r.SessionPooling == "" {
+		return SessionPoolMean
+	}
+	return r.SessionPooling
 }
 
 // ProbeLine is one line of EncoderRef.Probe.
@@ -220,6 +244,9 @@ func Decode(p []byte) (*Bundle, error) {
 	}
 	if c, s := b.Coordinator.Dim(), b.Small.Dim(); c != s {
 		return nil, fmt.Errorf("bundle: coordinator takes width %d, small model %d", c, s)
+	}
+	if p := b.Manifest.Encoder.SessionPoolingOf(); p != SessionPoolMean && p != SessionPoolDistinct {
+		return nil, fmt.Errorf("bundle: %w: session pooling %q (this build knows %q and %q)", ErrVersion, p, SessionPoolMean, SessionPoolDistinct)
 	}
 	if d := b.Manifest.Encoder.Dim; d != 0 && d != b.Coordinator.Dim() {
 		return nil, fmt.Errorf("bundle: manifest says encoder width %d, models take %d", d, b.Coordinator.Dim())

@@ -264,3 +264,25 @@ func TestCommittedSeedDecodes(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeRejectsAnUnknownPooling(t *testing.T) {
+	b := tiny(t)
+	b.Manifest.Encoder.SessionPooling = "max"
+	p, err := b.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Decode(p); !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), `"max"`) {
+		t.Fatalf("want ErrVersion naming the pooling, got %v", err)
+	}
+	for _, p := range []string{"", SessionPoolMean, SessionPoolDistinct} {
+		b.Manifest.Encoder.SessionPooling = p
+		enc, err := b.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Decode(enc); err != nil {
+			t.Fatalf("pooling %q: %v", p, err)
+		}
+	}
+}
