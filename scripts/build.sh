@@ -17,6 +17,13 @@ export CGO_ENABLED=1
 mode=${1:-}
 case "$mode" in "" | --tests) ;; *) echo "build: unknown option $mode (--tests or none)" >&2; exit 2 ;; esac
 
+# kill_tree PID: stops PID and every process under it.
+kill_tree() {
+	local c
+	for c in $(pgrep -P "$1" || true); do kill_tree "$c"; done
+	kill "$1" 2>/dev/null || true
+}
+
 # what nolib|all: compiles ahead what this mode needs: the packages that do not need libtorch, or all.
 what() {
 	local tag=""
@@ -37,8 +44,18 @@ else
 	bash scripts/setup.sh &
 	setup_pid=$!
 	[ "$mode" = --tests ] || SKIP_SETUP=1 bash scripts/otelcol.sh --generate
-	gotch_adapted || what nolib
+	what nolib &
+	nolib_pid=$!
 	while ! gotch_adapted && kill -0 "$setup_pid" 2>/dev/null; do sleep 1; done
+	# Once gotch is adapted, one go command compiles everything: gotch's packages and ours above
+	# them are a serial chain of about 90 s that should start now, beside what nolib has left,
+	# not after it. Stopping nolib loses only the packages it is compiling (the cache keeps every
+	# finished one).
+	if kill -0 "$nolib_pid" 2>/dev/null; then
+		kill_tree "$nolib_pid"
+		echo "warm: gotch is adapted: compiling the rest together with what needs it"
+	fi
+	wait "$nolib_pid" 2>/dev/null || true
 	! gotch_adapted || what all
 	wait "$setup_pid" || { echo "build: setup failed" >&2; exit 1; }
 fi
