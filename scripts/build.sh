@@ -51,7 +51,7 @@ else
 	# them are a serial chain of about 90 s that should start now, beside what nolib has left,
 	# not after it. Stopping nolib loses only the packages it is compiling (the cache keeps every
 	# finished one).
-	if kill -0 "$nolib_pid" 2>/dev/null; then
+	if gotch_adapted && kill -0 "$nolib_pid" 2>/dev/null; then
 		kill_tree "$nolib_pid"
 		echo "warm: gotch is adapted: compiling the rest together with what needs it"
 	fi

@@ -67,8 +67,10 @@ apt_install() {
 	local sudo=""
 	[ "$(id -u)" = 0 ] || sudo=sudo
 	log "installing $* (apt-get; about a minute)"
-	progress "setup: apt-get update" $sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive progress "setup: apt-get install" $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+	# Another apt-get (unattended upgrades, a second clone's setup) may hold the lock: wait for it.
+	local wait=(-o DPkg::Lock::Timeout=600)
+	progress "setup: apt-get update" $sudo apt-get "${wait[@]}" update -qq
+	DEBIAN_FRONTEND=noninteractive progress "setup: apt-get install" $sudo apt-get "${wait[@]}" install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 version_h=$LIBTORCH_INCLUDE/torch/csrc/api/include/torch/version.h
