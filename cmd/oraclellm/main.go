@@ -2,10 +2,14 @@
 // OpenAI-compatible base URL, http://ADDR/v1, for the demo: it answers from
 // the HDFS failure events in the sessions, not from a model.
 //
-//	oraclellm [-listen 127.0.0.1:14330] [-truth sessions.jsonl -accuracy 0.99 -seed 1]
+//	oraclellm [-listen 127.0.0.1:14330] [-truth sessions.jsonl -accuracy 0.99 -seed 1
+//	          [-key-regex RE] [-by-content]]
 //
-// With -truth it answers from the labels of the sessions' block ids, wrong
-// with probability 1-accuracy (like `coorlog eval --llm simulated:ACC`).
+// With -truth it answers from the labels of the sessions' keys (the IDs in
+// the truth file; found in the prompt by -key-regex, default HDFS block ids),
+// wrong with probability 1-accuracy: per question (like `coorlog eval --llm
+// simulated:ACC`), or with -by-content per session content (like
+// `--llm simulated-content:ACC`).
 package main
 
 import (
@@ -17,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"syscall"
 	"time"
 
@@ -29,8 +34,18 @@ func main() {
 	truth := flag.String("truth", "", "labelled sessions (exchange-format JSONL) to answer from")
 	acc := flag.Float64("accuracy", 0.99, "with -truth: share of right answers")
 	seed := flag.Uint64("seed", 1, "with -truth: seed of the wrong answers")
+	keyRE := flag.String("key-regex", "", "with -truth: regex of the session key in the session's lines (first capture group, or the whole match); default HDFS block ids")
+	byContent := flag.Bool("by-content", false, "with -truth: the wrong answers follow the session's content (the set of its normalised lines), not each question")
 	flag.Parse()
-	o := &oraclellm.Oracle{Accuracy: *acc, Seed: *seed}
+	o := &oraclellm.Oracle{Accuracy: *acc, Seed: *seed, ByContent: *byContent}
+	if *keyRE != "" {
+		re, err := regexp.Compile(*keyRE)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "oraclellm: -key-regex:", err)
+			os.Exit(2)
+		}
+		o.KeyRE = re
+	}
 	if *truth != "" {
 		sessions, err := dataset.ReadFile(*truth)
 		if err != nil {
@@ -59,6 +74,9 @@ func run(addr string, oracle *oraclellm.Oracle) error {
 	mode := "HDFS failure events"
 	if oracle.Labels != nil {
 		mode = fmt.Sprintf("labels of %d sessions, accuracy %.2f", len(oracle.Labels), oracle.Accuracy)
+		if oracle.ByContent {
+			mode += ", wrong answers by content"
+		}
 	}
 	fmt.Fprintf(os.Stderr, "oraclellm: simulated LLM at http://%s/v1 (answers from %s)\n", ln.Addr(), mode)
 	errc := make(chan error, 1)

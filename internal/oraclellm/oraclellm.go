@@ -17,18 +17,31 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/coorlog/coorlogprocessor/internal/simdraw"
+	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
 
 // Oracle is the http.Handler of the simulated endpoint (POST
 // {base}/chat/completions). Safe for concurrent use. The zero value answers
 // from the HDFS failure events in the session; with Labels it answers from
-// the label of the session's block id (the first blk_ id in the NEW
-// SESSION), wrong with probability 1-Accuracy, like `coorlog eval --llm
-// simulated:ACC`, and from the failure events for an unknown block.
+// the label of the session's key (KeyRE's first match in the NEW SESSION;
+// by default the first blk_ id), wrong with probability 1-Accuracy, like
+// `coorlog eval --llm simulated:ACC`, and from the failure events for an
+// unknown key.
 type Oracle struct {
-	Labels   map[string]int // block id -> 0 normal, 1 anomalous
+	Labels   map[string]int // session key -> 0 normal, 1 anomalous
 	Accuracy float64        // with Labels; 0 means 1
 	Seed     uint64
+	// KeyRE finds the session key in the NEW SESSION's text: its first
+	// capture group, or the whole match without one. Default: HDFS block ids.
+	KeyRE *regexp.Regexp
+	// ByContent makes the wrong answers follow the session's content (the
+	// set of its normalised lines, normalize.ContentKey, as shown in the
+	// prompt), as `coorlog eval --llm simulated-content:ACC` does: every
+	// question about the same content gets the same answer. Otherwise each
+	// question draws on its own.
+	ByContent bool
 
 	mu       sync.Mutex
 	rng      *rand.Rand
@@ -41,11 +54,14 @@ var blockRE = regexp.MustCompile(`blk_-?\d+`)
 // abnormal judges the NEW SESSION text.
 func (o *Oracle) abnormal(session string) bool {
 	if o.Labels != nil {
-		if label, ok := o.Labels[blockRE.FindString(session)]; ok {
+		if label, ok := o.Labels[o.key(session)]; ok {
 			truth := label == 1
 			acc := o.Accuracy
 			if acc <= 0 {
 				acc = 1
+			}
+			if o.ByContent {
+				return truth == simdraw.Right(int64(o.Seed), normalize.ContentKey(sectionLines(session)), acc)
 			}
 			o.mu.Lock()
 			if o.rng == nil {
@@ -57,6 +73,35 @@ func (o *Oracle) abnormal(session string) bool {
 		}
 	}
 	return failureRE.MatchString(session)
+}
+
+// key is the session key in a session's text, "" when there is none.
+func (o *Oracle) key(session string) string {
+	re := o.KeyRE
+	if re == nil {
+		re = blockRE
+	}
+	m := re.FindStringSubmatch(session)
+	switch {
+	case m == nil:
+		return ""
+	case len(m) > 1:
+		return m[1]
+	}
+	return m[0]
+}
+
+// sectionLines returns the log lines of a session section: each is a JSON
+// string literal on a line of its own (headers and omission notes are not).
+func sectionLines(section string) []string {
+	var out []string
+	for _, l := range strings.Split(section, "\n") {
+		var s string
+		if strings.HasPrefix(l, `"`) && json.Unmarshal([]byte(l), &s) == nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Requests is the number of requests received.

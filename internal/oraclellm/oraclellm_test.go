@@ -2,7 +2,11 @@ package oraclellm
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,4 +58,49 @@ func TestOracleAnswersFromLabels(t *testing.T) {
 	got, err := j.Judge(context.Background(), model.Session{ID: "blk_1", Lines: lines}, nb)
 	require.NoError(t, err)
 	assert.True(t, got.Anomaly, "answered from the label, so the block id reached the prompt: %s", got.Reason)
+}
+
+// With ByContent the wrong answers follow the content: two sessions with the
+// same lines (other keys, other ids) always get the same answer, and about
+// 1-Accuracy of the contents are answered wrong.
+func TestOracleByContentFollowsTheContent(t *testing.T) {
+	o := &Oracle{Labels: map[string]int{}, Accuracy: 0.7, Seed: 3, KeyRE: regexp.MustCompile(`cid:(\d+)`), ByContent: true}
+	section := func(cid, content int) string {
+		var b strings.Builder
+		b.WriteString("### NEW SESSION: 2 lines\n")
+		for _, l := range []string{
+			fmt.Sprintf("[1] 2026/12/02 10:00:00.000001 [DBG] 127.0.0.1:5%04d - cid:%d - Client connection created", cid, cid),
+			fmt.Sprintf("[1] 2026/12/02 10:00:00.000002 [DBG] 127.0.0.1:5%04d - cid:%d - event %s", cid, cid, word(content)),
+		} {
+			q, _ := json.Marshal(l)
+			b.Write(q)
+			b.WriteByte('\n')
+		}
+		return b.String()
+	}
+	wrong := 0
+	const contents = 400
+	for c := range contents {
+		a, b := 2*c, 2*c+1 // two connections with the same content
+		o.Labels[fmt.Sprint(a)], o.Labels[fmt.Sprint(b)] = 1, 1
+		ra, rb := o.abnormal(section(a, c)), o.abnormal(section(b, c))
+		require.Equal(t, ra, rb, "content %d: the same content got two answers", c)
+		if !ra {
+			wrong++
+		}
+	}
+	assert.InDelta(t, 0.3, float64(wrong)/contents, 0.07, "share of contents answered wrong")
+	// A key absent from the labels: the failure events decide.
+	assert.False(t, o.abnormal(section(99999, 1)))
+}
+
+// word spells n in letters: the normaliser masks digits, not words.
+func word(n int) string {
+	w := []byte{}
+	for {
+		w = append(w, byte('a'+n%26))
+		if n /= 26; n == 0 {
+			return string(w)
+		}
+	}
 }

@@ -2,11 +2,10 @@ package llm
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"hash/fnv"
 	"math"
 
+	"github.com/coorlog/coorlogprocessor/internal/simdraw"
 	"github.com/coorlog/coorlogprocessor/model"
 )
 
@@ -111,22 +110,9 @@ func (b *simBackend) complete(ctx context.Context, q *question) (reply, error) {
 }
 
 // right reports whether the simulated LLM answers a session (or content)
-// correctly: a uniform draw from hash(seed, key) compared with the accuracy.
+// correctly (internal/simdraw, the draw the HTTP stand-in shares).
 func (b *simBackend) right(key string) bool {
-	h := fnv.New64a()
-	var s [8]byte
-	binary.LittleEndian.PutUint64(s[:], uint64(b.seed))
-	h.Write(s[:])
-	h.Write([]byte(key))
-	x := h.Sum64()
-	// splitmix64 finaliser: FNV's low bits alone are poorly mixed.
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	u := float64(x>>11) / (1 << 53)
-	return u < b.accuracy
+	return simdraw.Right(b.seed, key, b.accuracy)
 }
 
 func boolLabel(b bool) int {
