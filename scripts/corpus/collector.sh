@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The real collector on a raw upgrade log of a corpus (issue 11): bin/otelcol-coorlog reads the newer
+# release's raw.log with file_log, cuts it into sessions by the server's connection key, detects with
+# a model trained on the older release (scripts/corpus/eval.sh's), asks cmd/oraclellm, an
+# OpenAI-compatible stand-in LLM over HTTP whose wrong answers follow the session's content, and
+# exports to cmd/otlpsink; the received records are then scored against truth.jsonl.
+#
+#   scripts/corpus/collector.sh [--server nats] [--train v2.8.4] [--test v2.14.0] [--accuracy 0.95]
+#                               [--corpus out/corpus] [--eval out/corpus-eval] [--out out/corpus-collector]
+#
+# The model is EVAL/models/SERVER/TRAIN (run eval.sh first). Prints the sink's report (routes, per
+# kind, precision, recall, F1) and the processor's telemetry; files in OUT/SERVER-TRAIN-TEST/.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+server=nats train=v2.8.4 test=v2.14.0 acc=0.95 seed=1
+corpus=$root/out/corpus eval=$root/out/corpus-eval out=$root/out/corpus-collector
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--server) server=$2; shift ;;
+	--train) train=$2; shift ;;
+	--test) test=$2; shift ;;
+	--accuracy) acc=$2; shift ;;
+	--seed) seed=$2; shift ;;
+	--corpus) corpus=$2; shift ;;
+	--eval) eval=$2; shift ;;
+	--out) out=$2; shift ;;
+	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	*) echo "collector.sh: unknown argument $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+# The session key in raw.log (its first capture group is the processor's key) and truth.jsonl's
+# prefix for it (scripts/corpus/README.md, "Session keys in raw.log").
+case "$server" in
+nats) key_re='cid:([0-9]+) -' prefix=cid- ;;
+caddy) key_re='"remote_port":"?([0-9]+)' prefix=port- ;;
+*) echo "collector.sh: no session key known for server $server" >&2; exit 2 ;;
+esac
+log=$corpus/$server/$test/raw.log
+model=$eval/models/$server/$train
+[ -s "$log" ] || { echo "collector.sh: no $log (run scripts/corpus/run.sh)" >&2; exit 1; }
+[ -s "$model/coorlog.bundle" ] || { echo "collector.sh: no model in $model (run scripts/corpus/eval.sh)" >&2; exit 1; }
+dir=$out/$server-$train-$test
+rm -rf "$dir"; mkdir -p "$dir"
+
+cd "$root"
+source scripts/lib/progress.sh
+bash scripts/otelcol.sh --if-stale
+progress "collector.sh: go build" go build -o bin/ ./cmd/otlpsink ./cmd/oraclellm
+
+# The labelled sessions, keyed by the processor's session key (attributes.key without its prefix).
+jq -c --arg p "$prefix" '{id: (.attributes.key | ltrimstr($p)), label: .label, lines: .lines, attributes: {kind: .attributes.kind}}' \
+	"$corpus/$server/$test/sessions.jsonl" >"$dir/truth.jsonl"
+
+sink_port=${CORPUS_SINK_PORT:-14419} llm_port=${CORPUS_LLM_PORT:-14430} metrics_port=${CORPUS_METRICS_PORT:-18989}
+pids=()
+trap 'kill -TERM "${pids[@]}" 2>/dev/null || true' EXIT
+bin/otlpsink -listen "127.0.0.1:$sink_port" -out "$dir/received.jsonl" 2>"$dir/otlpsink.log" &
+pids+=($!)
+bin/oraclellm -listen "127.0.0.1:$llm_port" -truth "$dir/truth.jsonl" -accuracy "$acc" -seed "$seed" \
+	-key-regex "$key_re" -by-content 2>"$dir/oraclellm.log" &
+oracle=$!
+pids+=($oracle)
+cp -r "$model" "$dir/model" # AEM writes what it learns into model_path
+CORPUS_LOG=$log CORPUS_MODEL=$dir/model CORPUS_KEY_REGEX=$key_re CORPUS_LLM_ENDPOINT=http://127.0.0.1:$llm_port/v1 \
+	CORPUS_SINK_PORT=$sink_port CORPUS_METRICS_PORT=$metrics_port \
+	bin/otelcol-coorlog --config scripts/corpus/otelcol.yaml >"$dir/otelcol.log" 2>&1 &
+col=$!
+pids+=($col)
+
+lines=$(wc -l <"$log")
+echo "collector.sh: $server $train -> $test: $lines lines of $log; stand-in LLM: content-correlated errors, accuracy $acc"
+start=$(date +%s) got=0 last=$(date +%s)
+records() { curl -sf "http://127.0.0.1:$sink_port/stats" | sed -n 's/.*"records":\([0-9]*\).*/\1/p'; }
+while [ $(( $(date +%s) - start )) -lt 900 ]; do
+	kill -0 "$col" 2>/dev/null || { tail -20 "$dir/otelcol.log"; echo "collector.sh: the collector exited early" >&2; exit 1; }
+	got=$(records || echo 0); got=${got:-0}
+	[ "$got" -ge "$lines" ] && break
+	if [ $(( $(date +%s) - last )) -ge 20 ]; then
+		echo "collector.sh: $got of $lines records received ($(( $(date +%s) - start ))s)"
+		last=$(date +%s)
+	fi
+	sleep 1
+done
+sleep 5 # the last summaries
+curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep '^otelcol_processor_coorlog' >"$dir/metrics.txt" || true
+kill -TERM "$col"; wait "$col" || echo "collector exit status $?"
+echo "collector.sh: $(records || echo "?") records received of $lines lines in $(( $(date +%s) - start ))s"
+kill -TERM "$oracle"; wait "$oracle" || true
+bin/otlpsink report -in "$dir/received.jsonl" -truth "$dir/truth.jsonl" -rows 0 | tee "$dir/report.txt"
+echo "stand-in LLM: $(grep -o '[0-9]* requests answered' "$dir/oraclellm.log" || echo "? requests")"
+grep -v -e '_bucket' -e '^#' "$dir/metrics.txt" | grep -E 'route|evolved|llm|aem|sessions' | sed 's/^/  /' || true
+echo "files: $dir"
