@@ -88,7 +88,7 @@ curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep '^otelcol_processor_coo
 kill -TERM "$col"; wait "$col" || echo "collector exit status $?"
 echo "collector.sh: $(records || echo "?") records received of $lines lines in $(( $(date +%s) - start ))s"
 kill -TERM "$oracle"; wait "$oracle" || true
-bin/otlpsink report -in "$dir/received.jsonl" -truth "$dir/truth.jsonl" -rows 0 | tee "$dir/report.txt"
+bin/otlpsink report -in "$dir/received.jsonl" -truth "$dir/truth.jsonl" -rows 20 | tee "$dir/report.txt"
 echo "stand-in LLM: $(grep -o '[0-9]* requests answered' "$dir/oraclellm.log" || echo "? requests")"
 grep -v -e '_bucket' -e '^#' "$dir/metrics.txt" | grep -E 'route|evolved|llm|aem|sessions' | sed 's/^/  /' || true
 echo "files: $dir"
