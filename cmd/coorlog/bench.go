@@ -411,7 +411,7 @@ func benchSet(ctx context.Context, f *benchFlags, name string, all []dataset.Ses
 	sr.Evolution = erep
 
 	t0 := time.Now()
-	b, err := trainBundle(ctx, train, valid, newCache(enc), ref, int64(f.seed), stderr)
+	b, err := trainBundle(ctx, train, valid, newCache(enc), ref, int64(f.seed), 0, stderr)
 	if err != nil {
 		return sr, nil, err
 	}

@@ -55,11 +55,11 @@ func TestTrainEvalSmoke(t *testing.T) {
 	dir := t.TempDir()
 	train, valid, test := tinyHDFS(t, dir)
 	modelDir := filepath.Join(dir, "model")
-	out, _, err := runCLI(t, "train", "--train", train, "--valid", valid, "--out", modelDir, "--encoder", parityEncoder)
+	out, _, err := runCLI(t, "train", "--train", train, "--valid", valid, "--out", modelDir, "--encoder", parityEncoder, "--quantile", "0.95")
 	if err != nil {
 		t.Fatalf("train: %v", err)
 	}
-	if !strings.Contains(out, "trained on 60 sessions (48 normal, 12 anomalous)") {
+	if !strings.Contains(out, "trained on 60 sessions (48 normal, 12 anomalous)") || !strings.Contains(out, "(quantile 0.95)") {
 		t.Errorf("train summary: %s", out)
 	}
 	plots := filepath.Join(dir, "plots")

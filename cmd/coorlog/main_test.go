@@ -43,6 +43,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"sessions", "--out", "d", "--in", "x.jsonl"}, "--in goes with --source jsonl"},
 		{[]string{"sessions", "--out", "d", "--source", "jsonl", "--in", "x", "--stratify", "user"}, `--stratify "user"`},
 		{[]string{"train", "--out", "d"}, "missing --train"},
+		{[]string{"train", "--out", "d", "--train", "t", "--quantile", "1"}, "--quantile 1"},
+		{[]string{"train", "--out", "d", "--train", "t", "--quantile", "-0.5"}, "--quantile -0.5"},
 		{[]string{"eval", "--test", "t"}, "missing --model"},
 		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "simulated:2"}, "accuracy"},
 		{[]string{"eval", "--model", "m", "--test", "t", "--llm", "magic"}, "--llm"},

@@ -18,6 +18,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	validFrac := fs.Float64("valid-frac", 0.1, "without --valid: share of each label of --train held out for tau")
 	seed := fs.Int64("seed", 1, "seed of every training step")
 	threads := fs.Int("threads", 0, "libtorch intra-op threads (0 = libtorch default)")
+	quantile := fs.Float64("quantile", 0, "tau = this quantile of the validation sessions' reconstruction error, also after each AEM fine-tune (0 = the coordinator's default, 0.9)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -26,6 +27,9 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if err := checkRate("valid-frac", *validFrac); err != nil {
 		return err
+	}
+	if q := *quantile; q != 0 && !(q > 0 && q < 1) {
+		return fmt.Errorf("%w: --quantile %v must be in (0, 1)", errUsage, q)
 	}
 	train, err := dataset.ReadFile(*trainF)
 	if err != nil {
@@ -53,7 +57,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeEnc()
-	b, err := trainBundle(ctx, train, valid, newCache(enc), ref, *seed, stderr)
+	b, err := trainBundle(ctx, train, valid, newCache(enc), ref, *seed, *quantile, stderr)
 	if err != nil {
 		return err
 	}

@@ -41,9 +41,11 @@ func loadEncoder(ref string, threads int) (model.Encoder, func(), error) {
 }
 
 // trainBundle trains coordinator, small model and memory (model.Train).
-func trainBundle(ctx context.Context, train, valid []dataset.Session, enc model.Encoder, ref string, seed int64, stderr io.Writer) (*bundle.Bundle, error) {
+// quantile 0 keeps the coordinator's default.
+func trainBundle(ctx context.Context, train, valid []dataset.Session, enc model.Encoder, ref string, seed int64, quantile float64, stderr io.Writer) (*bundle.Bundle, error) {
 	opts := model.TrainOptions{Encoder: bundle.EncoderRef{Name: ref}}
 	opts.Coordinator.Seed = seed
+	opts.Coordinator.Quantile = quantile
 	opts.Small.Seed = seed
 	return model.Train(ctx, enc, labelled(train), labelled(valid), opts, stderr)
 }

@@ -31,6 +31,8 @@ modes=${CORPUS_EVAL_MODES:-plain,sim,content}
 trains=${CORPUS_EVAL_TRAIN:-all}
 sim_acc=${CORPUS_EVAL_SIM_ACC:-0.99}
 content_acc=${CORPUS_EVAL_CONTENT_ACC:-0.95}
+# Extra `coorlog train` flags, e.g. CORPUS_EVAL_TRAIN_ARGS="--quantile 0.95".
+read -r -a train_args <<<"${CORPUS_EVAL_TRAIN_ARGS:-}"
 nice_cmd=${CORPUS_NICE:-nice -n 19}
 coorlog=${COORLOG_BIN:-}
 
@@ -120,7 +122,7 @@ for name in "${order[@]}"; do
 		echo "[eval] $name $old: split (seed $split_seed) and train (seed $train_seed)"
 		$nice_cmd "$coorlog" sessions --source jsonl --in "$corpus/$name/$old/sessions.jsonl" --out "$split" --seed "$split_seed"
 		progress "train $name $old" $nice_cmd "$coorlog" train --train "$split/train.jsonl" --valid "$split/valid.jsonl" \
-			--out "$out/models/$name/$old" --seed "$train_seed" >"$out/logs/train-$name-$old.log" 2>&1
+			--out "$out/models/$name/$old" --seed "$train_seed" ${train_args[@]+"${train_args[@]}"} >"$out/logs/train-$name-$old.log" 2>&1
 		tail -n 3 "$out/logs/train-$name-$old.log"
 		eval_one "$name" "$old" "$old-test" "$split/test.jsonl"
 		for ((j = i + 1; j < n; j++)); do
