@@ -300,7 +300,7 @@ func checkFlow(t *testing.T, run faultRun, evolvedIDs []string) {
 	assert.Len(t, run.sessions, 8+len(evolvedIDs), "one session per blk_ id")
 	for id, a := range run.sessions {
 		if a["anomaly.evolved"] == false {
-			assert.Equal(t, "small_model", a["anomaly.route"], "session %s", id)
+			assert.Equal(t, "small_model", a["anomaly.route"], "session %s: %v", id, a)
 		}
 	}
 }
