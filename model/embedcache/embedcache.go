@@ -97,10 +97,28 @@ func (c *Cache) Embed(ctx context.Context, lines []string) ([][]float32, error) 
 
 	var missKeys []string     // distinct keys to embed
 	var missAt map[string]int // key -> index in missKeys
+	// A line repeated within the call takes its first occurrence's vector, so
+	// that the repeats are equal to the bit even when another caller replaces
+	// the entry between two lookups (distinct pooling tells lines apart by
+	// their vectors).
+	var firstAt map[string]int
 	for i, l := range lines {
 		k := normalize.Line(l)
 		keys[i] = k
 		dst := backing[i*dim : (i+1)*dim : (i+1)*dim]
+		if j, seen := firstAt[k]; seen {
+			if out[j] != nil {
+				copy(dst, out[j])
+				out[i] = dst
+			}
+			continue // a miss: filled from missAt below
+		}
+		if len(lines) > 1 {
+			if firstAt == nil {
+				firstAt = make(map[string]int, len(lines))
+			}
+			firstAt[k] = i
+		}
 		if c.shardOf(k).get(k, dst) {
 			out[i] = dst
 			continue
@@ -126,12 +144,15 @@ func (c *Cache) Embed(ctx context.Context, lines []string) ([][]float32, error) 
 	if len(vecs) != len(missKeys) {
 		return nil, fmt.Errorf("embedcache: inner encoder returned %d vectors for %d lines", len(vecs), len(missKeys))
 	}
-	for j, v := range vecs {
+	for _, v := range vecs {
 		if len(v) != dim {
 			return nil, fmt.Errorf("embedcache: inner encoder returned a vector of %d values, want Dim()=%d", len(v), dim)
 		}
+	}
+	for j, v := range vecs {
 		// The cache owns its own copy: the inner encoder's slice is not retained.
-		c.shardOf(missKeys[j]).put(missKeys[j], append([]float32(nil), v...))
+		// A vector another caller stored meanwhile stays, and this call uses it.
+		vecs[j] = c.shardOf(missKeys[j]).put(missKeys[j], append([]float32(nil), v...))
 	}
 	for i := range lines {
 		if out[i] == nil {
@@ -178,16 +199,20 @@ func (s *shard) get(key string, dst []float32) bool {
 	return true
 }
 
-func (s *shard) put(key string, vec []float32) {
+// put stores vec under key unless the key is present, and returns the vector
+// the cache holds for key (vec when it holds none). The first vector stored
+// for a line stays: every caller gets the same bits for the same line while
+// it is cached, although an encoder's output for a line varies in its last
+// bits with the batch it was computed in.
+func (s *shard) put(key string, vec []float32) []float32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, ok := s.m[key]; ok { // another caller embedded it meanwhile
-		e.vec = vec
 		s.moveToFront(e)
-		return
+		return e.vec
 	}
 	if s.cap <= 0 {
-		return
+		return vec
 	}
 	if len(s.m) >= s.cap {
 		old := s.tail
@@ -197,6 +222,7 @@ func (s *shard) put(key string, vec []float32) {
 	e := &entry{key: key, vec: vec}
 	s.m[key] = e
 	s.pushFront(e)
+	return vec
 }
 
 func (s *shard) moveToFront(e *entry) {

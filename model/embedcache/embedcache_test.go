@@ -301,3 +301,63 @@ func warmCache(b *testing.B) (*Cache, []string) {
 	}
 	return c, lines
 }
+
+// racingEncoder lets two calls miss the same line together and answers each
+// with other last bits, as an encoder does for a line computed in batches of
+// other shapes.
+type racingEncoder struct {
+	arrived sync.WaitGroup
+	mu      sync.Mutex
+	n       float32
+}
+
+func (r *racingEncoder) Dim() int { return 2 }
+
+func (r *racingEncoder) Embed(_ context.Context, lines []string) ([][]float32, error) {
+	r.arrived.Done()
+	r.arrived.Wait() // both callers are past their lookups
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([][]float32, len(lines))
+	for i := range lines {
+		r.n++
+		out[i] = []float32{1, 1e-7 * r.n}
+	}
+	return out, nil
+}
+
+// Two callers that embed the same uncached line at once get the same bits:
+// the first vector stored stays, and later lookups return it too.
+func TestConcurrentMissesOfALineGetTheSameVector(t *testing.T) {
+	inner := &racingEncoder{}
+	inner.arrived.Add(2)
+	c := New(inner, 16)
+	var wg sync.WaitGroup
+	got := make([][][]float32, 2)
+	for g := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v, err := c.Embed(context.Background(), []string{"connection closed", "connection closed"})
+			if err != nil {
+				t.Error(err)
+			}
+			got[g] = v
+		}()
+	}
+	wg.Wait()
+	if inner.n != 2 {
+		t.Fatalf("the inner encoder computed the line %v times, want 2 (both calls missed)", inner.n)
+	}
+	again, err := c.Embed(context.Background(), []string{"connection closed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for g, v := range got {
+		for i := range v {
+			if !slices.Equal(v[i], again[0]) {
+				t.Fatalf("caller %d, line %d: %v, the cache holds %v", g, i, v[i], again[0])
+			}
+		}
+	}
+}
