@@ -12,8 +12,8 @@
 #
 #   --if-stale   do nothing when bin/otelcol-coorlog is newer than every Go file, go.mod and the
 #                manifest (the demo and the end-to-end scripts)
-#   --generate   only make sure the sources are generated and their modules downloaded (no
-#                compile, no setup beyond .deps/gotch's module)
+#   --generate   only make sure the sources are generated (no compile, no setup beyond
+#                .deps/gotch's module)
 #   --check-generated
 #                exit 0 when cmd/otelcol-coorlog is generated from the current inputs, else say
 #                what to run and exit 1 (`make test`)
@@ -91,9 +91,10 @@ generate() {
 	gofmt -w "$DIST"/*.go # OCB's output is not gofmt-clean; the committed copy is
 	[ -n "${COORLOG_SRC:-}" ] || inputs >"$INPUTS"
 }
+# The modules are fetched by the first go command that needs them (scripts/build.sh's `go list`
+# fetches only those the build needs; `go mod download` would fetch the whole graph first).
 if generated; then
 	log "$DIST is generated from the current builder-config.yaml and go.mod"
-	(cd "$DIST" && progress "otelcol: go mod download" go mod download)
 else
 	generate
 fi

@@ -18,7 +18,8 @@ warm() {
 	[[ ",$scope," != *,test,* ]] || test=-test
 	# Every package with its dependencies; keep those that build (no test variants, no commands: a
 	# command would be linked) and, for nolib, that do not reach gotch.
-	pkgs=$(cd "$dir" && go list $flags $test -e -deps \
+	# The first list of a fresh machine also downloads the modules: it goes through progress too.
+	pkgs=$(cd "$dir" && progress "$label: listing the packages" go list $flags $test -e -deps \
 		-f '{{if and (not .Error) (or .GoFiles .CgoFiles) (ne .Name "main") (not .ForTest)}}{{.ImportPath}} {{join .Deps " "}}{{end}}' "$@" 2>/dev/null |
 		awk -v nolib="$([[ ",$scope," != *,nolib,* ]] || echo 1)" '$1 !~ /\.test$/ && (nolib != 1 || $0 !~ /github\.com\/sugarme\/gotch/) { print $1 }' | sort -u) || rc=$?
 	if [ "$rc" != 0 ] || [ -z "$pkgs" ]; then
@@ -27,7 +28,7 @@ warm() {
 	fi
 	echo "$label: compiling $(wc -w <<<"$pkgs") packages ${flags:+($flags) }ahead"
 	# shellcheck disable=SC2086
-	(cd "$dir" && progress "$label" go build $flags $pkgs) || echo "$label: failed (the build after setup does it)"
+	(cd "$dir" && progress "$label" go build $flags $pkgs) || echo "$label: stopped or failed (the build after setup does the rest)"
 }
 
 # gotch_adapted: whether .deps/gotch holds setup's adapted copy (setup writes the marker; a
