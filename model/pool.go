@@ -27,11 +27,11 @@ func SessionVector(lines [][]float32, pooling string) []float32 {
 	n := 0
 	for _, v := range lines {
 		if seen != nil {
-			k := vecKey(v)
-			if _, dup := seen[k]; dup {
+			b := vecBytes(v)
+			if _, dup := seen[string(b)]; dup { // a lookup by string(b) does not copy b
 				continue
 			}
-			seen[k] = struct{}{}
+			seen[string(b)] = struct{}{} // only distinct lines pay for a key
 		}
 		for i, x := range v {
 			out[i] += x
@@ -45,11 +45,11 @@ func SessionVector(lines [][]float32, pooling string) []float32 {
 	return out
 }
 
-// vecKey is v's bytes as a map key: the encoder gives identical lines
-// identical vectors.
-func vecKey(v []float32) string {
+// vecBytes is v's memory as bytes, to key distinct vectors: the embedding
+// cache gives every occurrence of a line the same bits (model/embedcache).
+func vecBytes(v []float32) []byte {
 	if len(v) == 0 {
-		return ""
+		return nil
 	}
-	return string(unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*4))
+	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*4)
 }
