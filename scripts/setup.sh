@@ -75,6 +75,21 @@ apt_install() {
 
 version_h=$LIBTORCH_INCLUDE/torch/csrc/api/include/torch/version.h
 [ "${1:-}" != --check ] || [ -f "$version_h" ] || exit 1
+
+# On a fresh machine the patcher (scripts/gotchpatch) compiles while apt-get installs libtorch:
+# about 30 s off the path to the first libtch compile.
+patcher=$(mktemp -d)
+trap 'rm -rf "$patcher"' EXIT
+patcher_pid=
+build_patcher() { (cd "$ROOT/scripts/gotchpatch" && go build -o "$patcher/gotchpatch" .); }
+if [ "${1:-}" != --check ] && [ ! -f "$version_h" ]; then
+	build_patcher &
+	patcher_pid=$!
+fi
+wait_patcher() {
+	if [ -n "$patcher_pid" ]; then wait "$patcher_pid"; else build_patcher; fi || { log "could not build scripts/gotchpatch"; exit 1; }
+}
+
 if [ ! -f "$version_h" ]; then
 	if [ "$LIBTORCH_INCLUDE" = /usr/include ]; then
 		apt_install libtorch-dev libopenblas0-pthread
@@ -108,10 +123,8 @@ chmod -R u+w "$DEST.new"
 rm -rf "$DEST.new/example" "$DEST.new/gen" "$DEST.new/vision" # not needed, and would slow `go` walks
 CACHE=${COORLOG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/coorlog}
 salt=$(cat "$ROOT"/scripts/gotchpatch/*.go | sha256sum | cut -c1-16)
-patcher=$(mktemp -d)
-trap 'rm -rf "$patcher"' EXIT
-(cd "$ROOT/scripts/gotchpatch" && go build -o "$patcher/gotchpatch" .)
-flags=(-include "$LIBTORCH_INCLUDE" -lib "$LIBTORCH_LIB" -cuda "$GOTCH_CUDA" -cache "$CACHE" -salt "$salt")
+wait_patcher
+flags=(-include "$LIBTORCH_INCLUDE" -lib "$LIBTORCH_LIB" -cuda "$GOTCH_CUDA" -cache "$CACHE" -salt "$salt" -known "$ROOT/scripts/gotchpatch/known")
 "$patcher/gotchpatch" -phase go -dir "$DEST.new" "${flags[@]}"
 echo "$want" >"$DEST.new/.coorlog-adapted" # what scripts/build.sh waits for
 # The module is complete for the go command now (the archive is needed only to link): swapped in

@@ -45,7 +45,10 @@ func cxxArgs(inc, cuda string) []string {
 // With cache set, the archive and the stubbed wrappers are kept there under
 // the key of the pristine inputs (archiveKey), so another clone on the same
 // machine skips the compiler entirely.
-func buildArchive(libtch, inc, cuda, cache, salt string, maxPasses int) error {
+//
+// known is a directory of the wrapper lines known to fail (knownStubs): with
+// a list for these exact inputs, the first pass is skipped.
+func buildArchive(libtch, inc, cuda, cache, salt, known string, maxPasses int) error {
 	key, err := archiveKey(libtch, inc, cuda, salt)
 	if err != nil {
 		return err
@@ -82,7 +85,11 @@ func buildArchive(libtch, inc, cuda, cache, salt string, maxPasses int) error {
 	for _, src := range cxxSources {
 		obj := filepath.Join(tmp, strings.TrimSuffix(src, ".cpp")+".o")
 		args := append(cxxArgs(inc, cuda), "-I"+tmp, "-c", filepath.Join(tmp, src), "-o", obj)
-		if err := compileStubbing(tmp, src, args, maxPasses); err != nil {
+		stubs, err := newKnownStubs(tmp, inc, cuda, known, cache)
+		if err != nil {
+			return err
+		}
+		if err := compileStubbing(tmp, src, args, stubs, maxPasses); err != nil {
 			return err
 		}
 		objs = append(objs, obj)
@@ -105,10 +112,20 @@ func buildArchive(libtch, inc, cuda, cache, salt string, maxPasses int) error {
 }
 
 // compileStubbing runs g++ with args until it succeeds, stubbing after each
-// failed pass the generated wrappers (in dir) it rejected.
-func compileStubbing(dir, src string, args []string, maxPasses int) error {
-	total := 0
-	for pass := 1; pass <= maxPasses; pass++ {
+// failed pass the generated wrappers (in dir) it rejected. With a list of the
+// lines known to fail, it stubs them first and starts at the full compile.
+func compileStubbing(dir, src string, args []string, stubs *knownStubs, maxPasses int) error {
+	total, first := 0, 1
+	if lines := stubs.load(); lines != nil {
+		n, err := stubFunctions(filepath.Join(dir, generated), lines)
+		if err != nil {
+			return err
+		}
+		total, first = n, 2
+		fmt.Printf("gotchpatch: stubbed the %d wrappers known not to compile against this libtorch (%s)\n", n, stubs.source)
+	}
+	var found map[int]bool // lines of the pristine file that failed, for stubs.save
+	for pass := first; pass <= maxPasses; pass++ {
 		if pass == 1 {
 			fmt.Printf("gotchpatch: pass 1: finding the wrappers of %s this libtorch lacks (g++ stops after parsing when some fail; one core, about 25 s)\n", src)
 		} else {
@@ -122,6 +139,9 @@ func compileStubbing(dir, src string, args []string, maxPasses int) error {
 		elapsed := stop()
 		if runErr == nil {
 			fmt.Printf("gotchpatch: compiled in %s; %d wrappers stubbed (not in this libtorch)\n", elapsed.Round(time.Second), total)
+			if pass == 2 && first == 1 {
+				stubs.save(found)
+			}
 			return nil
 		}
 		var exitErr *exec.ExitError
@@ -140,6 +160,9 @@ func compileStubbing(dir, src string, args []string, maxPasses int) error {
 		n, err := stubFunctions(filepath.Join(dir, generated), failing)
 		if err != nil {
 			return err
+		}
+		if pass == 1 {
+			found = failing // only the first pass's line numbers are those of the pristine file
 		}
 		total += n
 		fmt.Printf("gotchpatch: pass %d: stubbed %d wrappers that do not compile against this libtorch\n", pass, n)

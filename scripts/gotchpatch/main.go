@@ -32,6 +32,7 @@ func main() {
 	maxPasses := flag.Int("passes", 4, "compile passes (each stubs the wrappers that failed) before giving up")
 	cache := flag.String("cache", "", "directory that keeps compiled libtch archives across clones; empty for none")
 	salt := flag.String("salt", "", "mixed into the archive's key (setup passes a hash of this tool's sources)")
+	known := flag.String("known", "", "directory of committed lists of the wrapper lines that fail for given inputs (skips the first pass)")
 	flag.Parse()
 	if *dir == "" {
 		fmt.Fprintln(os.Stderr, "gotchpatch: -dir is required")
@@ -43,7 +44,7 @@ func main() {
 	case "go":
 		err = adaptGo(*dir, *inc, *lib, *cuda, *salt)
 	case "archive":
-		err = buildArchive(libtch, *inc, *cuda, *cache, *salt, *maxPasses)
+		err = buildArchive(libtch, *inc, *cuda, *cache, *salt, *known, *maxPasses)
 	default:
 		fmt.Fprintln(os.Stderr, "gotchpatch: -phase go|archive is required")
 		os.Exit(2)

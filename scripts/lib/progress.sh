@@ -6,23 +6,26 @@
 exec {PROGRESS_FD}>&2
 
 # progress LABEL CMD [ARG...]: runs CMD and, while it runs, prints "LABEL: still running (Ns)"
-# every PROGRESS_EVERY seconds (default 20), so no step is silent for more than that. Returns
+# every PROGRESS_EVERY seconds (default 15), so no step is silent for more than that. Returns
 # CMD's exit status.
+#
+# The ticker uses shell builtins only (no sleep or date processes): while dpkg unpacks libtorch
+# and the compilers run, starting a process could take tens of seconds, and a ticker that forked
+# left a 46 s silence in a fresh `make test`.
 progress() {
-	local label=$1 every=${PROGRESS_EVERY:-20}
+	local label=$1 every=${PROGRESS_EVERY:-15}
 	shift
 	"$@" &
 	local pid=$! start
-	start=$(date +%s)
+	printf -v start '%(%s)T' -1
 	(
-		# Stop the pending sleep too: it would hold a pipe on stderr open after the step.
-		trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+		# A read that times out is the sleep: nothing ever writes to this pipe.
+		exec {nap}<> <(:)
 		while :; do
-			sleep "$every" &
-			nap=$!
-			wait "$nap"
+			read -r -t "$every" -u "$nap" _ || :
 			kill -0 "$pid" 2>/dev/null || exit 0
-			printf '%s: still running (%ds)\n' "$label" $(($(date +%s) - start)) >&"$PROGRESS_FD"
+			printf -v now '%(%s)T' -1
+			printf '%s: still running (%ds)\n' "$label" $((now - start)) >&"$PROGRESS_FD"
 		done
 	) &
 	local ticker=$! rc=0
