@@ -113,11 +113,19 @@ type KeyConfig struct {
 	Regex string `mapstructure:"regex"`
 }
 
-// LearnConfig bounds the bootstrap phase of learn mode: it ends at whichever
-// limit comes first.
+// LearnConfig bounds the bootstrap phase of learn mode (it ends at whichever
+// limit comes first) and screens what it learns: sessions that look unusual
+// (a warning-or-worse line, a rare line, an outlying length) are reviewed by
+// the LLM within review_budget, and the rest of them stay out of the model
+// instead of being learnt as normal. Without an LLM every suspect stays out.
 type LearnConfig struct {
 	Sessions int           `mapstructure:"sessions"`
 	Duration time.Duration `mapstructure:"duration"`
+	// Screen false takes every learning session as normal.
+	Screen bool `mapstructure:"screen"`
+	// ReviewBudget is the share of the learning sessions whose review may
+	// cost an LLM request, in (0, 1].
+	ReviewBudget float64 `mapstructure:"review_budget"`
 }
 
 // AEMConfig controls the adaptive evolution mechanism's background updater.
@@ -205,6 +213,9 @@ func (c *Config) Validate() error {
 	if c.EffectiveMode() == ModeLearn {
 		positive(add, "learn.sessions", c.Learn.Sessions)
 		positiveDuration(add, "learn.duration", c.Learn.Duration)
+		if c.Learn.Screen && !(c.Learn.ReviewBudget > 0 && c.Learn.ReviewBudget <= 1) {
+			add("learn.review_budget", "%v is not in (0, 1]", c.Learn.ReviewBudget)
+		}
 	}
 	if c.AEM.Enabled {
 		positiveDuration(add, "aem.interval", c.AEM.Interval)

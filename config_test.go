@@ -75,7 +75,7 @@ func TestLoadConfig(t *testing.T) {
 			expected: withDefaults(func(c *Config) {
 				c.Mode = ModeLearn
 				c.Session.Key = KeyConfig{Source: KeyResourceAttribute, Name: "service.instance.id"}
-				c.Learn = LearnConfig{Sessions: 200, Duration: 5 * time.Minute}
+				c.Learn = LearnConfig{Sessions: 200, Duration: 5 * time.Minute, Screen: true, ReviewBudget: 0.10}
 				c.AEM.Enabled = false
 			}),
 		},
@@ -91,6 +91,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "invalid_timeout"), errMsg: "session.inactivity_timeout: must be a positive duration, got -1s"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_workers"), errMsg: "workers: must be positive"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_learn_sessions"), errMsg: "learn.sessions: must be positive, got -5"},
+		{id: component.NewIDWithName(metadata.Type, "invalid_learn_review_budget"), errMsg: "learn.review_budget: 1.5 is not in (0, 1]"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_llm_endpoint"), errMsg: "llm.endpoint: \"localhost:11434\" must be an http:// or https:// URL"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_llm_without_model"), errMsg: "llm.model: required"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_llm_temperature"), errMsg: "llm.temperature: 3 is outside [0, 2]"},

@@ -109,6 +109,7 @@ func (p *coorlogProcessor) start(ctx context.Context, host component.Host) error
 		aemUpdates:    models.aemUpdates,
 		verdictCached: judgeCached,
 		tau:           models.tau,
+		learnReview:   models.learnReview,
 	})
 	if err != nil {
 		return err

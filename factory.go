@@ -53,7 +53,7 @@ func createDefaultConfig() component.Config {
 		QueueSize:       1000,
 		AttributePrefix: "anomaly.",
 		EmitSummary:     false,
-		Learn:           LearnConfig{Sessions: 1000, Duration: time.Hour},
+		Learn:           LearnConfig{Sessions: 1000, Duration: time.Hour, Screen: true, ReviewBudget: 0.10},
 		AEM:             AEMConfig{Enabled: true, Interval: time.Minute, BatchSize: 32},
 		LLM: LLMConfig{
 			ClientConfig:     httpCfg,

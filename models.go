@@ -25,7 +25,10 @@ type modelSet struct {
 	embedHits  func() int64 // embedding cache hits so far; nil when unknown
 	aemUpdates func() int64 // AEM swaps so far; nil when AEM is off
 	tau        func() (float64, bool)
-	close      func(context.Context) error
+	// learnReview is learn mode's screen so far (zero until it trains); nil
+	// in detect mode.
+	learnReview func() model.ReviewStats
+	close       func(context.Context) error
 }
 
 type buildModelsFunc func(ctx context.Context, cfg *Config, judge model.Judge, log *zap.Logger) (modelSet, error)
@@ -152,11 +155,20 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		ms.detector, ms.version = c, c.ModelVersion()
 		ms.tau = func() (float64, bool) { return c.Snapshot().Coordinator.Tau(), true }
 	default: // learn
+		var l *model.Learner
 		lo := model.LearnOptions{
 			Sessions: cfg.Learn.Sessions,
 			Duration: cfg.Learn.Duration,
 			Train:    model.TrainOptions{Encoder: bundle.EncoderRef{Name: encoderRef(cfg.Encoder)}},
 			Cascade:  copts,
+			Review:   model.ReviewOptions{Off: !cfg.Learn.Screen, Budget: cfg.Learn.ReviewBudget},
+			OnScreen: func(ds []model.ScreenDecision) {
+				st := l.Review()
+				log.Info("coorlog: learn mode screened its learning sessions",
+					zap.Int("sessions", st.Sessions), zap.Int("suspects", st.Suspects), zap.Int("llm_requests", st.Requests),
+					zap.Int("reviewed", st.Reviewed), zap.Int("reviewed_anomalous", st.ReviewedAnomalous),
+					zap.Int("review_errors", st.ReviewErrors), zap.Int("held_out", st.HeldOut))
+			},
 			OnReady: func(c *model.Cascade) {
 				log.Info("coorlog: learn mode trained a model; detecting from now on", zap.String("model_version", c.ModelVersion()))
 				startAEM(c)
@@ -168,20 +180,31 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 				return err
 			}
 		}
-		l, err := model.NewLearner(lo)
+		l, err = model.NewLearner(lo)
 		if err != nil {
 			return ms, fmt.Errorf("learn mode: %w", err)
 		}
 		cleanups = append(cleanups, func() error { l.Close(); return nil })
 		ms.detector, ms.version = l, model.ReasonLearning
+		ms.learnReview = l.Review
 		ms.tau = func() (float64, bool) {
 			if c := l.Cascade(); c != nil {
 				return c.Snapshot().Coordinator.Tau(), true
 			}
 			return 0, false
 		}
-		log.Info("coorlog: learn mode: collecting sessions, assumed normal, before training",
-			zap.Int("sessions", cfg.Learn.Sessions), zap.Duration("duration", cfg.Learn.Duration))
+		switch {
+		case !cfg.Learn.Screen:
+			log.Info("coorlog: learn mode: collecting sessions, all taken as normal (learn.screen is off), before training",
+				zap.Int("sessions", cfg.Learn.Sessions), zap.Duration("duration", cfg.Learn.Duration))
+		case judge == nil:
+			log.Info("coorlog: learn mode: collecting sessions before training; no LLM is configured, so the unusual ones "+
+				"(warning-or-worse lines, rare lines, outlying lengths) will be held out of the model, not reviewed",
+				zap.Int("sessions", cfg.Learn.Sessions), zap.Duration("duration", cfg.Learn.Duration))
+		default:
+			log.Info("coorlog: learn mode: collecting sessions before training; the LLM reviews the unusual ones within the budget, the rest of them are held out",
+				zap.Int("sessions", cfg.Learn.Sessions), zap.Duration("duration", cfg.Learn.Duration), zap.Float64("review_budget", cfg.Learn.ReviewBudget))
+		}
 	}
 
 	ms.embedHits = func() int64 { h, _, _ := cache.Stats(); return int64(h) }

@@ -141,12 +141,17 @@ type observables struct {
 	embedHits     func() int64
 	aemUpdates    func() int64
 	verdictCached func() int64
-	tau           func() (float64, bool) // false: no coordinator yet (learn mode)
+	tau           func() (float64, bool)   // false: no coordinator yet (learn mode)
+	learnReview   func() model.ReviewStats // learn mode's screen; nil in detect mode
 }
 
 var (
-	cacheEmbedding = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "embedding")))
-	cacheVerdict   = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "verdict")))
+	outcomeSuspect           = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "suspect")))
+	outcomeReviewed          = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "reviewed")))
+	outcomeReviewedAnomalous = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "reviewed_anomalous")))
+	outcomeHeldOut           = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "held_out")))
+	cacheEmbedding           = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "embedding")))
+	cacheVerdict             = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "verdict")))
 )
 
 // register installs the callbacks; tb.Shutdown removes them.
@@ -172,6 +177,16 @@ func (t *telemetry) register(o observables) error {
 	if o.aemUpdates != nil {
 		errs = append(errs, t.tb.RegisterProcessorCoorlogAemUpdatesCallback(func(_ context.Context, obs metric.Int64Observer) error {
 			obs.Observe(o.aemUpdates())
+			return nil
+		}))
+	}
+	if o.learnReview != nil {
+		errs = append(errs, t.tb.RegisterProcessorCoorlogLearnSessionsCallback(func(_ context.Context, obs metric.Int64Observer) error {
+			st := o.learnReview()
+			obs.Observe(int64(st.Suspects), outcomeSuspect)
+			obs.Observe(int64(st.Reviewed), outcomeReviewed)
+			obs.Observe(int64(st.ReviewedAnomalous), outcomeReviewedAnomalous)
+			obs.Observe(int64(st.HeldOut), outcomeHeldOut)
 			return nil
 		}))
 	}

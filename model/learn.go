@@ -27,10 +27,16 @@ type LearnOptions struct {
 	MaxLines, MaxLineBytes int
 
 	Train   TrainOptions
-	Cascade CascadeOptions // Encoder is required
+	Cascade CascadeOptions // Encoder is required; Judge, when set, reviews suspects (Review)
+	// Review screens the learning sessions before they enter the model as
+	// normal (see ReviewOptions).
+	Review ReviewOptions
 	// Save persists the trained bundle (e.g. bundle.Save to the configured
 	// directory); a failure is reported by Err but the cascade still starts.
 	Save func(context.Context, *bundle.Bundle) error
+	// OnScreen, when set, is called with the screen's decision for every
+	// learning session, before training (for reports and logs).
+	OnScreen func([]ScreenDecision)
 	// OnReady is called once with the new cascade before it takes over, e.g.
 	// to EnableAEM and start its updater.
 	OnReady func(*Cascade)
@@ -44,7 +50,10 @@ const ReasonLearning = "learning"
 // Learner is the detector of the processor's learn mode, for a system with
 // no labels yet. It collects sessions, answering route fallback with reason
 // "learning" (not anomalous), then trains a bundle on them in the background,
-// all assumed normal, persists it and hands over to a Cascade.
+// persists it and hands over to a Cascade. Before training, a screen
+// (ReviewOptions) finds the unusual sessions: the Judge labels the most
+// suspicious within a budget, and the suspects it did not label stay out of
+// the model; every other session is taken as normal.
 //
 // With one class, the small model cannot separate anything: every session
 // below tau is "normal" by the vote. Novel sessions are caught by the
@@ -60,7 +69,9 @@ type Learner struct {
 	first    time.Time
 	sessions []LabelledSession
 	vecs     [][]float32
+	traits   []sessionTraits
 	training bool
+	review   ReviewStats // of the last screen
 
 	cascade atomic.Pointer[Cascade]
 	ready   chan struct{}
@@ -136,6 +147,7 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 	if len(sv) != l.opts.Cascade.Encoder.Dim() {
 		return Verdict{}, fmt.Errorf("learn %s: encoder returned width %d, says %d", s.ID, len(sv), l.opts.Cascade.Encoder.Dim())
 	}
+	tr := traitsOf(s.Lines)
 	kept := make([]string, 0, min(len(s.Lines), l.opts.MaxLines))
 	for _, line := range s.Lines[:min(len(s.Lines), l.opts.MaxLines)] {
 		if len(line) > l.opts.MaxLineBytes {
@@ -155,26 +167,59 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 	}
 	l.sessions = append(l.sessions, LabelledSession{ID: s.ID, Lines: kept})
 	l.vecs = append(l.vecs, sv)
+	l.traits = append(l.traits, tr)
 	n := len(l.sessions)
 	timeUp := l.opts.Duration > 0 && now.Sub(l.first) >= l.opts.Duration && n >= l.opts.MinSessions
 	if (n >= l.opts.Sessions || timeUp) && l.ctx.Err() == nil { // not after Close
 		l.wg.Add(1)
 		l.training = true
-		sessions, vecs := l.sessions, l.vecs
-		l.sessions, l.vecs = nil, nil
-		go l.train(sessions, vecs)
+		sessions, vecs, traits := l.sessions, l.vecs, l.traits
+		l.sessions, l.vecs, l.traits = nil, nil, nil
+		go l.train(sessions, vecs, traits)
 	}
 	return v, nil
 }
 
 // train runs in the background; on failure collection starts over.
-func (l *Learner) train(sessions []LabelledSession, vecs [][]float32) {
+func (l *Learner) train(sessions []LabelledSession, vecs [][]float32, traits []sessionTraits) {
 	defer l.wg.Done()
-	info := bundle.TrainInfo{TrainSessions: len(sessions)}
-	probe, err := encoderProbe(l.ctx, l.opts.Cascade.Encoder, sessions)
+	plan := screen(l.ctx, l.opts.Review, l.opts.Cascade.Judge, sessions, vecs, traits)
+	l.mu.Lock()
+	l.review = plan.stats
+	l.mu.Unlock()
+	if l.opts.OnScreen != nil {
+		ds := make([]ScreenDecision, len(sessions))
+		for i, s := range sessions {
+			ds[i] = ScreenDecision{ID: s.ID, Included: plan.include[i], Label: plan.label[i], Judged: plan.judged[i]}
+		}
+		l.opts.OnScreen(ds)
+	}
+	var kept []LabelledSession
+	var keptVecs [][]float32
+	var judged []bool
+	for i, in := range plan.include {
+		if in {
+			s := sessions[i]
+			s.Label = plan.label[i]
+			kept = append(kept, s)
+			keptVecs = append(keptVecs, vecs[i])
+			judged = append(judged, plan.judged[i])
+		}
+	}
+	info := bundle.TrainInfo{TrainSessions: len(kept)}
+	var err error
+	if l.ctx.Err() != nil {
+		err = l.ctx.Err()
+	} else if len(kept) < 2 {
+		err = fmt.Errorf("the screen kept %d of %d learning sessions: too few to train", len(kept), len(sessions))
+	}
+	var probe []bundle.ProbeLine
+	if err == nil {
+		probe, err = encoderProbe(l.ctx, l.opts.Cascade.Encoder, kept)
+	}
 	var b *bundle.Bundle
 	if err == nil {
-		b, err = trainVectors(l.ctx, sessions, vecs, nil, probe, l.opts.Train, info, nil)
+		b, err = trainVectors(l.ctx, kept, keptVecs, nil, probe, l.opts.Train, info, judged, nil)
 	}
 	var c *Cascade
 	if err == nil {
@@ -213,6 +258,14 @@ func (l *Learner) Err() error {
 		return *p
 	}
 	return nil
+}
+
+// Review is what the screen of the last learning window did (zero before
+// training starts).
+func (l *Learner) Review() ReviewStats {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.review
 }
 
 // Collected is the number of sessions gathered so far for training.

@@ -71,7 +71,7 @@ func Train(ctx context.Context, enc Encoder, train, valid []LabelledSession, opt
 	if err != nil {
 		return nil, err
 	}
-	return trainVectors(ctx, train, trainVecs, validVecs, probe, opts, info, progress)
+	return trainVectors(ctx, train, trainVecs, validVecs, probe, opts, info, nil, progress)
 }
 
 // probeLines is how many distinct training lines EncoderRef.Probe keeps.
@@ -112,7 +112,9 @@ func encoderProbe(ctx context.Context, enc Encoder, sessions []LabelledSession) 
 }
 
 // trainVectors is Train after encoding (the Learner has its vectors already).
-func trainVectors(ctx context.Context, train []LabelledSession, trainVecs, validVecs [][]float32, probe []bundle.ProbeLine, opts TrainOptions, info bundle.TrainInfo, progress io.Writer) (*bundle.Bundle, error) {
+// judged, when not nil, marks the sessions whose label a Judge gave (memory
+// items the cascade treats as LLM-judged).
+func trainVectors(ctx context.Context, train []LabelledSession, trainVecs, validVecs [][]float32, probe []bundle.ProbeLine, opts TrainOptions, info bundle.TrainInfo, judged []bool, progress io.Writer) (*bundle.Bundle, error) {
 	if opts.Key == nil {
 		opts.Key = normalize.TemplateKey
 	}
@@ -139,7 +141,7 @@ func trainVectors(ctx context.Context, train []LabelledSession, trainVecs, valid
 	items := make([]smallmodel.Item, len(train))
 	for i, s := range train {
 		samples[i] = smallmodel.Sample{Vec: trainVecs[i], Label: s.Label}
-		items[i] = smallmodel.Item{ID: s.ID, Label: s.Label, Lines: s.Lines, Key: opts.Key(s.Lines), Vec: trainVecs[i]}
+		items[i] = smallmodel.Item{ID: s.ID, Label: s.Label, Lines: s.Lines, Key: opts.Key(s.Lines), Vec: trainVecs[i], Judged: judged != nil && judged[i]}
 		info.Anomalous += s.Label
 	}
 	small, err := smallmodel.Train(ctx, samples, opts.Small, func(p smallmodel.Progress) {

@@ -64,12 +64,19 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	threads := fs.Int("threads", 0, "libtorch intra-op threads (0 = libtorch default)")
 	seed := fs.Int64("seed", 1, "seed of the simulated LLM")
 	window := fs.Int("window", 100, "sessions per point of the LLM-calls-over-the-stream series")
+	learnF := fs.String("learn", "", "unlabelled JSONL learning sessions (labels are hidden from the learner; the simulated LLM answers from them): run learn mode on them instead of loading --model, then evaluate on --test")
+	screen := fs.String("screen", "on", "with --learn: on (suspect learning sessions are reviewed by the LLM or held out) or off (every learning session taken as normal)")
+	budget := fs.Float64("review-budget", 0.10, "with --learn: share of the learning sessions whose review may cost an LLM request")
 	var lf llmFlags
 	lf.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if err := required(fs, "model", "test"); err != nil {
+	if *learnF != "" {
+		if err := required(fs, "test"); err != nil {
+			return err
+		}
+	} else if err := required(fs, "model", "test"); err != nil {
 		return err
 	}
 	if err := lf.validate(); err != nil {
@@ -80,6 +87,16 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *window <= 0 {
 		return fmt.Errorf("%w: --window must be positive", errUsage)
+	}
+	if *learnF != "" {
+		if *screen != "on" && *screen != "off" {
+			return fmt.Errorf("%w: --screen must be on or off, not %q", errUsage, *screen)
+		}
+		if !(*budget > 0 && *budget <= 1) {
+			return fmt.Errorf("%w: --review-budget must be in (0, 1]", errUsage)
+		}
+		return runEvalLearn(ctx, learnEvalArgs{learn: *learnF, test: *test, encoder: *encDir, threads: *threads, screenOff: *screen == "off",
+			budget: *budget, aem: *aem, aemBatch: *aemBatch, seed: *seed, window: *window, json: *asJSON}, &lf, stdout, stderr)
 	}
 	b, err := bundle.Load(bundle.Path(*modelDir))
 	if err != nil {

@@ -34,6 +34,7 @@ type TelemetryBuilder struct {
 	ProcessorCoorlogAnomalies        metric.Int64Counter
 	ProcessorCoorlogCacheHits        metric.Int64ObservableCounter
 	ProcessorCoorlogEvolved          metric.Int64Counter
+	ProcessorCoorlogLearnSessions    metric.Int64ObservableCounter
 	ProcessorCoorlogLlmCalls         metric.Int64Counter
 	ProcessorCoorlogLlmErrors        metric.Int64Counter
 	ProcessorCoorlogLlmLatency       metric.Float64Histogram
@@ -62,6 +63,20 @@ func (builder *TelemetryBuilder) RegisterProcessorCoorlogAemUpdatesCallback(cb m
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		return cb(ctx, &observerInt64{inst: builder.ProcessorCoorlogAemUpdates, obs: o})
 	}, builder.ProcessorCoorlogAemUpdates)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorCoorlogLearnSessionsCallback sets callback for observable ProcessorCoorlogLearnSessions metric.
+func (builder *TelemetryBuilder) RegisterProcessorCoorlogLearnSessionsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		return cb(ctx, &observerInt64{inst: builder.ProcessorCoorlogLearnSessions, obs: o})
+	}, builder.ProcessorCoorlogLearnSessions)
 	if err != nil {
 		return err
 	}
@@ -173,6 +188,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ProcessorCoorlogEvolved, err = builder.meter.Int64Counter(
 		"otelcol_processor_coorlog_evolved",
 		metric.WithDescription("Number of scored sessions the coordinator marked evolved (out of the trained version's distribution; the LLM stage's input). [Development]"),
+		metric.WithUnit("{session}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCoorlogLearnSessions, err = builder.meter.Int64ObservableCounter(
+		"otelcol_processor_coorlog_learn_sessions",
+		metric.WithDescription("Number of learning sessions screened in learn mode, by outcome: suspect (found unusual), reviewed (labelled by the LLM), reviewed_anomalous (of those, anomalous), held_out (kept out of the model). [Development]"),
 		metric.WithUnit("{session}"),
 	)
 	errs = errors.Join(errs, err)

@@ -56,6 +56,11 @@ func AssertEqualProcessorCoorlogCacheHits(t *testing.T, tt *componenttest.Teleme
 		"Number of cache hits, by cache (embedding, verdict). [Development]", "{hit}", dps, opts...)
 }
 
+func AssertEqualProcessorCoorlogLearnSessions(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	assertSum(t, tt, "otelcol_processor_coorlog_learn_sessions",
+		"Number of learning sessions screened in learn mode, by outcome: suspect (found unusual), reviewed (labelled by the LLM), reviewed_anomalous (of those, anomalous), held_out (kept out of the model). [Development]", "{session}", dps, opts...)
+}
+
 func AssertEqualProcessorCoorlogEvolved(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	assertSum(t, tt, "otelcol_processor_coorlog_evolved",
 		"Number of scored sessions the coordinator marked evolved (out of the trained version's distribution; the LLM stage's input). [Development]", "{session}", dps, opts...)

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Learn mode without labels (issue 12), one command: `coorlog eval --learn` on every data set, with
+# the screen off (every learning session taken as normal) and on (suspects reviewed by the LLM
+# within the budget or held out), then detection on the same release's test sessions.
+#
+#   scripts/learnbench.sh                          # out/learnbench; corpora from out/corpus-full
+#   LEARNBENCH_CORPUS=out/corpus scripts/learnbench.sh
+#
+# Data sets (the learner never sees a label; the simulated LLM answers its reviews from them):
+#   hdfs-3, hdfs-20   HDFS sessions with 3% and 20% of them anomalous (`coorlog sessions`)
+#   nats              the NATS corpus's oldest release (scripts/corpus), its train split
+#   caddy             the Caddy corpus's oldest release: the held-out system, reported apart
+# LLM: simulated at 0.99 (per session) with AEM. Writes OUT/runs/*.json and OUT/table.txt.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+OUT=${LEARNBENCH_OUT:-out/learnbench}
+CORPUS=${LEARNBENCH_CORPUS:-out/corpus-full}
+SEEDS=${LEARNBENCH_SEEDS:-1}
+LLM=${LEARNBENCH_LLM:-simulated:0.99}
+BUDGET=${LEARNBENCH_BUDGET:-0.10}
+THREADS=${THREADS:-2}
+mkdir -p "$OUT/data" "$OUT/runs" bin
+go build -o bin/coorlog ./cmd/coorlog
+
+sets=()
+for seed in $SEEDS; do
+	for rate in 3 20; do
+		d=$OUT/data/hdfs-$rate-s$seed
+		[ -f "$d/test.jsonl" ] || bin/coorlog sessions --source hdfs --anomaly-rate "0.$(printf %02d "$rate")" --max-normal 1500 \
+			--seed "$seed" --out "$d" >/dev/null
+		sets+=("hdfs-$rate-s$seed")
+	done
+	for server in nats caddy; do
+		rel=$(ls "$CORPUS/$server" 2>/dev/null | sort -V | head -1 || true)
+		if [ -z "$rel" ]; then
+			echo "learnbench: no $server corpus under $CORPUS (scripts/corpus/run.sh builds it): skipped" >&2
+			continue
+		fi
+		d=$OUT/data/$server-s$seed
+		[ -f "$d/test.jsonl" ] || bin/coorlog sessions --source jsonl --in "$CORPUS/$server/$rel/sessions.jsonl" --seed "$seed" --out "$d" >/dev/null
+		sets+=("$server-s$seed")
+	done
+done
+
+for s in "${sets[@]}"; do
+	for screen in off on; do
+		f=$OUT/runs/$s-screen-$screen.json
+		echo "learnbench: $s, screen $screen" >&2
+		bin/coorlog eval --learn "$OUT/data/$s/train.jsonl" --test "$OUT/data/$s/test.jsonl" --llm "$LLM" --aem \
+			--screen "$screen" --review-budget "$BUDGET" --threads "$THREADS" --json >"$f"
+	done
+done
+
+{
+	printf '%-14s %-6s %8s %8s %9s %9s %9s %9s %7s %7s %7s %9s\n' set screen learn anom reviews review% heldout anom_in P R F1 test_llm%
+	for s in "${sets[@]}"; do
+		for screen in off on; do
+			jq -r --arg s "$s" --arg sc "$screen" '[$s, $sc, .review.sessions, .learn_anomalous, .review.requests,
+				(100 * .review.requests / .review.sessions), .review.held_out, .anomalous_taken_as_normal,
+				.result.precision, .result.recall, .result.f1, (100 * .result.llm_sessions / .result.sessions)] |
+				"\(.[0]) \(.[1]) \(.[2]) \(.[3]) \(.[4]) \(.[5]) \(.[6]) \(.[7]) \(.[8]) \(.[9]) \(.[10]) \(.[11])"' \
+				"$OUT/runs/$s-screen-$screen.json" |
+				awk '{ printf "%-14s %-6s %8d %8d %9d %8.1f%% %9d %9d %7.3f %7.3f %7.3f %8.1f%%\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 }'
+		done
+	done
+	echo "anom_in: anomalous learning sessions that entered the model as normal; review%: LLM requests per learning session"
+} | tee "$OUT/table.txt"
