@@ -10,7 +10,6 @@ import (
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/model"
 	"github.com/coorlog/coorlogprocessor/model/bundle"
-	"github.com/coorlog/coorlogprocessor/model/evolve"
 )
 
 // learnReport is `eval --learn`'s result: learn mode on unlabelled sessions,
@@ -68,13 +67,16 @@ func runEvalLearn(ctx context.Context, a learnEvalArgs, lf *llmFlags, stdout, st
 	}
 	defer closeEnc()
 
-	var reviewJudge, testJudge *countingJudge
+	// One judge for the screen's reviews and, through the cascade the learner
+	// hands over to, the test sessions; its counts are reset in between (the
+	// reviews are in the learner's ReviewStats).
+	var judge *countingJudge
 	if lf.enabled() {
 		j, err := buildJudge(lf, append(append([]dataset.Session(nil), learn...), test...), a.seed)
 		if err != nil {
 			return err
 		}
-		reviewJudge, testJudge = &countingJudge{inner: j}, &countingJudge{inner: j}
+		judge = &countingJudge{inner: j}
 	}
 	ref := a.encoder
 	if ref == "" {
@@ -84,7 +86,7 @@ func runEvalLearn(ctx context.Context, a learnEvalArgs, lf *llmFlags, stdout, st
 	l, err := model.NewLearner(model.LearnOptions{
 		Sessions: len(learn),
 		Train:    model.TrainOptions{Encoder: bundle.EncoderRef{Name: ref}},
-		Cascade:  model.CascadeOptions{Encoder: newCache(enc), Judge: judgeOrNil(reviewJudge)},
+		Cascade:  model.CascadeOptions{Encoder: newCache(enc), Judge: judgeOrNil(judge)},
 		Review:   model.ReviewOptions{Off: a.screenOff, Budget: a.budget},
 		OnScreen: func(d []model.ScreenDecision) { decisions = d },
 	})
@@ -139,14 +141,17 @@ func runEvalLearn(ctx context.Context, a learnEvalArgs, lf *llmFlags, stdout, st
 		}
 	}
 
-	c := l.Cascade()
-	run := &cascadeRun{c: c, batch: a.aemBatch}
-	if a.aem {
-		run.upd = c.EnableAEM(evolve.Config{BatchSize: a.aemBatch, Seed: 1}, nil)
+	if judge != nil {
+		judge.reset()
 	}
-	res, err := evaluate(ctx, "coorlog (learn mode)", run, test, testJudge, a.window, stderr)
-	if ferr := run.flush(ctx); err == nil && ferr != nil {
-		err = ferr
+	batch := 0
+	if a.aem {
+		batch = a.aemBatch
+	}
+	run, closeRun := runCascade(ctx, l.Cascade(), batch)
+	res, err := evaluate(ctx, "coorlog (learn mode)", run, test, judge, a.window, stderr)
+	if cerr := closeRun(); err == nil && cerr != nil {
+		err = cerr
 	}
 	if err != nil {
 		return err

@@ -64,6 +64,15 @@ func judgeOrNil(c *countingJudge) model.Judge {
 	return c
 }
 
+// reset zeroes the counts (e.g. between learn mode's review and the test run,
+// which share one judge).
+func (c *countingJudge) reset() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls, c.prompt, c.completion, c.sessions, c.cached, c.inherited, c.failures, c.requested = 0, 0, 0, 0, 0, 0, 0, 0
+	c.estimated, c.busyTime = false, 0
+}
+
 func (c *countingJudge) snapshot() (calls, prompt, completion int) {
 	if c == nil {
 		return 0, 0, 0

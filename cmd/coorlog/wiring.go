@@ -72,12 +72,19 @@ func newCascade(ctx context.Context, b *bundle.Bundle, enc model.Encoder, judge 
 	if err != nil {
 		return nil, nil, err
 	}
+	r, closeRun := runCascade(ctx, c, aemBatch)
+	return r, closeRun, nil
+}
+
+// runCascade wraps a cascade for a run, with in-line AEM when aemBatch > 0
+// (see newCascade); close applies what is still pending.
+func runCascade(ctx context.Context, c *model.Cascade, aemBatch int) (*cascadeRun, func() error) {
 	r := &cascadeRun{c: c, batch: aemBatch}
 	if aemBatch <= 0 {
-		return r, func() error { return nil }, nil
+		return r, func() error { return nil }
 	}
 	r.upd = c.EnableAEM(evolve.Config{BatchSize: aemBatch, Seed: 1}, nil)
-	return r, func() error { return r.flush(ctx) }, nil
+	return r, func() error { return r.flush(ctx) }
 }
 
 // cascadeRun is a Cascade with in-line AEM updates.
