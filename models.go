@@ -162,7 +162,7 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 			Train:    model.TrainOptions{Encoder: bundle.EncoderRef{Name: encoderRef(cfg.Encoder)}},
 			Cascade:  copts,
 			Review:   model.ReviewOptions{Off: !cfg.Learn.Screen, Budget: cfg.Learn.ReviewBudget},
-			OnScreen: func(ds []model.ScreenDecision) {
+			OnScreen: func([]model.ScreenDecision) {
 				st := l.Review()
 				log.Info("coorlog: learn mode screened its learning sessions",
 					zap.Int("sessions", st.Sessions), zap.Int("suspects", st.Suspects), zap.Int("llm_requests", st.Requests),

@@ -147,7 +147,10 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 	if len(sv) != l.opts.Cascade.Encoder.Dim() {
 		return Verdict{}, fmt.Errorf("learn %s: encoder returned width %d, says %d", s.ID, len(sv), l.opts.Cascade.Encoder.Dim())
 	}
-	tr := traitsOf(s.Lines)
+	var tr sessionTraits
+	if !l.opts.Review.Off {
+		tr = traitsOf(s.Lines) // from every line: the kept text is capped
+	}
 	kept := make([]string, 0, min(len(s.Lines), l.opts.MaxLines))
 	for _, line := range s.Lines[:min(len(s.Lines), l.opts.MaxLines)] {
 		if len(line) > l.opts.MaxLineBytes {

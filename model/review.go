@@ -72,7 +72,7 @@ type ScreenDecision struct {
 // from all its lines (the text kept for the memory is capped).
 type sessionTraits struct {
 	templates []uint64 // distinct normalised lines, hashed
-	content   uint64   // the set of templates: sessions with the same set share a content
+	content   string   // normalize.ContentKey: the one definition of a session's content
 	level     bool     // a line logged at warning level or above
 	lines     int
 }
@@ -98,16 +98,7 @@ func traitsOf(lines []string) sessionTraits {
 			t.level = true
 		}
 	}
-	slices.Sort(t.templates)
-	h := fnv.New64a()
-	var b [8]byte
-	for _, k := range t.templates {
-		for i := range b {
-			b[i] = byte(k >> (8 * i))
-		}
-		h.Write(b[:])
-	}
-	t.content = h.Sum64()
+	t.content = normalize.ContentKey(lines)
 	return t
 }
 
@@ -158,7 +149,7 @@ func screen(ctx context.Context, opts ReviewOptions, judge Judge, sessions []Lab
 	}
 	med, mad := medianMAD(lens)
 
-	groups := map[uint64]*contentGroup{}
+	groups := map[string]*contentGroup{}
 	var order []*contentGroup
 	for i, t := range traits {
 		g := groups[t.content]
