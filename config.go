@@ -64,9 +64,10 @@ type Config struct {
 	// EmitSummary adds one summary log record per anomalous session.
 	EmitSummary bool `mapstructure:"emit_summary"`
 
-	Learn LearnConfig `mapstructure:"learn"`
-	AEM   AEMConfig   `mapstructure:"aem"`
-	LLM   LLMConfig   `mapstructure:"llm"`
+	Learn    LearnConfig    `mapstructure:"learn"`
+	AEM      AEMConfig      `mapstructure:"aem"`
+	LLM      LLMConfig      `mapstructure:"llm"`
+	Feedback FeedbackConfig `mapstructure:"feedback"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -159,6 +160,38 @@ type LLMConfig struct {
 	Redact []string `mapstructure:"redact"`
 }
 
+// FeedbackConfig opens the operator feedback endpoint: HTTP with JSON, on the
+// collector's server settings (endpoint, tls, auth with an authenticator
+// extension, which also tells who gave the feedback). An operator labels a
+// session (by its session.id attribute) or a content as normal or anomalous,
+// or suppresses a content; lists what was said; undoes it. Off while the
+// endpoint is empty. See README "Operator feedback".
+type FeedbackConfig struct {
+	confighttp.ServerConfig `mapstructure:",squash"`
+	// RateLimit is the most labels and undos accepted per minute; beyond it
+	// requests are refused (HTTP 429) and counted.
+	RateLimit int `mapstructure:"rate_limit"`
+	// RecentSessions is how many of the latest sessions can be labelled by
+	// their id (each kept as at most 32 lines of 256 bytes and its vector).
+	RecentSessions int `mapstructure:"recent_sessions"`
+}
+
+// Enabled reports whether the feedback endpoint is configured.
+func (c FeedbackConfig) Enabled() bool { return c.NetAddr.Endpoint != "" }
+
+func (c FeedbackConfig) validate() []error {
+	if !c.Enabled() {
+		return nil
+	}
+	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	positive(add, "feedback.rate_limit", c.RateLimit)
+	positive(add, "feedback.recent_sessions", c.RecentSessions)
+	return errs
+}
+
 // Enabled reports whether an LLM endpoint is configured.
 func (c LLMConfig) Enabled() bool { return c.Endpoint != "" }
 
@@ -223,6 +256,7 @@ func (c *Config) Validate() error {
 	}
 
 	errs = append(errs, c.LLM.validate()...)
+	errs = append(errs, c.Feedback.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -103,6 +103,14 @@ func (p *coorlogProcessor) start(ctx context.Context, host component.Host) error
 	p.inner = inner
 	p.release = append(p.release, inner.Shutdown)
 
+	if p.cfg.Feedback.Enabled() {
+		fs := newFeedbackServer(models.cascade, p.cfg.Feedback.RateLimit, p.tel.feedback, p.log)
+		if err := fs.start(ctx, p.cfg.Feedback, host, p.set.TelemetrySettings); err != nil {
+			return err
+		}
+		p.release = append(p.release, fs.shutdown)
+	}
+
 	err = p.tel.register(observables{
 		openSessions:  inner.OpenSessions,
 		embedHits:     models.embedHits,

@@ -29,6 +29,8 @@ func NewFactory() processor.Factory {
 func createDefaultConfig() component.Config {
 	httpCfg := confighttp.NewDefaultClientConfig()
 	httpCfg.Timeout = 30 * time.Second
+	feedbackSrv := confighttp.NewDefaultServerConfig()
+	feedbackSrv.MaxRequestBodySize = 1 << 20
 	return &Config{
 		Mode:      "", // detect with model_path, else learn
 		ModelPath: "",
@@ -64,6 +66,11 @@ func createDefaultConfig() component.Config {
 			TokensPerMinute:  0, // unlimited
 			MaxTokensPerHour: 0, // unlimited
 			TopK:             3,
+		},
+		Feedback: FeedbackConfig{
+			ServerConfig:   feedbackSrv, // no endpoint: off
+			RateLimit:      60,
+			RecentSessions: 10_000,
 		},
 	}
 }

@@ -28,7 +28,10 @@ type modelSet struct {
 	// learnReview is learn mode's screen so far (zero until it trains); nil
 	// in detect mode.
 	learnReview func() model.ReviewStats
-	close       func(context.Context) error
+	// cascade is the cascade in use, for operator feedback; nil while learn
+	// mode collects.
+	cascade func() teacher
+	close   func(context.Context) error
 }
 
 type buildModelsFunc func(ctx context.Context, cfg *Config, judge model.Judge, log *zap.Logger) (modelSet, error)
@@ -118,6 +121,9 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 	// session to the LLM: the cascade re-embeds the bundle's probe lines and
 	// refuses to start when their vectors moved.
 	copts := model.CascadeOptions{Encoder: cache, Judge: judge, RequireEncoderMatch: true}
+	if cfg.Feedback.Enabled() {
+		copts.RecentSessions = cfg.Feedback.RecentSessions
+	}
 
 	// AEM runs in the background until Shutdown; in learn mode it starts when
 	// the trained cascade takes over.
@@ -125,6 +131,9 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 	var aemDone sync.WaitGroup
 	var updater atomic.Pointer[evolve.Updater]
 	startAEM := func(c *model.Cascade) {
+		if cfg.Feedback.Enabled() && cfg.ModelPath != "" {
+			c.EnableFeedback(c.PersistDir(cfg.ModelPath)) // operator edits are saved with AEM off too
+		}
 		if !cfg.AEM.Enabled {
 			return
 		}
@@ -153,6 +162,7 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		}
 		startAEM(c)
 		ms.detector, ms.version = c, c.ModelVersion()
+		ms.cascade = func() teacher { return c }
 		ms.tau = func() (float64, bool) { return c.Snapshot().Coordinator.Tau(), true }
 	default: // learn
 		var l *model.Learner
@@ -187,6 +197,12 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		cleanups = append(cleanups, func() error { l.Close(); return nil })
 		ms.detector, ms.version = l, model.ReasonLearning
 		ms.learnReview = l.Review
+		ms.cascade = func() teacher {
+			if c := l.Cascade(); c != nil {
+				return c
+			}
+			return nil // not a typed nil: the endpoint tests for nil
+		}
 		ms.tau = func() (float64, bool) {
 			if c := l.Cascade(); c != nil {
 				return c.Snapshot().Coordinator.Tau(), true

@@ -25,6 +25,7 @@ type telemetry struct {
 
 	closeReason map[string]metric.AddOption
 	route       map[string]metric.AddOption
+	feedbackRes map[string]metric.AddOption
 	tokPrompt   metric.AddOption
 	tokComplete metric.AddOption
 
@@ -41,6 +42,7 @@ func newTelemetry(tb *metadata.TelemetryBuilder, log *zap.Logger) *telemetry {
 		tb: tb, log: log,
 		closeReason: map[string]metric.AddOption{},
 		route:       map[string]metric.AddOption{},
+		feedbackRes: map[string]metric.AddOption{},
 		tokPrompt:   metric.WithAttributeSet(attribute.NewSet(attribute.String("token_kind", "prompt"))),
 		tokComplete: metric.WithAttributeSet(attribute.NewSet(attribute.String("token_kind", "completion"))),
 	}
@@ -50,7 +52,15 @@ func newTelemetry(tb *metadata.TelemetryBuilder, log *zap.Logger) *telemetry {
 	for _, r := range []model.Route{model.RouteSmallModel, model.RouteLLM, model.RouteCache, model.RouteFallback} {
 		t.route[string(r)] = metric.WithAttributeSet(attribute.NewSet(attribute.String("route", string(r))))
 	}
+	for _, r := range []string{feedbackAccepted, feedbackUndone, feedbackRejected} {
+		t.feedbackRes[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("result", r)))
+	}
 	return t
+}
+
+// feedback counts one operator feedback request by its result.
+func (t *telemetry) feedback(ctx context.Context, result string) {
+	t.tb.ProcessorCoorlogFeedback.Add(ctx, 1, attrOpt(t.feedbackRes, "result", result))
 }
 
 // attrOpt returns the prebuilt option for a known value, building one for an

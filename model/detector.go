@@ -36,6 +36,10 @@ type CascadeOptions struct {
 	// from another encoder, pooling or normaliser send nearly every session
 	// to the LLM.
 	RequireEncoderMatch bool
+	// RecentSessions is how many of the latest sessions the cascade keeps
+	// (capped text) so that an operator can label one by its id (Teach);
+	// 0 keeps none.
+	RecentSessions int
 	// TrustFragileVotes keeps a session the coordinator passes on the small
 	// model even when its kNN verdict is fragile (smallmodel.Memory.Fragile:
 	// relabelling one voting neighbour would flip it). By default such a
@@ -103,6 +107,11 @@ type Cascade struct {
 	aemMu sync.Mutex
 	aem   atomic.Pointer[evolve.Updater]
 
+	recent  *recentSessions // for operator feedback by session id; nil when off
+	fbMu    sync.Mutex      // one operator edit at a time
+	editor  *evolve.Updater // applies operator edits when AEM is off
+	persist func(context.Context, *evolve.Snapshot) error
+
 	st counters
 }
 
@@ -129,14 +138,15 @@ func NewCascade(b *bundle.Bundle, opts CascadeOptions) (*Cascade, error) {
 	if opts.Key == nil {
 		opts.Key = normalize.TemplateKey
 	}
-	c := &Cascade{enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, gate: !opts.TrustFragileVotes, manifest: b.Manifest, pooling: b.Manifest.Encoder.SessionPoolingOf(), encErr: encErr}
+	c := &Cascade{enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, gate: !opts.TrustFragileVotes, manifest: b.Manifest, pooling: b.Manifest.Encoder.SessionPoolingOf(), encErr: encErr,
+		recent: newRecentSessions(opts.RecentSessions, b.Memory.Config())}
 	c.snap.Store(snapshotOf(b))
 	return c, nil
 }
 
 func snapshotOf(b *bundle.Bundle) *evolve.Snapshot {
 	return &evolve.Snapshot{Coordinator: b.Coordinator, Small: b.Small, Memory: b.Memory,
-		Base: evolve.BaseVersion(b.Manifest.ModelVersion), Updates: b.Manifest.Updates}
+		Base: evolve.BaseVersion(b.Manifest.ModelVersion), Updates: b.Manifest.Updates, Feedback: b.Feedback}
 }
 
 // Detect judges one session through the full cascade.
@@ -240,6 +250,8 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	default:
 		c.judgeSession(ctx, s, snap, sv, hits, &v)
 	}
+	c.suppress(snap, s, &v)
+	c.recent.add(s, sv, c.key)
 	c.st.route(v.Route)
 	if v.Evolved {
 		c.st.evolved.Add(1)
@@ -250,7 +262,8 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	return v, nil
 }
 
-// known reports whether a retrieved memory session that the LLM judged, with
+// known reports whether a retrieved memory session that the LLM (or an
+// operator) judged, with
 // the label the vote gave (anomaly), lies within tau of the session vector sv
 // (see coordinator.Model.Distance). A near session whose label the vote
 // contradicts does not make the verdict known: the small model disagrees
@@ -259,7 +272,7 @@ func (c *Cascade) known(snap *evolve.Snapshot, sv []float32, hits []smallmodel.H
 	tau := snap.Coordinator.Tau()
 	for _, h := range hits {
 		it := snap.Memory.Item(h.Index)
-		if it.Judged && (it.Label == 1) == anomaly && snap.Coordinator.Distance(sv, it.Vec) < tau {
+		if (it.Judged || it.Operator) && (it.Label == 1) == anomaly && snap.Coordinator.Distance(sv, it.Vec) < tau {
 			return true
 		}
 	}
@@ -394,7 +407,7 @@ func (c *Cascade) bundleOf(s *evolve.Snapshot) *bundle.Bundle {
 	m := c.manifest
 	m.ModelVersion = s.Base
 	m.Updates = s.Updates
-	return &bundle.Bundle{Manifest: m, Coordinator: s.Coordinator, Small: s.Small, Memory: s.Memory}
+	return &bundle.Bundle{Manifest: m, Coordinator: s.Coordinator, Small: s.Small, Memory: s.Memory, Feedback: s.Feedback}
 }
 
 // EncoderCheck is the result of CheckEncoder when the cascade was built: nil,

@@ -9,6 +9,7 @@
 //	coorlog train     JSONL -> model bundle
 //	coorlog eval      bundle + JSONL -> precision, recall, F1, routes, cost
 //	coorlog bench     every method side by side, intra- and inter-version
+//	coorlog feedback  operator labels in a bundle: add, list, undo
 package main
 
 import (
@@ -40,6 +41,7 @@ func commands() map[string]command {
 		"train":    {"train a detector bundle from labelled sessions", runTrain},
 		"eval":     {"evaluate a bundle on labelled sessions", runEval},
 		"bench":    {"benchmark CoorLog and baselines side by side", runBench},
+		"feedback": {"label a session's content normal or anomalous, or suppress it, in a bundle; list or undo feedback", runFeedback},
 	}
 }
 

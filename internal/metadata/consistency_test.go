@@ -50,6 +50,7 @@ func TestTelemetryMatchesMetadataYAML(t *testing.T) {
 	// Touch every instrument once so that each is collected.
 	tb.ProcessorCoorlogAnomalies.Add(ctx, 1)
 	tb.ProcessorCoorlogEvolved.Add(ctx, 1)
+	tb.ProcessorCoorlogFeedback.Add(ctx, 1)
 	tb.ProcessorCoorlogLlmCalls.Add(ctx, 1)
 	tb.ProcessorCoorlogLlmErrors.Add(ctx, 1)
 	tb.ProcessorCoorlogLlmLatency.Record(ctx, 0.1)

@@ -34,6 +34,7 @@ type TelemetryBuilder struct {
 	ProcessorCoorlogAnomalies        metric.Int64Counter
 	ProcessorCoorlogCacheHits        metric.Int64ObservableCounter
 	ProcessorCoorlogEvolved          metric.Int64Counter
+	ProcessorCoorlogFeedback         metric.Int64Counter
 	ProcessorCoorlogLearnSessions    metric.Int64ObservableCounter
 	ProcessorCoorlogLlmCalls         metric.Int64Counter
 	ProcessorCoorlogLlmErrors        metric.Int64Counter
@@ -189,6 +190,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_coorlog_evolved",
 		metric.WithDescription("Number of scored sessions the coordinator marked evolved (out of the trained version's distribution; the LLM stage's input). [Development]"),
 		metric.WithUnit("{session}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCoorlogFeedback, err = builder.meter.Int64Counter(
+		"otelcol_processor_coorlog_feedback",
+		metric.WithDescription("Number of operator feedback requests, by result: accepted (a label or suppression applied), undone (one withdrawn), rejected (malformed, unknown session or feedback id, over the rate limit, or not applicable yet). [Development]"),
+		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorCoorlogLearnSessions, err = builder.meter.Int64ObservableCounter(

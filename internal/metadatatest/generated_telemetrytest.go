@@ -66,6 +66,11 @@ func AssertEqualProcessorCoorlogEvolved(t *testing.T, tt *componenttest.Telemetr
 		"Number of scored sessions the coordinator marked evolved (out of the trained version's distribution; the LLM stage's input). [Development]", "{session}", dps, opts...)
 }
 
+func AssertEqualProcessorCoorlogFeedback(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	assertSum(t, tt, "otelcol_processor_coorlog_feedback",
+		"Number of operator feedback requests, by result: accepted (a label or suppression applied), undone (one withdrawn), rejected (malformed, unknown session or feedback id, over the rate limit, or not applicable yet). [Development]", "{request}", dps, opts...)
+}
+
 func AssertEqualProcessorCoorlogLlmCalls(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	assertSum(t, tt, "otelcol_processor_coorlog_llm_calls",
 		"Number of requests made to the LLM endpoint. [Development]", "{call}", dps, opts...)

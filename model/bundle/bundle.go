@@ -7,7 +7,8 @@
 //	version    uint32   FormatVersion
 //	manifest   uint64 length + JSON (Manifest)
 //	sections   uint32 count, then per section: uint64 name length + name,
-//	           uint64 length + payload ("coordinator", "small_model", "memory")
+//	           uint64 length + payload ("coordinator", "small_model", "memory",
+//	           and "feedback" when operators gave any: JSON, see Feedback)
 //	checksum   32 bytes SHA-256 of everything above
 //
 // Save writes a temporary file in the target directory, fsyncs it and renames
@@ -123,6 +124,8 @@ type Bundle struct {
 	Coordinator *coordinator.Model
 	Small       *smallmodel.Model
 	Memory      *smallmodel.Memory
+	// Feedback is the operators' labels, undone ones included, oldest first.
+	Feedback []Feedback
 }
 
 // Path is the bundle file inside dir.
@@ -159,6 +162,13 @@ func (b *Bundle) Encode() ([]byte, error) {
 			return nil, fmt.Errorf("bundle: encode %s: %w", s.name, err)
 		}
 		sections = append(sections, section{s.name, p})
+	}
+	if len(b.Feedback) > 0 {
+		p, err := json.Marshal(b.Feedback)
+		if err != nil {
+			return nil, fmt.Errorf("bundle: encode feedback: %w", err)
+		}
+		sections = append(sections, section{"feedback", p})
 	}
 	var w wire.Writer
 	for _, c := range []byte(Magic) {
@@ -241,6 +251,11 @@ func Decode(p []byte) (*Bundle, error) {
 	}
 	if b.Memory, err = smallmodel.UnmarshalMemory(secs["memory"], b.Small); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	if p, ok := secs["feedback"]; ok {
+		if b.Feedback, err = decodeFeedback(p); err != nil {
+			return nil, fmt.Errorf("bundle: %w", err)
+		}
 	}
 	if c, s := b.Coordinator.Dim(), b.Small.Dim(); c != s {
 		return nil, fmt.Errorf("bundle: coordinator takes width %d, small model %d", c, s)

@@ -32,6 +32,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coorlog/coorlogprocessor/model/bundle"
 	"github.com/coorlog/coorlogprocessor/model/coordinator"
 	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 	"github.com/coorlog/coorlogprocessor/model/smallmodel"
@@ -44,6 +45,19 @@ type Snapshot struct {
 	Memory      *smallmodel.Memory
 	Base        string // model version of the trained bundle
 	Updates     int    // AEM updates applied on top of Base
+	// Feedback is the operators' labels (undone ones included), oldest
+	// first; shared, never modified (an edit publishes a new slice).
+	Feedback []bundle.Feedback
+}
+
+// Suppressed returns the standing suppression of content key, if any.
+func (s *Snapshot) Suppressed(key string) (bundle.Feedback, bool) {
+	for i := len(s.Feedback) - 1; i >= 0; i-- {
+		if f := s.Feedback[i]; f.Key == key && f.Active() && f.Action == bundle.FeedbackSuppress {
+			return f, true
+		}
+	}
+	return bundle.Feedback{}, false
 }
 
 // Version is the model version reported in verdicts: Base, then "+aemN"
@@ -77,6 +91,7 @@ type Finding struct {
 	Key       string    // content key, for memory dedup
 	Label     int       // 0 normal, 1 anomalous, as judged
 	Relations []Relation
+	Operator  bool // an operator's label (see Edit), not the LLM's
 }
 
 // Config sets the cadence and the size of updates. Zero fields take the
@@ -274,6 +289,60 @@ func (u *Updater) Stats() Stats {
 	return s
 }
 
+// Edit is an operator's change to the model set (see Updater.Edit).
+type Edit struct {
+	// Learn are operator labels (Operator set): learnt as an AEM update.
+	Learn []Finding
+	// Forget are content keys whose operator items leave the memory (an
+	// undone label). The fine-tuning an edit did stays: it only moved the
+	// content below tau, which its other labels then decide.
+	Forget []string
+	// Feedback is the snapshot's feedback log after the edit.
+	Feedback []bundle.Feedback
+}
+
+// Edit applies an operator's change now, ahead of queued findings, as one
+// snapshot swap, persisted. Unlike findings, its errors are returned (an
+// operator waits for the answer) and the snapshot stays as it was.
+func (u *Updater) Edit(ctx context.Context, e Edit) error {
+	u.applyMu.Lock()
+	defer u.applyMu.Unlock()
+	for _, f := range e.Learn {
+		if !f.Operator || (f.Label != 0 && f.Label != 1) {
+			return fmt.Errorf("aem: edit: finding %s is not an operator label", f.ID)
+		}
+	}
+	cur := u.store.Load()
+	if cur == nil {
+		return errors.New("aem: no snapshot to edit")
+	}
+	next := *cur
+	for _, k := range e.Forget {
+		next.Memory = next.Memory.WithoutOperator(k)
+	}
+	if len(e.Learn) > 0 {
+		n, err := u.update(ctx, &next, e.Learn)
+		if err != nil {
+			return err
+		}
+		next = *n
+	}
+	next.Feedback = e.Feedback
+	if !u.store.CompareAndSwap(cur, &next) {
+		return errors.New("aem: edit: snapshot replaced concurrently; nothing changed, try again")
+	}
+	u.mu.Lock()
+	u.stats.Updates++
+	u.stats.LastUpdate = time.Now()
+	u.mu.Unlock()
+	if u.persist != nil {
+		if err := u.persist(ctx, &next); err != nil {
+			return fmt.Errorf("aem: edit applied but not saved: %w", err)
+		}
+	}
+	return nil
+}
+
 // coordinatorRounds bounds the coordinator fine-tuning rounds per update.
 const coordinatorRounds = 3
 
@@ -407,13 +476,13 @@ func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*
 	// 3. Memory: the judged sessions with their labels.
 	items := make([]smallmodel.Item, len(fresh))
 	for i, f := range fresh {
-		items[i] = smallmodel.Item{ID: f.ID, Label: f.Label, Lines: f.Lines, Key: f.Key, Vec: f.Vec, Judged: true}
+		items[i] = smallmodel.Item{ID: f.ID, Label: f.Label, Lines: f.Lines, Key: f.Key, Vec: f.Vec, Judged: !f.Operator, Operator: f.Operator}
 	}
 	mem, err := mem.With(small, items)
 	if err != nil {
 		return nil, fmt.Errorf("aem: memory: %w", err)
 	}
-	return &Snapshot{Coordinator: coord, Small: small, Memory: mem, Base: cur.Base, Updates: cur.Updates + 1}, nil
+	return &Snapshot{Coordinator: coord, Small: small, Memory: mem, Base: cur.Base, Updates: cur.Updates + 1, Feedback: cur.Feedback}, nil
 }
 
 // replayIndices picks k memory items to replay: half the most recently seen

@@ -86,14 +86,22 @@ type Item struct {
 	Seen  uint64   `json:"seen"`  // memory clock when last added; eviction order
 	// Judged marks an item the LLM stage labelled (added by AEM), as opposed
 	// to one from labelled training data.
-	Judged bool      `json:"judged,omitempty"`
-	Vec    []float32 `json:"-"` // session vector, kept to re-project after fine-tuning
+	Judged bool `json:"judged,omitempty"`
+	// Operator marks an operator's label (bundle.Feedback): it outranks
+	// every other label the memory holds for the same vector (see Score),
+	// and it is kept apart from them, so that undoing it (Without) leaves
+	// them as they were.
+	Operator bool      `json:"operator,omitempty"`
+	Vec      []float32 `json:"-"` // session vector, kept to re-project after fine-tuning
 }
 
 type itemKey struct {
-	key   string
-	label int
+	key      string
+	label    int
+	operator bool
 }
+
+func keyOf(it *Item) itemKey { return itemKey{it.Key, it.Label, it.Operator} }
 
 // Memory is an immutable kNN memory: operations that change it return a new
 // one, so a snapshot can be shared by concurrent readers and swapped.
@@ -143,7 +151,7 @@ func (m *Memory) With(small *Model, items []Item) (*Memory, error) {
 			return nil, fmt.Errorf("memory: item %d (%s) has a non-finite vector", i, it.ID)
 		}
 		n.clock++
-		k := itemKey{it.Key, it.Label}
+		k := keyOf(&it)
 		count := max(it.Count, 1)
 		if j, ok := n.index[k]; ok {
 			n.items[j].Count += count
@@ -160,6 +168,22 @@ func (m *Memory) With(small *Model, items []Item) (*Memory, error) {
 	n.evict()
 	n.pool = newPool(len(n.items))
 	return n, nil
+}
+
+// WithoutOperator returns the memory without the operator items of content
+// key (an undone label); the other items are kept as they are.
+func (m *Memory) WithoutOperator(key string) *Memory {
+	n := &Memory{cfg: m.cfg, dim: m.dim, pdim: m.pdim, clock: m.clock, index: make(map[itemKey]int, len(m.index))}
+	for i, it := range m.items {
+		if it.Operator && it.Key == key {
+			continue
+		}
+		n.index[keyOf(&it)] = len(n.items)
+		n.items = append(n.items, it)
+		n.proj = append(n.proj, m.proj[i*m.pdim:(i+1)*m.pdim]...)
+	}
+	n.pool = newPool(len(n.items))
+	return n
 }
 
 // Reproject returns the memory with every projection recomputed by small
@@ -209,11 +233,18 @@ func (m *Memory) evict() {
 		if drop[i] {
 			continue
 		}
-		m.index[itemKey{it.Key, it.Label}] = len(items)
+		m.index[keyOf(&it)] = len(items)
 		items = append(items, it)
 		proj = append(proj, m.proj[i*m.pdim:(i+1)*m.pdim]...)
 	}
 	m.items, m.proj = items, proj
+}
+
+// Cap is lines as an item keeps them: the first MaxLines, each cut to
+// MaxLineBytes (on a rune boundary, ending in "…").
+func (c MemoryConfig) Cap(lines []string) []string {
+	c = c.WithDefaults()
+	return capLines(lines, c.MaxLines, c.MaxLineBytes)
 }
 
 func capLines(lines []string, maxLines, maxBytes int) []string {
@@ -315,13 +346,15 @@ const sameProjection = 1 - 1e-3
 // its retrieved hits: when a hit holds the same vector as v (cosine >=
 // SameVectorCosine), the memory knows this very content and the score is the
 // anomalous share among the same-vector hits, weighted by how many sessions
-// each item merged (exact is true); otherwise it is Vote(hits). A vote among
+// each item merged (exact is true), or the label of an operator item among
+// them, which outranks the rest; otherwise it is Vote(hits). A vote among
 // other contents must not overrule a label the memory holds for this one
 // (measured: after an AEM update a normal content seen in training had four
 // anomalous contents at similarity 0.95 next to its own item at 1.0, and the
 // vote called its sessions anomalous).
 func (m *Memory) Score(v []float32, hits []Hit) (score float64, exact bool) {
 	var n, a float64
+	operator := -1
 	for _, h := range hits {
 		// The same vector projects to (nearly) the same point: only such
 		// hits are worth the float64 comparison of the raw vectors.
@@ -333,7 +366,13 @@ func (m *Memory) Score(v []float32, hits []Hit) (score float64, exact bool) {
 			c := float64(max(it.Count, 1))
 			n += c
 			a += c * float64(it.Label)
+			if it.Operator && operator < 0 {
+				operator = it.Label // hits are most similar first
+			}
 		}
+	}
+	if operator >= 0 {
+		return float64(operator), true
 	}
 	if n > 0 {
 		return a / n, true
@@ -486,7 +525,7 @@ func UnmarshalMemory(p []byte, small *Model) (*Memory, error) {
 		if it.Count < 1 {
 			return nil, fmt.Errorf("memory: item %d has count %d", i, it.Count)
 		}
-		k := itemKey{it.Key, it.Label}
+		k := keyOf(it)
 		if _, dup := m.index[k]; dup {
 			return nil, errors.New("memory: duplicate item key")
 		}
