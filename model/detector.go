@@ -169,6 +169,11 @@ const (
 	ReasonTimeout  = "LLM stage timed out: evolved session judged by the small model"
 )
 
+// ReasonOperatorPrefix starts the reason of a session whose content an
+// operator labelled: "operator label: same content as ID" (the labelled
+// session's id, or the feedback id when the label came with the lines).
+const ReasonOperatorPrefix = "operator label: same content as"
+
 // ReasonPendingPrefix starts the reason of a session answered from a pending
 // AEM finding (route cache): "same session vector as ID, judged by the LLM
 // (AEM update pending)".
@@ -230,6 +235,12 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	if v.Evolved && c.known(snap, sv, hits, v.Anomaly) {
 		v.Evolved = false
 		c.st.known.Add(1)
+	}
+	// An operator's label of this very content decides, whatever the
+	// coordinator and the vote say; the LLM is not asked.
+	if op, ok := mem.OperatorLabel(sv); ok {
+		v.Score, v.Anomaly, v.Evolved, exact = float64(op.Label), op.Label == 1, false, true
+		v.Reason = ReasonOperatorPrefix + " " + op.ID
 	}
 	c.st.smallNs.Add(int64(time.Since(t2)))
 

@@ -35,7 +35,7 @@ func TestTraitsContent(t *testing.T) {
 	a := traitsOf([]string{"open conn 1 from 10.0.0.1", "read 12 bytes", "read 40 bytes", "close conn 1"})
 	b := traitsOf([]string{"read 7 bytes", "open conn 9 from 10.0.0.2", "close conn 9"})
 	c := traitsOf([]string{"open conn 9 from 10.0.0.2", "close conn 9"})
-	if a.content != b.content || a.content == c.content || len(a.templates) != 3 || a.lines != 4 {
+	if a.content != b.content || a.content == c.content || len(a.shapes) != 3 || a.lines != 4 {
 		t.Fatalf("a %+v\nb %+v\nc %+v", a, b, c)
 	}
 }

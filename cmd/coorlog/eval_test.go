@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
+	"github.com/coorlog/coorlogprocessor/model/bundle"
 )
 
 // parityEncoder is the encoder package's tiny random BERT checkpoint: a real
@@ -144,5 +145,51 @@ func TestTrainEvalSmoke(t *testing.T) {
 	// A model directory that is not one is a clear error.
 	if _, _, err := runCLI(t, "eval", "--model", dir, "--test", test); err == nil || !strings.Contains(err.Error(), "loading model") {
 		t.Errorf("missing bundle: %v", err)
+	}
+}
+
+// coorlog feedback on a model directory: a label is saved into the bundle,
+// listed, undone; an unknown session or feedback id is an error that leaves
+// the bundle as it was.
+func TestFeedbackCommand(t *testing.T) {
+	if _, err := os.Stat(filepath.Join(parityEncoder, "config.json")); err != nil {
+		t.Skipf("parity checkpoint absent: %v", err)
+	}
+	dir := t.TempDir()
+	train, valid, test := tinyHDFS(t, dir)
+	modelDir := filepath.Join(dir, "model")
+	if _, _, err := runCLI(t, "train", "--train", train, "--valid", valid, "--out", modelDir, "--encoder", parityEncoder); err != nil {
+		t.Fatalf("train: %v", err)
+	}
+	sessions, err := dataset.ReadFile(test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sessions[0].ID
+	out, _, err := runCLI(t, "feedback", "--model", modelDir, "--encoder", parityEncoder, "--label", "anomalous",
+		"--sessions", test, "--session", id, "--why", "seen in the incident", "--who", "ops")
+	if err != nil || !strings.Contains(out, "fb-1 applied: anomalous") {
+		t.Fatalf("feedback: %v\n%s", err, out)
+	}
+	b, err := bundle.Load(modelDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Feedback) != 1 || b.Feedback[0].SessionID != id || b.Feedback[0].Who != "ops" || b.Memory.Len() == 0 {
+		t.Fatalf("bundle feedback %+v", b.Feedback)
+	}
+	if _, _, err := runCLI(t, "feedback", "--model", modelDir, "--encoder", parityEncoder, "--label", "normal",
+		"--sessions", test, "--session", "blk_404"); err == nil || !strings.Contains(err.Error(), `session "blk_404" is not in`) {
+		t.Fatalf("unknown session: %v", err)
+	}
+	if _, _, err := runCLI(t, "feedback", "--model", modelDir, "--encoder", parityEncoder, "--undo", "fb-9"); err == nil || !strings.Contains(err.Error(), "unknown or already undone") {
+		t.Fatalf("unknown feedback id: %v", err)
+	}
+	if out, _, err = runCLI(t, "feedback", "--model", modelDir, "--encoder", parityEncoder, "--undo", "fb-1", "--who", "lead"); err != nil || !strings.Contains(out, "fb-1 undone") {
+		t.Fatalf("undo: %v\n%s", err, out)
+	}
+	out, _, err = runCLI(t, "feedback", "--model", modelDir, "--list")
+	if err != nil || !strings.Contains(out, "fb-1") || !strings.Contains(out, "undone") || !strings.Contains(out, "by lead") || !strings.Contains(out, "seen in the incident") {
+		t.Fatalf("list: %v\n%s", err, out)
 	}
 }

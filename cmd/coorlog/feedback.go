@@ -44,6 +44,19 @@ func runFeedback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if modes != 1 {
 		return fmt.Errorf("%w: give exactly one of --list, --undo ID and --label", errUsage)
 	}
+	if *label != "" {
+		if !bundle.ValidFeedbackAction(*label) {
+			return fmt.Errorf("%w: --label must be %s, %s or %s, not %q", errUsage, bundle.FeedbackNormal, bundle.FeedbackAnomalous, bundle.FeedbackSuppress, *label)
+		}
+		switch {
+		case (*linesF == "") == (*sessionsF == ""):
+			return fmt.Errorf("%w: with --label give --lines FILE or --sessions FILE --session ID", errUsage)
+		case *sessionsF != "" && *session == "":
+			return fmt.Errorf("%w: --sessions needs --session ID", errUsage)
+		case *linesF != "" && *session != "":
+			return fmt.Errorf("%w: --session goes with --sessions, not --lines", errUsage)
+		}
+	}
 	b, err := bundle.Load(bundle.Path(*modelDir))
 	if err != nil {
 		return fmt.Errorf("loading model: %w", err)
@@ -54,9 +67,6 @@ func runFeedback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 
 	var req model.FeedbackRequest
 	if *label != "" {
-		if !bundle.ValidFeedbackAction(*label) {
-			return fmt.Errorf("%w: --label must be %s, %s or %s, not %q", errUsage, bundle.FeedbackNormal, bundle.FeedbackAnomalous, bundle.FeedbackSuppress, *label)
-		}
 		lines, sid, err := feedbackLines(*linesF, *sessionsF, *session)
 		if err != nil {
 			return err
@@ -98,16 +108,8 @@ func runFeedback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 // feedbackLines reads the session to label: from a lines file, or by id from
-// a JSONL session file.
+// a JSONL session file (the flags are checked already).
 func feedbackLines(linesF, sessionsF, id string) ([]string, string, error) {
-	switch {
-	case (linesF == "") == (sessionsF == ""):
-		return nil, "", fmt.Errorf("%w: with --label give --lines FILE or --sessions FILE --session ID", errUsage)
-	case sessionsF != "" && id == "":
-		return nil, "", fmt.Errorf("%w: --sessions needs --session ID", errUsage)
-	case linesF != "" && id != "":
-		return nil, "", fmt.Errorf("%w: --session goes with --sessions, not --lines", errUsage)
-	}
 	if sessionsF != "" {
 		ss, err := dataset.ReadFile(sessionsF)
 		if err != nil {

@@ -333,4 +333,6 @@ func TestCollectorEndToEnd(t *testing.T) {
 		ev := k[demolog.KindEvolved]
 		assert.GreaterOrEqual(t, float64(ev.correct)/float64(ev.n), 0.85, "evolved sessions judged right")
 	})
+
+	t.Run("operator_feedback", func(t *testing.T) { feedbackEndToEnd(t, bin, dir, f) })
 }

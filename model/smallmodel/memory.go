@@ -112,8 +112,35 @@ type Memory struct {
 	items []Item    // never mutated after construction
 	proj  []float32 // [len(items), pdim] unit projections, row-major
 	index map[itemKey]int
+	ops   []int // indices of operator items, newest last (see OperatorLabel)
 	clock uint64
 	pool  *sync.Pool // *[]float32 similarity buffers
+}
+
+// indexOperators lists the operator items; called whenever items change.
+func (m *Memory) indexOperators() {
+	m.ops = m.ops[:0:0]
+	for i := range m.items {
+		if m.items[i].Operator {
+			m.ops = append(m.ops, i)
+		}
+	}
+	slices.SortStableFunc(m.ops, func(a, b int) int { return cmp.Compare(m.items[a].Seen, m.items[b].Seen) })
+}
+
+// OperatorLabel returns the most recently added operator item that holds the
+// same vector as v (cosine >= SameVectorCosine). It checks every operator
+// item, not only retrieved neighbours: many items can share one vector (a
+// content reordered, or repeated lines under distinct pooling), and a search
+// breaks ties among them in favour of older items. Operator items are few
+// (one per labelled content), so this is cheap.
+func (m *Memory) OperatorLabel(v []float32) (Item, bool) {
+	for i := len(m.ops) - 1; i >= 0; i-- {
+		if it := m.items[m.ops[i]]; vec.Cosine(v, it.Vec) >= SameVectorCosine {
+			return it, true
+		}
+	}
+	return Item{}, false
 }
 
 // NewMemory builds a memory from items under the projection of small:
@@ -166,6 +193,7 @@ func (m *Memory) With(small *Model, items []Item) (*Memory, error) {
 		n.proj = append(n.proj, small.Project(it.Vec)...)
 	}
 	n.evict()
+	n.indexOperators()
 	n.pool = newPool(len(n.items))
 	return n, nil
 }
@@ -182,6 +210,7 @@ func (m *Memory) WithoutOperator(key string) *Memory {
 		n.items = append(n.items, it)
 		n.proj = append(n.proj, m.proj[i*m.pdim:(i+1)*m.pdim]...)
 	}
+	n.indexOperators()
 	n.pool = newPool(len(n.items))
 	return n
 }
@@ -192,7 +221,7 @@ func (m *Memory) Reproject(small *Model) (*Memory, error) {
 	if small.Dim() != m.dim {
 		return nil, fmt.Errorf("memory: model takes width %d, memory holds %d", small.Dim(), m.dim)
 	}
-	n := &Memory{cfg: m.cfg, dim: m.dim, pdim: small.ProjDim(), clock: m.clock, items: m.items, index: m.index}
+	n := &Memory{cfg: m.cfg, dim: m.dim, pdim: small.ProjDim(), clock: m.clock, items: m.items, index: m.index, ops: m.ops}
 	n.proj = make([]float32, 0, len(m.items)*n.pdim)
 	for _, it := range m.items {
 		n.proj = append(n.proj, small.Project(it.Vec)...)
@@ -532,6 +561,7 @@ func UnmarshalMemory(p []byte, small *Model) (*Memory, error) {
 		m.index[k] = i
 		it.Vec = vecs[i*m.dim : (i+1)*m.dim : (i+1)*m.dim]
 	}
+	m.indexOperators()
 	m.pool = newPool(n)
 	return m, nil
 }

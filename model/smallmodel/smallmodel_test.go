@@ -471,3 +471,49 @@ func TestFragile(t *testing.T) {
 		}
 	}
 }
+
+// An operator item is found for its vector however many items share it (a
+// search breaks ties for older items), survives the codec, and leaves with
+// WithoutOperator, which keeps every other item.
+func TestOperatorItems(t *testing.T) {
+	s := newSynth(3, 16)
+	m, _ := Train(context.Background(), s.samples(50, 50), Config{Epochs: 1}, nil)
+	v := s.session(false)
+	var its []Item
+	for i := range 8 {
+		its = append(its, Item{ID: fmt.Sprint("same-", i), Key: fmt.Sprint("k", i), Vec: v})
+	}
+	mem, err := NewMemory(MemoryConfig{K: 3}, m, its)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mem.OperatorLabel(v); ok {
+		t.Fatal("no operator item yet")
+	}
+	mem, err = mem.With(m, []Item{{ID: "fb-1", Key: "k0", Label: 1, Vec: v, Operator: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mem.Len() != 9 {
+		t.Fatalf("an operator item is kept apart from the items of its key: %d items", mem.Len())
+	}
+	it, ok := mem.OperatorLabel(v)
+	if !ok || it.ID != "fb-1" || it.Label != 1 {
+		t.Fatalf("operator item not found among 9 items of one vector: %+v %v", it, ok)
+	}
+	p, err := mem.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := UnmarshalMemory(p, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it, ok := back.OperatorLabel(v); !ok || it.ID != "fb-1" {
+		t.Fatalf("after the codec: %+v %v", it, ok)
+	}
+	without := back.WithoutOperator("k0")
+	if _, ok := without.OperatorLabel(v); ok || without.Len() != 8 {
+		t.Fatalf("WithoutOperator: %d items, operator still found %v", without.Len(), ok)
+	}
+}
