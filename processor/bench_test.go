@@ -12,15 +12,15 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // instantDetector answers at once with a fixed verdict: the benchmark
 // measures the streaming side alone.
 type instantDetector struct{}
 
-func (instantDetector) Detect(context.Context, model.Session) (model.Verdict, error) {
-	return model.Verdict{Score: 0.1, Route: model.RouteSmallModel, RecError: 0.01, ModelVersion: "bench"}, nil
+func (instantDetector) Detect(context.Context, core.Session) (core.Verdict, error) {
+	return core.Verdict{Score: 0.1, Route: core.RouteSmallModel, RecError: 0.01, ModelVersion: "bench"}, nil
 }
 
 // hdfsBatch builds n HDFS-like records (about 110-byte bodies, a block id
@@ -125,7 +125,7 @@ type routeCounter struct {
 
 func (r *routeCounter) Verdict(_ context.Context, route string, _, _ bool) {
 	r.sessions.Add(1)
-	if route == string(model.RouteFallback) {
+	if route == string(core.RouteFallback) {
 		r.fallback.Add(1)
 	}
 }

@@ -1,6 +1,6 @@
 // Package processor is the streaming side of CoorLog inside an OpenTelemetry
 // Collector: it groups log records into sessions, has each closed session
-// judged by a model.Detector, annotates every record of the session with the
+// judged by a core.Detector (model/core), annotates every record of the session with the
 // verdict and forwards the records. It holds no model code; the collector
 // component (package coorlogprocessor) wraps it.
 //

@@ -15,7 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // fakeDetector judges by content so that tests can predict every verdict:
@@ -23,7 +23,7 @@ import (
 // contains "EVOLVED"; RecError is the number of lines.
 type fakeDetector struct {
 	mu       sync.Mutex
-	sessions []model.Session
+	sessions []core.Session
 
 	block     chan struct{} // when set, Detect waits for it to close (or ctx, unless ignoreCtx)
 	ignoreCtx bool
@@ -32,20 +32,20 @@ type fakeDetector struct {
 	calls     atomic.Int64
 }
 
-func verdictFor(s model.Session) model.Verdict {
-	v := model.Verdict{Score: 0.1, Route: model.RouteSmallModel, RecError: float64(len(s.Lines)), ModelVersion: "fake-1"}
+func verdictFor(s core.Session) core.Verdict {
+	v := core.Verdict{Score: 0.1, Route: core.RouteSmallModel, RecError: float64(len(s.Lines)), ModelVersion: "fake-1"}
 	for _, l := range s.Lines {
 		if strings.Contains(l, "ERROR") {
 			v.Anomaly, v.Score = true, 0.9
 		}
 		if strings.Contains(l, "EVOLVED") {
-			v.Evolved, v.Route, v.Reason = true, model.RouteLLM, "new template judged by the LLM"
+			v.Evolved, v.Route, v.Reason = true, core.RouteLLM, "new template judged by the LLM"
 		}
 	}
 	return v
 }
 
-func (f *fakeDetector) Detect(ctx context.Context, s model.Session) (model.Verdict, error) {
+func (f *fakeDetector) Detect(ctx context.Context, s core.Session) (core.Verdict, error) {
 	f.calls.Add(1)
 	if f.block != nil {
 		if f.ignoreCtx {
@@ -54,7 +54,7 @@ func (f *fakeDetector) Detect(ctx context.Context, s model.Session) (model.Verdi
 			select {
 			case <-f.block:
 			case <-ctx.Done():
-				return model.Verdict{}, ctx.Err()
+				return core.Verdict{}, ctx.Err()
 			}
 		}
 	}
@@ -62,7 +62,7 @@ func (f *fakeDetector) Detect(ctx context.Context, s model.Session) (model.Verdi
 		panic(f.panicMsg)
 	}
 	if f.err != nil {
-		return model.Verdict{}, f.err
+		return core.Verdict{}, f.err
 	}
 	f.mu.Lock()
 	f.sessions = append(f.sessions, s)
@@ -70,10 +70,10 @@ func (f *fakeDetector) Detect(ctx context.Context, s model.Session) (model.Verdi
 	return verdictFor(s), nil
 }
 
-func (f *fakeDetector) seen() []model.Session {
+func (f *fakeDetector) seen() []core.Session {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]model.Session(nil), f.sessions...)
+	return append([]core.Session(nil), f.sessions...)
 }
 
 // fastDetector adds the fast path: same verdict, route cache.
@@ -82,10 +82,10 @@ type fastDetector struct {
 	fastCalls atomic.Int64
 }
 
-func (f *fastDetector) DetectFast(_ context.Context, s model.Session) (model.Verdict, error) {
+func (f *fastDetector) DetectFast(_ context.Context, s core.Session) (core.Verdict, error) {
 	f.fastCalls.Add(1)
 	v := verdictFor(s)
-	v.Route, v.Reason = model.RouteCache, "fast path"
+	v.Route, v.Reason = core.RouteCache, "fast path"
 	return v, nil
 }
 
@@ -201,7 +201,7 @@ func flatten(lds []plog.Logs) []out {
 	return o
 }
 
-func newStarted(t testing.TB, cfg Config, det model.Detector, next consumer.Logs, obs Observer) *Processor {
+func newStarted(t testing.TB, cfg Config, det core.Detector, next consumer.Logs, obs Observer) *Processor {
 	t.Helper()
 	p, err := New(cfg, det, next, zap.NewNop(), obs)
 	if err != nil {

@@ -12,14 +12,14 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // FastDetector is optional: a detector that also implements it is asked for
 // a cheap verdict (no LLM, no waiting) when the scoring queue is full, so
 // that ConsumeLogs neither blocks on the detector nor drops anything.
 type FastDetector interface {
-	DetectFast(ctx context.Context, s model.Session) (model.Verdict, error)
+	DetectFast(ctx context.Context, s core.Session) (core.Verdict, error)
 }
 
 // inactivityGrace: an idle session waits for room in the scoring queue until
@@ -39,14 +39,14 @@ const shutdownGrace = 5 * time.Second
 const maxEmitRecords = 8192
 
 // Processor groups log records into sessions, has each closed session judged
-// by a model.Detector on a worker pool, annotates every record with the
+// by a core.Detector on a worker pool, annotates every record with the
 // verdict and forwards the records, batched, to the next consumer.
 //
 //	ConsumeLogs ─▶ sessions (keyed, LRU, caps) ─close─▶ queue ─▶ workers (Detect, annotate) ─▶ emitter ─▶ next
 //	                                                 └─ queue full ─▶ fast path ────────────────────┘
 type Processor struct {
 	cfg   Config
-	det   model.Detector
+	det   core.Detector
 	fast  FastDetector // nil when det has no fast path
 	next  consumer.Logs
 	log   *zap.Logger
@@ -99,7 +99,7 @@ type Processor struct {
 }
 
 // New validates cfg (filling defaults) and builds a processor; Start runs it.
-func New(cfg Config, det model.Detector, next consumer.Logs, logger *zap.Logger, obs Observer) (*Processor, error) {
+func New(cfg Config, det core.Detector, next consumer.Logs, logger *zap.Logger, obs Observer) (*Processor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid processor config: %w", err)
 	}

@@ -14,7 +14,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 func TestGroupingByKeySource(t *testing.T) {
@@ -767,4 +767,4 @@ func TestConcurrentConsume(t *testing.T) {
 	}
 }
 
-var _ model.Detector = (*fakeDetector)(nil)
+var _ core.Detector = (*fakeDetector)(nil)

@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // Reasons the processor itself writes into the reason attribute.
@@ -73,7 +73,7 @@ func (p *Processor) worker(sl *slot) {
 func (p *Processor) score(sl *slot, s *session) bool {
 	// Everything that reads s happens before s is published in the slot:
 	// from then on Shutdown may take it.
-	ms := model.Session{ID: s.id, Lines: p.lines(s)}
+	ms := core.Session{ID: s.id, Lines: p.lines(s)}
 	sl.mu.Lock()
 	if p.hurried() {
 		sl.mu.Unlock()
@@ -123,7 +123,7 @@ func (p *Processor) scoreOverloaded(s *session) {
 		p.fallback(s, reasonOverload)
 		return
 	}
-	v, err := safeDetect(p.runCtx, p.fast.DetectFast, model.Session{ID: s.id, Lines: p.lines(s)})
+	v, err := safeDetect(p.runCtx, p.fast.DetectFast, core.Session{ID: s.id, Lines: p.lines(s)})
 	if err != nil && p.hurried() {
 		p.fallback(s, reasonShutdownDeadline) // cancelled for the deadline, not a detector fault
 		return
@@ -133,7 +133,7 @@ func (p *Processor) scoreOverloaded(s *session) {
 
 // safeDetect turns a detector panic into an error: a bad session or a bug
 // in the model must not take the collector down.
-func safeDetect(ctx context.Context, f func(context.Context, model.Session) (model.Verdict, error), s model.Session) (v model.Verdict, err error) {
+func safeDetect(ctx context.Context, f func(context.Context, core.Session) (core.Verdict, error), s core.Session) (v core.Verdict, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("detector panic: %v\n%s", r, debug.Stack())
@@ -153,7 +153,7 @@ func (p *Processor) lines(s *session) []string {
 }
 
 // apply annotates s with the detector's answer; an error becomes a fallback.
-func (p *Processor) apply(s *session, v model.Verdict, err error) {
+func (p *Processor) apply(s *session, v core.Verdict, err error) {
 	if err != nil {
 		p.obs.DetectError(p.runCtx)
 		msg := err.Error()
@@ -178,7 +178,7 @@ func (p *Processor) apply(s *session, v model.Verdict, err error) {
 
 // fallback annotates s without a verdict: not anomalous, score 0.
 func (p *Processor) fallback(s *session, reason string) {
-	s.verdict = verdictOut{route: string(model.RouteFallback), reason: reason, modelVersion: p.cfg.ModelVersion}
+	s.verdict = verdictOut{route: string(core.RouteFallback), reason: reason, modelVersion: p.cfg.ModelVersion}
 	p.annotate(s)
 }
 

@@ -13,7 +13,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/plog"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // checkingSink counts what reaches the next consumer and proves that every
@@ -199,12 +199,12 @@ func soak(t *testing.T, cfg Config, records, keys, active int, wantMost string) 
 // without keeping the sessions.
 type soakDetector struct{}
 
-func (soakDetector) Detect(_ context.Context, s model.Session) (model.Verdict, error) {
+func (soakDetector) Detect(_ context.Context, s core.Session) (core.Verdict, error) {
 	return verdictFor(s), nil
 }
 
-func (soakDetector) DetectFast(_ context.Context, s model.Session) (model.Verdict, error) {
+func (soakDetector) DetectFast(_ context.Context, s core.Session) (core.Verdict, error) {
 	v := verdictFor(s)
-	v.Route = model.RouteCache
+	v.Route = core.RouteCache
 	return v, nil
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // BenchmarkSimulatedJudge measures the Evol-CoT machinery without network:
@@ -13,10 +13,10 @@ import (
 // neighbours (miss: every session has a new template sequence; hit: answered
 // from the verdict cache).
 func BenchmarkSimulatedJudge(b *testing.B) {
-	nbs := []model.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 0, 0.8), neighbour("c", 1, 0.7), neighbour("d", 0, 0.6), neighbour("e", 1, 0.5)}
+	nbs := []core.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 0, 0.8), neighbour("c", 1, 0.7), neighbour("d", 0, 0.6), neighbour("e", 1, 0.5)}
 	b.Run("miss", func(b *testing.B) {
 		labels := map[string]int{}
-		sessions := make([]model.Session, b.N)
+		sessions := make([]core.Session, b.N)
 		for i := range sessions {
 			s := hdfsSession(fmt.Sprint(i), "1")
 			s.Lines = append(s.Lines, "event kind "+letters(i)) // distinct template sequence

@@ -6,7 +6,7 @@ import (
 	"crypto/sha256"
 	"sync"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // verdictCache remembers judgements by the session's normalised template
@@ -24,7 +24,7 @@ type verdictCache struct {
 
 type cacheEntry struct {
 	key [32]byte
-	j   model.Judgement
+	j   core.Judgement
 }
 
 func newVerdictCache(capacity int) *verdictCache {
@@ -34,19 +34,19 @@ func newVerdictCache(capacity int) *verdictCache {
 
 func cacheKeyOf(templateKey string) [32]byte { return sha256.Sum256([]byte(templateKey)) }
 
-func (c *verdictCache) getLocked(k [32]byte) (model.Judgement, bool) {
+func (c *verdictCache) getLocked(k [32]byte) (core.Judgement, bool) {
 	if e, ok := c.items[k]; ok {
 		c.ll.MoveToFront(e)
 		return e.Value.(*cacheEntry).j, true
 	}
-	return model.Judgement{}, false
+	return core.Judgement{}, false
 }
 
 // acquire returns a cached judgement, or makes the caller the owner of the
 // key (owner=true: it must call release). A caller that finds another owner
 // waits for it and looks again; if the owner failed, the caller becomes the
 // next owner.
-func (c *verdictCache) acquire(ctx context.Context, k [32]byte) (j model.Judgement, hit, owner bool, err error) {
+func (c *verdictCache) acquire(ctx context.Context, k [32]byte) (j core.Judgement, hit, owner bool, err error) {
 	for {
 		c.mu.Lock()
 		if j, ok := c.getLocked(k); ok {
@@ -57,19 +57,19 @@ func (c *verdictCache) acquire(ctx context.Context, k [32]byte) (j model.Judgeme
 		if !busy {
 			c.inflight[k] = make(chan struct{})
 			c.mu.Unlock()
-			return model.Judgement{}, false, true, nil
+			return core.Judgement{}, false, true, nil
 		}
 		c.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return model.Judgement{}, false, false, ctx.Err()
+			return core.Judgement{}, false, false, ctx.Err()
 		}
 	}
 }
 
 // release ends ownership; store the judgement when ok.
-func (c *verdictCache) release(k [32]byte, j model.Judgement, ok bool) {
+func (c *verdictCache) release(k [32]byte, j core.Judgement, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if ok {

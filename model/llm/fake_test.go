@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // fakeLLM is a local OpenAI-compatible chat completions endpoint (httptest
@@ -210,8 +210,8 @@ func (l *logBuffer) logger() *slog.Logger {
 }
 
 // HDFS-like sessions.
-func hdfsSession(id, blk string) model.Session {
-	return model.Session{ID: id, Lines: []string{
+func hdfsSession(id, blk string) core.Session {
+	return core.Session{ID: id, Lines: []string{
 		"081109 203615 148 INFO dfs.DataNode$PacketResponder: Receiving block blk_" + blk + " src: /10.250.19.102:54106 dest: /10.250.19.102:50010",
 		"081109 203615 149 INFO dfs.FSNamesystem: BLOCK* NameSystem.allocateBlock: /mnt/hadoop/job_200811092030_0001/job.jar. blk_" + blk,
 		"081109 203807 222 INFO dfs.DataNode$PacketResponder: PacketResponder 0 for block blk_" + blk + " terminating",
@@ -219,7 +219,7 @@ func hdfsSession(id, blk string) model.Session {
 	}}
 }
 
-func neighbour(id string, label int, sim float64) model.Neighbour {
+func neighbour(id string, label int, sim float64) core.Neighbour {
 	s := hdfsSession(id, "-7000"+id)
-	return model.Neighbour{ID: id, Lines: s.Lines, Label: label, Similarity: sim}
+	return core.Neighbour{ID: id, Lines: s.Lines, Label: label, Similarity: sim}
 }

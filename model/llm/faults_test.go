@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // judgeOnce runs one session with no neighbours (one AD question) and
 // reports how long it took.
-func judgeOnce(t *testing.T, j *Judge, ctx context.Context) (model.Judgement, error, time.Duration) {
+func judgeOnce(t *testing.T, j *Judge, ctx context.Context) (core.Judgement, error, time.Duration) {
 	t.Helper()
 	start := time.Now()
 	jd, err := j.Judge(ctx, hdfsSession("s", "1"), nil)
@@ -333,7 +333,7 @@ func TestCancellationOnShutdown(t *testing.T) {
 	j := mustNew(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
-	nbs := []model.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 0, 0.8)}
+	nbs := []core.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 0, 0.8)}
 	start := time.Now()
 	_, err := j.Judge(ctx, hdfsSession("s", "1"), nbs)
 	if !errors.Is(err, context.Canceled) || KindOf(err) != KindCanceled {

@@ -10,12 +10,12 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
 
 // Judge is the LLM stage: Evol-CoT over an OpenAI-compatible endpoint (New)
-// or over the simulated LLM (NewSimulated). It implements model.Judge and is
+// or over the simulated LLM (NewSimulated). It implements core.Judge and is
 // safe for concurrent use.
 //
 // For one evolved session it
@@ -93,12 +93,12 @@ func (j *Judge) Version() string { return j.version }
 // Stats returns the cumulative counters.
 func (j *Judge) Stats() Stats { return j.stats.snapshot() }
 
-// Judge implements model.Judge. neighbours are the kNN memory's sessions in
+// Judge implements core.Judge. neighbours are the kNN memory's sessions in
 // any order; Judgement.Evolutions indexes this slice.
-func (j *Judge) Judge(ctx context.Context, s model.Session, neighbours []model.Neighbour) (model.Judgement, error) {
+func (j *Judge) Judge(ctx context.Context, s core.Session, neighbours []core.Neighbour) (core.Judgement, error) {
 	j.stats.sessions.Add(1)
 	if err := ctx.Err(); err != nil {
-		return j.fail(model.Judgement{}, &Error{Kind: KindCanceled, Op: "judge", ctxErr: err})
+		return j.fail(core.Judgement{}, &Error{Kind: KindCanceled, Op: "judge", ctxErr: err})
 	}
 	if j.cache == nil {
 		jd, err := j.judge(ctx, s, neighbours)
@@ -110,7 +110,7 @@ func (j *Judge) Judge(ctx context.Context, s model.Session, neighbours []model.N
 	key := cacheKeyOf(j.cacheKey(s.Lines))
 	cached, hit, owner, err := j.cache.acquire(ctx, key)
 	if err != nil {
-		return j.fail(model.Judgement{}, &Error{Kind: KindCanceled, Op: "judge: waiting for an identical session", ctxErr: err})
+		return j.fail(core.Judgement{}, &Error{Kind: KindCanceled, Op: "judge: waiting for an identical session", ctxErr: err})
 	}
 	if hit {
 		j.stats.cacheHits.Add(1)
@@ -132,7 +132,7 @@ func (j *Judge) Judge(ctx context.Context, s model.Session, neighbours []model.N
 	return jd, nil
 }
 
-func (j *Judge) fail(jd model.Judgement, err error) (model.Judgement, error) {
+func (j *Judge) fail(jd core.Judgement, err error) (core.Judgement, error) {
 	j.stats.failures.Add(1)
 	level := slog.LevelWarn
 	var e *Error
@@ -149,12 +149,12 @@ func (j *Judge) fail(jd model.Judgement, err error) (model.Judgement, error) {
 // redacted lines.
 type ranked struct {
 	idx   int
-	n     model.Neighbour
+	n     core.Neighbour
 	lines []string
 }
 
-func (j *Judge) judge(ctx context.Context, s model.Session, neighbours []model.Neighbour) (model.Judgement, error) {
-	var jd model.Judgement
+func (j *Judge) judge(ctx context.Context, s core.Session, neighbours []core.Neighbour) (core.Judgement, error) {
+	var jd core.Judgement
 	session := j.red.redactAll(s.Lines)
 	order := make([]ranked, len(neighbours))
 	for i, n := range neighbours {
@@ -314,7 +314,7 @@ type usage struct {
 	estimated                 bool
 }
 
-func (u usage) addTo(jd *model.Judgement) {
+func (u usage) addTo(jd *core.Judgement) {
 	jd.Calls += u.calls
 	jd.PromptTokens += u.prompt
 	jd.CompletionTokens += u.completion

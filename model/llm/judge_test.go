@@ -12,13 +12,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 func TestEvolDetectInheritsAgreeingLabel(t *testing.T) {
 	f := newFake(t, scripted(func(ref string) bool { return ref == "normal" }, "abnormal"))
 	j := mustNew(t, testConfig(f))
-	nbs := []model.Neighbour{neighbour("a", 0, 0.7), neighbour("b", 1, 0.95), neighbour("c", 0, 0.9), neighbour("d", 0, 0.1)}
+	nbs := []core.Neighbour{neighbour("a", 0, 0.7), neighbour("b", 1, 0.95), neighbour("c", 0, 0.9), neighbour("d", 0, 0.1)}
 
 	jd, err := j.Judge(context.Background(), hdfsSession("s1", "123"), nbs)
 	if err != nil {
@@ -62,7 +62,7 @@ func TestEvolDetectInheritsAgreeingLabel(t *testing.T) {
 func TestADAgentCertainPrompt(t *testing.T) {
 	f := newFake(t, scripted(func(string) bool { return false }, "abnormal"))
 	j := mustNew(t, testConfig(f))
-	nbs := []model.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 0, 0.8), neighbour("c", 0, 0.7)}
+	nbs := []core.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 0, 0.8), neighbour("c", 0, 0.7)}
 	jd, err := j.Judge(context.Background(), hdfsSession("s1", "1"), nbs)
 	if err != nil {
 		t.Fatalf("Judge: %v", err)
@@ -95,7 +95,7 @@ func TestADAgentUncertainPromptSideBySide(t *testing.T) {
 	// disagree: no inheritance; the labels are split, so the uncertain prompt.
 	f := newFake(t, scripted(func(string) bool { return true }, "abnormal"))
 	j := mustNew(t, testConfig(f))
-	nbs := []model.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 1, 0.85), neighbour("c", 0, 0.6), neighbour("d", 1, 0.5)}
+	nbs := []core.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 1, 0.85), neighbour("c", 0, 0.6), neighbour("d", 1, 0.5)}
 	jd, err := j.Judge(context.Background(), hdfsSession("s1", "1"), nbs)
 	if err != nil {
 		t.Fatalf("Judge: %v", err)
@@ -239,7 +239,7 @@ func TestEvolDetectFailureFailsTheSession(t *testing.T) {
 		completion(w, `{"is_evolution": true, "reason": "x"}`, true)
 	})
 	j := mustNew(t, testConfig(f))
-	nbs := []model.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 1, 0.8)}
+	nbs := []core.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 1, 0.8)}
 	_, err := j.Judge(context.Background(), hdfsSession("s1", "1"), nbs)
 	if KindOf(err) != KindClientError {
 		t.Fatalf("want client_error from the failing neighbour question, got %v", err)
@@ -249,7 +249,7 @@ func TestEvolDetectFailureFailsTheSession(t *testing.T) {
 func TestVerdictCache(t *testing.T) {
 	f := newFake(t, scripted(func(string) bool { return false }, "abnormal"))
 	j := mustNew(t, testConfig(f))
-	nbs := []model.Neighbour{neighbour("a", 0, 0.9)}
+	nbs := []core.Neighbour{neighbour("a", 0, 0.9)}
 	first, err := j.Judge(context.Background(), hdfsSession("s1", "111"), nbs)
 	if err != nil || first.Cached {
 		t.Fatalf("first: %+v %v", first, err)
@@ -285,7 +285,7 @@ func TestVerdictCacheCollapsesConcurrentMisses(t *testing.T) {
 	})
 	j := mustNew(t, testConfig(f))
 	var wg sync.WaitGroup
-	results := make([]model.Judgement, 8)
+	results := make([]core.Judgement, 8)
 	errs := make([]error, 8)
 	for i := range results {
 		wg.Go(func() {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 var boundaryRE = regexp.MustCompile(`<<<BEGIN UNTRUSTED LOG DATA ([A-Z2-7]+)>>>`)
@@ -85,7 +85,7 @@ func TestPromptInjectionStaysInsideDataSection(t *testing.T) {
 func TestBoundaryIsFreshPerRequest(t *testing.T) {
 	f := newFake(t, scripted(func(string) bool { return false }, "normal"))
 	j := mustNew(t, testConfig(f))
-	nbs := []model.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 0, 0.8)}
+	nbs := []core.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 0, 0.8)}
 	if _, err := j.Judge(context.Background(), hdfsSession("s", "1"), nbs); err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestRedactionBeforeSending(t *testing.T) {
 		"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "abcDEF123456ghiJKL", "s3cr3t-t0k3n",
 		"corp-internal-key-42",
 	}
-	s := model.Session{ID: "s", Lines: []string{
+	s := core.Session{ID: "s", Lines: []string{
 		"login ok password=hunter2-pass user=alice@example.com from 10.250.19.102",
 		"peer 2001:db8::ff00:42:8329 connected at 12:34:56",
 		"session token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
@@ -116,12 +116,12 @@ func TestRedactionBeforeSending(t *testing.T) {
 		"custom CORPKEY[corp-internal-key-42]",
 		"the configured key " + testKey + " was echoed",
 	}}
-	nb := model.Neighbour{ID: "n", Label: 0, Similarity: 0.9, Lines: []string{"neighbour from 10.250.19.102 mailed alice@example.com"}}
+	nb := core.Neighbour{ID: "n", Label: 0, Similarity: 0.9, Lines: []string{"neighbour from 10.250.19.102 mailed alice@example.com"}}
 	f := newFake(t, scripted(func(string) bool { return false }, "normal"))
 	cfg := testConfig(f)
 	cfg.Redact = []string{`CORPKEY\[(?P<secret>[^\]]+)\]`}
 	j := mustNew(t, cfg)
-	if _, err := j.Judge(context.Background(), s, []model.Neighbour{nb}); err != nil {
+	if _, err := j.Judge(context.Background(), s, []core.Neighbour{nb}); err != nil {
 		t.Fatal(err)
 	}
 	reqs := f.requests()

@@ -6,7 +6,7 @@ import (
 	"math"
 
 	"github.com/coorlog/coorlogprocessor/internal/simdraw"
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // NewSimulated returns a Judge that answers from the true labels instead of
@@ -25,7 +25,7 @@ import (
 // Every Reason starts with "simulated LLM". A session missing from labels
 // gets an error (the cascade falls back). The dynamic type is *Judge (for
 // Stats and Version).
-func NewSimulated(labels map[string]int, accuracy float64, seed int64) model.Judge {
+func NewSimulated(labels map[string]int, accuracy float64, seed int64) core.Judge {
 	return newSimulated(labels, nil, accuracy, seed)
 }
 
@@ -39,7 +39,7 @@ func NewSimulated(labels map[string]int, accuracy float64, seed int64) model.Jud
 // answer when they share a label; a content whose sessions carry both labels
 // (the set ignores order and counts) is wrong, or right, for all of them. A
 // session missing from labels or contents gets an error.
-func NewSimulatedContent(labels map[string]int, contents map[string]string, accuracy float64, seed int64) model.Judge {
+func NewSimulatedContent(labels map[string]int, contents map[string]string, accuracy float64, seed int64) core.Judge {
 	if contents == nil {
 		contents = map[string]string{}
 	}

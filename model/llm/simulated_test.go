@@ -8,18 +8,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
 
 // simSessions builds n sessions with distinct template sequences (so the
 // verdict cache does not merge them) and alternating labels.
-func simSessions(n int) ([]model.Session, map[string]int) {
+func simSessions(n int) ([]core.Session, map[string]int) {
 	labels := map[string]int{}
-	var out []model.Session
+	var out []core.Session
 	for i := range n {
 		id := fmt.Sprintf("blk_%d", i)
-		s := model.Session{ID: id, Lines: []string{fmt.Sprintf("event-%s started", strings.Repeat("x", i%50+1)), fmt.Sprintf("phase-%s done", strings.Repeat("y", i/50+1))}}
+		s := core.Session{ID: id, Lines: []string{fmt.Sprintf("event-%s started", strings.Repeat("x", i%50+1)), fmt.Sprintf("phase-%s done", strings.Repeat("y", i/50+1))}}
 		out = append(out, s)
 		labels[id] = i % 2
 	}
@@ -28,11 +28,11 @@ func simSessions(n int) ([]model.Session, map[string]int) {
 
 func TestSimulatedAccuracyAndDeterminism(t *testing.T) {
 	sessions, labels := simSessions(300)
-	nbs := []model.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 1, 0.7)}
-	run := func(acc float64, seed int64) ([]bool, []model.Judgement) {
+	nbs := []core.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 1, 0.7)}
+	run := func(acc float64, seed int64) ([]bool, []core.Judgement) {
 		j := NewSimulated(labels, acc, seed)
 		var verdicts []bool
-		var jds []model.Judgement
+		var jds []core.Judgement
 		for _, s := range sessions {
 			jd, err := j.Judge(context.Background(), s, nbs)
 			if err != nil {
@@ -100,7 +100,7 @@ func TestSimulatedADPathAndCache(t *testing.T) {
 	j := NewSimulated(labels, 1, 3)
 	// Only normal neighbours: none is an evolution of an abnormal session,
 	// so the AD agent decides (certain prompt: the neighbours agree).
-	nbs := []model.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 0, 0.8), neighbour("c", 0, 0.7), neighbour("d", 0, 0.6)}
+	nbs := []core.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 0, 0.8), neighbour("c", 0, 0.7), neighbour("d", 0, 0.6)}
 	jd, err := j.Judge(context.Background(), hdfsSession("s1", "1"), nbs)
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +133,7 @@ func TestSimulatedTokensMatchRenderedPrompts(t *testing.T) {
 	// the estimate for the same session against the fake endpoint.
 	f := newFake(t, scripted(func(string) bool { return false }, "normal"))
 	s := hdfsSession("s1", "1")
-	nbs := []model.Neighbour{neighbour("a", 1, 0.9)}
+	nbs := []core.Neighbour{neighbour("a", 1, 0.9)}
 	real, err := mustNew(t, testConfig(f)).Judge(context.Background(), s, nbs)
 	if err != nil {
 		t.Fatal(err)
@@ -156,14 +156,14 @@ func TestSimulatedTokensMatchRenderedPrompts(t *testing.T) {
 // contentSessions builds n contents of three sessions each: the same set of
 // templates in another order, with other variables, and with a line
 // repeated. Labels alternate per content. contents maps ID -> content key.
-func contentSessions(n int) (sessions []model.Session, labels map[string]int, contents map[string]string) {
+func contentSessions(n int) (sessions []core.Session, labels map[string]int, contents map[string]string) {
 	labels, contents = map[string]int{}, map[string]string{}
 	for i := range n {
 		a := func(k int) string { return fmt.Sprintf("event-%s started for conn %d", strings.Repeat("x", i%40+1), k) }
 		b := func(k int) string { return fmt.Sprintf("phase-%s done in %d ms", strings.Repeat("y", i/40+1), k) }
 		for v, lines := range [][]string{{a(i), b(3)}, {b(i + 7), a(9)}, {a(1), b(2), b(3)}} {
 			id := fmt.Sprintf("c%d-s%d", i, v)
-			sessions = append(sessions, model.Session{ID: id, Lines: lines})
+			sessions = append(sessions, core.Session{ID: id, Lines: lines})
 			labels[id] = i % 2
 			contents[id] = normalize.ContentKey(lines)
 		}
@@ -176,8 +176,8 @@ func TestSimulatedContentErrs(t *testing.T) {
 	if contents[sessions[0].ID] != contents[sessions[1].ID] || contents[sessions[0].ID] != contents[sessions[2].ID] || contents[sessions[0].ID] == contents[sessions[3].ID] {
 		t.Fatal("test data: the three sessions of a content must share exactly one key")
 	}
-	nbs := []model.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 1, 0.7)}
-	run := func(j model.Judge) []bool {
+	nbs := []core.Neighbour{neighbour("a", 0, 0.9), neighbour("b", 1, 0.7)}
+	run := func(j core.Judge) []bool {
 		var wrong []bool
 		for _, s := range sessions {
 			jd, err := j.Judge(context.Background(), s, nbs)

@@ -3,7 +3,7 @@ package llm
 import (
 	"math"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // Uncertainty is the AD agent's similarity-weighted uncertainty over the
@@ -17,7 +17,7 @@ import (
 // evenly; U > Config.UncertaintyThreshold selects the uncertain prompt.
 // With no neighbours U = 1 and p = 0.5. Labels other than 0 count as
 // abnormal.
-func Uncertainty(neighbours []model.Neighbour) (u, pAbnormal float64) {
+func Uncertainty(neighbours []core.Neighbour) (u, pAbnormal float64) {
 	if len(neighbours) == 0 {
 		return 1, 0.5
 	}

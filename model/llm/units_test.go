@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 func TestParseAnswer(t *testing.T) {
@@ -192,19 +192,19 @@ func TestTemplatesRender(t *testing.T) {
 }
 
 func TestUncertainty(t *testing.T) {
-	nb := func(label int, sim float64) model.Neighbour { return model.Neighbour{Label: label, Similarity: sim} }
+	nb := func(label int, sim float64) core.Neighbour { return core.Neighbour{Label: label, Similarity: sim} }
 	for _, c := range []struct {
 		name  string
-		nbs   []model.Neighbour
+		nbs   []core.Neighbour
 		u, p  float64
 		check func(u float64) bool
 	}{
-		{"agree normal", []model.Neighbour{nb(0, 0.9), nb(0, 0.5)}, 0, 0, nil},
-		{"agree abnormal", []model.Neighbour{nb(1, 0.9), nb(1, 0.2)}, 0, 1, nil},
-		{"even split", []model.Neighbour{nb(0, 0.8), nb(1, 0.8)}, 1, 0.5, nil},
-		{"weighted", []model.Neighbour{nb(0, 0.9), nb(0, 0.9), nb(1, 0.2)}, binaryEntropy(0.1), 0.1, nil},
-		{"negative sims ignored", []model.Neighbour{nb(0, 0.9), nb(1, -0.9)}, 0, 0, nil},
-		{"all non-positive: uniform", []model.Neighbour{nb(0, -0.1), nb(1, 0), nb(1, math.NaN())}, binaryEntropy(2.0 / 3), 2.0 / 3, nil},
+		{"agree normal", []core.Neighbour{nb(0, 0.9), nb(0, 0.5)}, 0, 0, nil},
+		{"agree abnormal", []core.Neighbour{nb(1, 0.9), nb(1, 0.2)}, 0, 1, nil},
+		{"even split", []core.Neighbour{nb(0, 0.8), nb(1, 0.8)}, 1, 0.5, nil},
+		{"weighted", []core.Neighbour{nb(0, 0.9), nb(0, 0.9), nb(1, 0.2)}, binaryEntropy(0.1), 0.1, nil},
+		{"negative sims ignored", []core.Neighbour{nb(0, 0.9), nb(1, -0.9)}, 0, 0, nil},
+		{"all non-positive: uniform", []core.Neighbour{nb(0, -0.1), nb(1, 0), nb(1, math.NaN())}, binaryEntropy(2.0 / 3), 2.0 / 3, nil},
 		{"none", nil, 1, 0.5, nil},
 	} {
 		u, p := Uncertainty(c.nbs)
@@ -280,12 +280,12 @@ func TestVerdictCacheLRU(t *testing.T) {
 		if err != nil || hit || !owner {
 			t.Fatalf("acquire %s: hit=%v owner=%v err=%v", k, hit, owner, err)
 		}
-		c.release(key, model.Judgement{Reason: reason}, true)
+		c.release(key, core.Judgement{Reason: reason}, true)
 	}
 	get := func(k string) (string, bool) {
 		j, hit, owner, _ := c.acquire(ctx, cacheKeyOf(k))
 		if owner {
-			c.release(cacheKeyOf(k), model.Judgement{}, false)
+			c.release(cacheKeyOf(k), core.Judgement{}, false)
 		}
 		return j.Reason, hit
 	}
@@ -312,11 +312,11 @@ func TestVerdictCacheLRU(t *testing.T) {
 	wg.Go(func() {
 		_, _, second, _ = c.acquire(ctx, key)
 		if second {
-			c.release(key, model.Judgement{}, false)
+			c.release(key, core.Judgement{}, false)
 		}
 	})
 	time.Sleep(10 * time.Millisecond)
-	c.release(key, model.Judgement{}, false)
+	c.release(key, core.Judgement{}, false)
 	wg.Wait()
 	if !owner || !second {
 		t.Fatal("after a failed owner the waiter must own the key")

@@ -38,12 +38,14 @@ func TestShape(t *testing.T) {
 			`[6063] 2026/12/04 20:53:29.000001 [TRC] 127.0.0.1:40000 - cid:7 - "v1.37.0:go" - <<- MSG_PAYLOAD: ["{\"event\":\"search.paid\",\"id\":1,\"te"]`},
 		{`[1] 2026/12/04 20:53:28.1 [TRC] 127.0.0.1:5 - cid:2 - <<- [SUB app.jobs.0 1]`, `[1] 2026/12/04 20:53:28.1 [TRC] 127.0.0.1:5 - cid:2 - <<- [SUB app.metrics.17.s3 12]`},
 	}
+	same = append(same, [2]string{`{"level":"info","user":"bob","msg":"handled request","size":12}`, `{"level":"debug","user":"alice","msg":"upstream roundtrip","size":0}`}) // keys are the shape of a JSON line
 	for _, p := range same {
 		if a, b := Shape(p[0]), Shape(p[1]); a != b {
 			t.Errorf("one event, two shapes:\n%s\n%s", a, b)
 		}
 	}
 	differ := [][2]string{
+		{`{"level":"info","ts":1.5,"logger":"http.log.access","msg":"handled request","status":200}`, `{"level":"error","ts":1.5,"logger":"http.log.error","msg":"aborting with incomplete response","error":"reading: EOF"}`},
 		{`[1] 2026/12/04 20:53:28.1 [DBG] 127.0.0.1:5 - cid:2 - Client connection closed: Client Closed`, `[1] 2026/12/04 20:53:28.1 [DBG] 127.0.0.1:5 - cid:2 - Client connection closed: Read Error`},
 		{`081109 203615 148 INFO dfs.DataNode$PacketResponder: Received block blk_-1608999687919862906 of size 91178 from /10.250.10.6`,
 			`081109 203615 148 WARN dfs.DataNode$DataXceiver: writeBlock blk_-1608999687919862906 received exception java.io.IOException`},
