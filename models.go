@@ -215,7 +215,7 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 				zap.Int("sessions", cfg.Learn.Sessions), zap.Duration("duration", cfg.Learn.Duration))
 		case judge == nil:
 			log.Info("coorlog: learn mode: collecting sessions before training; no LLM is configured, so the unusual ones "+
-				"(warning-or-worse lines, rare lines, outlying lengths) will be held out of the model, not reviewed",
+				"(warning-or-worse lines, rare line shapes or combinations, outlying lengths) will be held out of the model, not reviewed",
 				zap.Int("sessions", cfg.Learn.Sessions), zap.Duration("duration", cfg.Learn.Duration))
 		default:
 			log.Info("coorlog: learn mode: collecting sessions before training; the LLM reviews the unusual ones within the budget, the rest of them are held out",
