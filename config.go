@@ -116,7 +116,7 @@ type KeyConfig struct {
 
 // LearnConfig bounds the bootstrap phase of learn mode (it ends at whichever
 // limit comes first) and screens what it learns: sessions that look unusual
-// (a warning-or-worse line, a rare line, an outlying length) are reviewed by
+// (a warning-or-worse line, a rare line shape or combination, an outlying length) are reviewed by
 // the LLM within review_budget, and the rest of them stay out of the model
 // instead of being learnt as normal. Without an LLM every suspect stays out.
 type LearnConfig struct {

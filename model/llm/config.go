@@ -99,7 +99,8 @@ type Config struct {
 	// bodies). Nil = discard.
 	Logger *slog.Logger
 	// CacheKey maps a session's lines to its verdict-cache key. Nil =
-	// normalize.TemplateKey (the normalised template sequence).
+	// normalize.ShapeKey: sessions with the same set of line shapes share a
+	// verdict (see BENCHMARKS.md, "Real upgrades").
 	CacheKey func(lines []string) string
 }
 
