@@ -7,7 +7,8 @@
 # peak RSS. Medians and the ratio go to docs/notes/collector.md (between the throughput markers).
 #
 # Variables: TPUT_SESSIONS (15000 sessions, about 300k lines), TPUT_ROUNDS (3), TPUT_CONCURRENT (200
-# sessions in progress at a time in the input),
+# sessions in progress at a time in the input), TPUT_PERF=1 (CPU profiles of both collectors in the
+# last round, `perf record -g`, summarised by Go package into OUT/profile-{with,without}.txt),
 # COORLOG_TPUT_MODEL (default demo/run/model; `make demo` makes it), TPUT_PORT (14329).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,6 +24,12 @@ mkdir -p "$OUT" bin
 bash scripts/setup.sh
 SKIP_SETUP=1 SKIP_SMOKE=1 bash scripts/otelcol.sh --if-stale
 for c in otlpsink demolog; do go build -o "bin/$c" "./cmd/$c"; done
+COL=bin/otelcol-coorlog
+if [ "${TPUT_PERF:-}" = 1 ]; then
+	# The distribution is linked without symbols (-s -w); perf needs them: the same build, linked with.
+	(cd cmd/otelcol-coorlog && go build -o "$ROOT/bin/otelcol-coorlog-symbols" .)
+	COL=bin/otelcol-coorlog-symbols
+fi
 if [ ! -s "$MODEL/coorlog.bundle" ]; then
 	echo "no model at $MODEL: running the demo first to make one"
 	bash scripts/demo.sh >/dev/null
@@ -80,13 +87,18 @@ run_one() { # $1 = variant; prints: variant wall_s cpu_s rss_mib
 	bin/otlpsink -listen "127.0.0.1:$PORT" -out /dev/null 2>/dev/null &
 	local sink=$!
 	sleep 0.3
-	bin/otelcol-coorlog --config "$OUT/$v.yaml" >"$log" 2>&1 &
+	"$COL" --config "$OUT/$v.yaml" >"$log" 2>&1 &
 	local col=$! t0 c0 t1 c1 rss got=0
 	until grep -q "Everything is ready" "$log"; do
 		kill -0 "$col" 2>/dev/null || { tail "$log" >&2; exit 1; }
 		sleep 0.05
 	done
 	t0=$(now); c0=$(cpu_seconds "$col")
+	local perf=
+	if [ -n "${PROFILE_THIS:-}" ]; then
+		perf record -q -F 499 -g -p "$col" -o "$OUT/perf-$v.data" >/dev/null 2>&1 &
+		perf=$!
+	fi
 	while :; do
 		got=$(records || echo 0)
 		[ "${got:-0}" -ge "$LINES" ] && break
@@ -94,6 +106,7 @@ run_one() { # $1 = variant; prints: variant wall_s cpu_s rss_mib
 		sleep 0.1
 	done
 	t1=$(now); c1=$(cpu_seconds "$col")
+	[ -z "$perf" ] || { kill -INT "$perf"; wait "$perf" || true; }
 	rss=$(awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$col/status")
 	kill -TERM "$col"; wait "$col" || { echo "collector ($v) did not stop cleanly" >&2; exit 1; }
 	kill -TERM "$sink"; wait "$sink" || true
@@ -101,16 +114,38 @@ run_one() { # $1 = variant; prints: variant wall_s cpu_s rss_mib
 		'BEGIN { printf "%s %.3f %.3f %s\n", v, b - a, d - c, r }'
 }
 
+# profile_summary VARIANT: self time of the profiled collector by Go package (the symbol up to its
+# last "." before the function name), and the top functions.
+profile_summary() {
+	perf report -i "$OUT/perf-$1.data" --stdio --no-children --sort sym -g none --percent-limit 0 2>/dev/null |
+		awk '/^ +[0-9.]+%/ { p = $1; sub("%", "", p); $1 = ""; $2 = ""; sym = $0; gsub(/^ +/, "", sym)
+			pkg = sym; sub(/\(.*/, "", pkg); n = split(pkg, a, "."); pkg = a[1]; for (i = 2; i < n; i++) pkg = pkg "." a[i]
+			if (sym ~ /^0x/ || n < 2) pkg = "(C / kernel / unknown)"
+			by[pkg] += p; top[++k] = sprintf("%6.2f%%  %s", p, sym) }
+		END { print "self time by package:"; for (q in by) printf "%6.2f%%  %s\n", by[q], q | "sort -rn | head -40"
+			close("sort -rn | head -40"); print "\ntop functions:"; for (i = 1; i <= 40 && i <= k; i++) print top[i] }'
+}
+
 results="$OUT/results.txt"
 : >"$results"
 echo "input: $LINES lines, $SESSIONS sessions; $ROUNDS rounds"
 for i in $(seq 1 "$ROUNDS"); do
 	for v in without with; do
-		r=$(run_one "$v")
+		PROFILE_THIS=
+		[ "${TPUT_PERF:-}" != 1 ] || [ "$i" != "$ROUNDS" ] || PROFILE_THIS=1
+		r=$(PROFILE_THIS=$PROFILE_THIS run_one "$v")
 		echo "round $i: $r" | awk '{ printf "round %s %-8s wall %6.2fs  cpu %6.2fs  peak RSS %s MiB\n", $2, $3, $4, $5, $6 }'
 		echo "$r" >>"$results"
 	done
 done
+
+if [ "${TPUT_PERF:-}" = 1 ]; then
+	for v in with without; do
+		[ -s "$OUT/perf-$v.data" ] || continue
+		profile_summary "$v" >"$OUT/profile-$v.txt"
+		echo "profile: $OUT/profile-$v.txt (perf data: $OUT/perf-$v.data)"
+	done
+fi
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 stat_of() { awk -v v="$1" -v c="$2" '$1 == v { print $c }' "$results" | median; }
