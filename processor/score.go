@@ -100,23 +100,6 @@ func (p *Processor) score(sl *slot, s *session) bool {
 	return true
 }
 
-// takeStuck takes the sessions of workers still inside Detect once p.hurry is
-// closed (so no worker can enter Detect again), and releases their
-// WaitGroup counts on their behalf.
-func (p *Processor) takeStuck() []*session {
-	var taken []*session
-	for _, sl := range p.slots {
-		sl.mu.Lock()
-		if sl.s != nil {
-			taken = append(taken, sl.s)
-			sl.s = nil
-			p.workers.Done()
-		}
-		sl.mu.Unlock()
-	}
-	return taken
-}
-
 // scoreOverloaded scores s without the queue: fast path, or fallback.
 func (p *Processor) scoreOverloaded(s *session) {
 	if p.fast == nil {
