@@ -42,7 +42,7 @@ const (
 )
 
 // Config is the coorlog processor's configuration. Defaults are set in
-// createDefaultConfig and listed in docs/notes/collector.md.
+// createDefaultConfig and listed in the README ("Configuration").
 type Config struct {
 	// Mode is detect or learn. Empty means detect when ModelPath is set and
 	// learn when it is not.
