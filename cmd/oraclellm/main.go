@@ -36,7 +36,12 @@ func main() {
 	seed := flag.Uint64("seed", 1, "with -truth: seed of the wrong answers")
 	keyRE := flag.String("key-regex", "", "with -truth: regex of the session key in the session's lines (first capture group, or the whole match); default HDFS block ids")
 	byContent := flag.Bool("by-content", false, "with -truth: the wrong answers follow the session's content (the set of its normalised lines), not each question")
+	latency := flag.Duration("latency", 0, "answer each request after this long, like a real endpoint (e.g. 2s); a client that hangs up first gets nothing")
 	flag.Parse()
+	if *latency < 0 {
+		fmt.Fprintln(os.Stderr, "oraclellm: -latency must not be negative")
+		os.Exit(2)
+	}
 	o := &oraclellm.Oracle{Accuracy: *acc, Seed: *seed, ByContent: *byContent}
 	if *keyRE != "" {
 		re, err := regexp.Compile(*keyRE)
@@ -57,20 +62,38 @@ func main() {
 			o.Labels[s.ID] = s.Label
 		}
 	}
-	if err := run(*listen, o); err != nil {
+	var h http.Handler = o
+	if *latency > 0 {
+		h = delayed(o, *latency)
+	}
+	if err := run(*listen, o, h); err != nil {
 		fmt.Fprintln(os.Stderr, "oraclellm:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string, oracle *oraclellm.Oracle) error {
+// delayed answers through h after d, or not at all when the client hangs up
+// first.
+func delayed(h http.Handler, d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			h.ServeHTTP(w, r)
+		case <-r.Context().Done():
+		}
+	})
+}
+
+func run(addr string, oracle *oraclellm.Oracle, h http.Handler) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	srv := &http.Server{Handler: oracle, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	mode := "HDFS failure events"
 	if oracle.Labels != nil {
 		mode = fmt.Sprintf("labels of %d sessions, accuracy %.2f", len(oracle.Labels), oracle.Accuracy)
