@@ -19,6 +19,7 @@ import (
 // LLM prompts show. Above MaxItems the memory evicts, one at a time, the least
 // recently seen item of the class that has the most items, so the rarer class
 // (usually the anomalies) is kept while the bulk class is trimmed oldest first.
+// Operator items (Item.Operator) are never evicted: they leave when undone.
 //
 // Size: an item holds its session vector (4 bytes per encoder dimension),
 // its projection (128 bytes at width 32) and its capped text: about 3.5 kB
@@ -237,6 +238,9 @@ func (m *Memory) evict() {
 	}
 	byClass := map[int][]int{}
 	for i, it := range m.items {
+		if it.Operator {
+			continue // an operator's label leaves only when it is undone
+		}
 		byClass[it.Label] = append(byClass[it.Label], i)
 	}
 	for _, idx := range byClass {
@@ -246,9 +250,12 @@ func (m *Memory) evict() {
 	for ; over > 0; over-- {
 		big := -1
 		for c, idx := range byClass {
-			if big < 0 || len(idx) > len(byClass[big]) || (len(idx) == len(byClass[big]) && c < big) {
+			if len(idx) > 0 && (big < 0 || len(idx) > len(byClass[big]) || (len(idx) == len(byClass[big]) && c < big)) {
 				big = c
 			}
+		}
+		if big < 0 {
+			break // only operator items are left
 		}
 		drop[byClass[big][0]] = true
 		byClass[big] = byClass[big][1:]

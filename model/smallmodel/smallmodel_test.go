@@ -516,4 +516,18 @@ func TestOperatorItems(t *testing.T) {
 	if _, ok := without.OperatorLabel(v); ok || without.Len() != 8 {
 		t.Fatalf("WithoutOperator: %d items, operator still found %v", without.Len(), ok)
 	}
+
+	// Eviction never takes an operator item, however old.
+	small, err := NewMemory(MemoryConfig{K: 3, MaxItems: 4}, m, []Item{{ID: "fb-1", Key: "op", Label: 1, Vec: v, Operator: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if small, err = small.With(m, []Item{{ID: fmt.Sprint("n", i), Key: fmt.Sprint("n", i), Label: i % 2, Vec: s.session(false)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if it, ok := small.OperatorLabel(v); !ok || it.ID != "fb-1" || small.Len() != 4 {
+		t.Fatalf("after eviction: %d items, operator item %v", small.Len(), ok)
+	}
 }
