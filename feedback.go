@@ -120,6 +120,10 @@ func (f *feedbackServer) teach(w http.ResponseWriter, r *http.Request) {
 		f.refuse(w, r, http.StatusBadRequest, fmt.Errorf("the body is not a feedback object: %w", err))
 		return
 	}
+	if dec.More() {
+		f.refuse(w, r, http.StatusBadRequest, errors.New("the body holds more than one feedback object; send one per request"))
+		return
+	}
 	if len(req.Lines) > maxFeedbackLines {
 		f.refuse(w, r, http.StatusBadRequest, fmt.Errorf("%d lines: at most %d", len(req.Lines), maxFeedbackLines))
 		return

@@ -112,6 +112,7 @@ func TestFeedbackEndpoint(t *testing.T) {
 	}{
 		{"not JSON", http.MethodPost, "/v1/feedback", `label=normal`, http.StatusBadRequest},
 		{"unknown field", http.MethodPost, "/v1/feedback", `{"session_id":"blk_1","label":"normal","lable":"x"}`, http.StatusBadRequest},
+		{"two objects", http.MethodPost, "/v1/feedback", `{"session_id":"blk_1","label":"normal"} {"session_id":"blk_1","label":"anomalous"}`, http.StatusBadRequest},
 		{"bad label", http.MethodPost, "/v1/feedback", `{"session_id":"blk_1","label":"fine"}`, http.StatusBadRequest},
 		{"unknown session", http.MethodPost, "/v1/feedback", `{"session_id":"blk_2","label":"normal"}`, http.StatusNotFound},
 		{"unknown feedback id", http.MethodDelete, "/v1/feedback/fb-9", ``, http.StatusNotFound},
@@ -128,7 +129,7 @@ func TestFeedbackEndpoint(t *testing.T) {
 	code, out = do(t, h, ctx, http.MethodGet, "/v1/feedback", ``)
 	require.Equal(t, http.StatusOK, code)
 	require.Len(t, out["feedback"], 1)
-	assert.Equal(t, map[string]int{feedbackAccepted: 1, feedbackUndone: 1, feedbackRejected: 5}, c.n)
+	assert.Equal(t, map[string]int{feedbackAccepted: 1, feedbackUndone: 1, feedbackRejected: 6}, c.n)
 }
 
 func TestFeedbackEndpointRateLimitAndLearnMode(t *testing.T) {
