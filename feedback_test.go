@@ -3,6 +3,7 @@ package coorlogprocessor
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,7 +14,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 	"go.uber.org/zap"
+
+	"github.com/coorlog/coorlogprocessor/internal/metadatatest"
 
 	"github.com/coorlog/coorlogprocessor/model"
 	"github.com/coorlog/coorlogprocessor/model/bundle"
@@ -166,4 +174,43 @@ func TestFeedbackEndpointRateLimitAndLearnMode(t *testing.T) {
 	assert.Equal(t, http.StatusCreated, code)
 	assert.Equal(t, map[string]int{feedbackAccepted: 3, feedbackRejected: 2}, c.n)
 	assert.Empty(t, ft.Feedback()[0].Who, "no authenticator: nobody named")
+}
+
+// The component opens the endpoint at Start, counts in its telemetry, and
+// closes it at Shutdown.
+func TestComponentServesFeedback(t *testing.T) {
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	cfg := testConfig()
+	cfg.Feedback.NetAddr.Endpoint = addr
+	proc, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(tt), cfg, new(consumertest.LogsSink))
+	require.NoError(t, err)
+	ft := &fakeTeacher{known: map[string]bool{"blk_1": true}}
+	proc.(*coorlogProcessor).build = func(context.Context, *Config, model.Judge, *zap.Logger) (modelSet, error) {
+		return modelSet{detector: &fakeDetector{}, version: "fake-1", cascade: func() teacher { return ft },
+			close: func(context.Context) error { return nil }}, nil
+	}
+	require.NoError(t, proc.Start(context.Background(), componenttest.NewNopHost()))
+
+	post := func(body string) int {
+		resp, err := http.Post("http://"+addr+"/v1/feedback", "application/json", strings.NewReader(body))
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	assert.Equal(t, http.StatusCreated, post(`{"session_id":"blk_1","label":"normal","reason":"drill"}`))
+	assert.Equal(t, http.StatusNotFound, post(`{"session_id":"blk_9","label":"normal"}`))
+	metadatatest.AssertEqualProcessorCoorlogFeedback(t, tt, []metricdata.DataPoint[int64]{
+		{Attributes: attribute.NewSet(attribute.String("result", feedbackAccepted)), Value: 1},
+		{Attributes: attribute.NewSet(attribute.String("result", feedbackRejected)), Value: 1},
+	}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars()) // the server traces its requests
+
+	require.NoError(t, proc.Shutdown(context.Background()))
+	_, err = http.Post("http://"+addr+"/v1/feedback", "application/json", strings.NewReader(`{}`))
+	assert.Error(t, err, "the endpoint closes at Shutdown")
 }
