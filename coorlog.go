@@ -32,6 +32,7 @@ type coorlogProcessor struct {
 
 	mu       sync.Mutex
 	inner    *coreproc.Processor
+	feedback *feedbackServer               // nil unless feedback.endpoint is set
 	release  []func(context.Context) error // undone in reverse order at Shutdown
 	shutdown bool
 }
@@ -109,6 +110,7 @@ func (p *coorlogProcessor) start(ctx context.Context, host component.Host) error
 			return err
 		}
 		p.release = append(p.release, fs.shutdown)
+		p.feedback = fs
 	}
 
 	err = p.tel.register(observables{

@@ -49,6 +49,7 @@ type feedbackServer struct {
 	log     *zap.Logger
 
 	srv  *http.Server
+	addr string // where it listens, once started
 	done chan struct{}
 }
 
@@ -92,7 +93,7 @@ func (f *feedbackServer) start(ctx context.Context, cfg FeedbackConfig, host com
 		ln.Close()
 		return fmt.Errorf("feedback: %w", err)
 	}
-	f.srv, f.done = srv, make(chan struct{})
+	f.srv, f.addr, f.done = srv, ln.Addr().String(), make(chan struct{})
 	go func() {
 		defer close(f.done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

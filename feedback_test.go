@@ -3,7 +3,6 @@ package coorlogprocessor
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -181,13 +180,8 @@ func TestFeedbackEndpointRateLimitAndLearnMode(t *testing.T) {
 func TestComponentServesFeedback(t *testing.T) {
 	tt := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-
 	cfg := testConfig()
-	cfg.Feedback.NetAddr.Endpoint = addr
+	cfg.Feedback.NetAddr.Endpoint = "127.0.0.1:0"
 	proc, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(tt), cfg, new(consumertest.LogsSink))
 	require.NoError(t, err)
 	ft := &fakeTeacher{known: map[string]bool{"blk_1": true}}
@@ -196,6 +190,7 @@ func TestComponentServesFeedback(t *testing.T) {
 			close: func(context.Context) error { return nil }}, nil
 	}
 	require.NoError(t, proc.Start(context.Background(), componenttest.NewNopHost()))
+	addr := proc.(*coorlogProcessor).feedback.addr
 
 	post := func(body string) int {
 		resp, err := http.Post("http://"+addr+"/v1/feedback", "application/json", strings.NewReader(body))
