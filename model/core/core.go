@@ -19,7 +19,7 @@ type Route string
 const (
 	RouteSmallModel Route = "small_model" // coordinator said "not evolved"; kNN vote
 	RouteLLM        Route = "llm"         // evolved; judged by the LLM (Evol-CoT)
-	RouteCache      Route = "cache"       // a session with the same line shapes was judged before (verdict cache), or a pending AEM finding
+	RouteCache      Route = "cache"       // the same template sequence was judged before (verdict cache), or a pending AEM finding
 	RouteFallback   Route = "fallback"    // the preferred stage was unavailable (no LLM, budget, fault, overload)
 )
 

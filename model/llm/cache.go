@@ -10,8 +10,8 @@ import (
 )
 
 // verdictCache remembers judgements by the session's cache key (Config.CacheKey,
-// by default its set of line shapes; hashed, so a long session costs 32 bytes
-// of key). It is a
+// by default its normalised template sequence; hashed, so a long session costs
+// 32 bytes of key). It is a
 // bounded LRU and also collapses concurrent misses on one key: while one
 // caller asks the LLM, the others wait for its answer instead of sending
 // the same question again.

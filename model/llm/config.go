@@ -99,8 +99,12 @@ type Config struct {
 	// bodies). Nil = discard.
 	Logger *slog.Logger
 	// CacheKey maps a session's lines to its verdict-cache key. Nil =
-	// normalize.ShapeKey: sessions with the same set of line shapes share a
-	// verdict (see BENCHMARKS.md, "Real upgrades").
+	// normalize.TemplateKey (the normalised template sequence). A coarser key
+	// such as normalize.ShapeKey cuts LLM requests on servers whose sessions
+	// differ only in payloads (NATS: 7.7-11.7% -> 1.1-3.4%), but spreads one
+	// answer over every session of a shape set: in learn mode on the held-out
+	// Caddy it labelled normal contents anomalous (F1 0.87 -> 0.38; see
+	// BENCHMARKS.md, "Real upgrades"), so it is not the default.
 	CacheKey func(lines []string) string
 }
 

@@ -78,7 +78,7 @@ func newJudge(cfg Config, label string) (*Judge, error) {
 	j := &Judge{cfg: cfg, red: red, prompts: p, stats: &counters{}, log: log, label: label,
 		cacheKey: cfg.CacheKey, version: cfg.Model + "+" + PromptVersion}
 	if j.cacheKey == nil {
-		j.cacheKey = normalize.ShapeKey
+		j.cacheKey = normalize.TemplateKey
 	}
 	if cfg.CacheSize > 0 {
 		j.cache = newVerdictCache(cfg.CacheSize)
