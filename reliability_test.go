@@ -745,10 +745,9 @@ func TestReliabilityStartRefusesANewerBundleFormat(t *testing.T) {
 }
 
 // TestReliabilityExpiredShutdownContextLosesNoRecords: Shutdown called with a
-// context that has already expired should still forward every buffered
-// record (route fallback, as at a deadline). This used to fail (0 of 167
-// out; see docs/notes/reliability.md, bug 1); processor.Shutdown now stops
-// waiting for the detector at once but still delivers every record.
+// context that has already expired still forwards every buffered record
+// (route fallback, as at a deadline): processor.Shutdown stops waiting for
+// the detector at once but delivers every record.
 func TestReliabilityExpiredShutdownContextLosesNoRecords(t *testing.T) {
 	t.Parallel()
 	lines, _ := reliabilityInput(t)
