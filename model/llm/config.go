@@ -99,12 +99,12 @@ type Config struct {
 	// bodies). Nil = discard.
 	Logger *slog.Logger
 	// CacheKey maps a session's lines to its verdict-cache key. Nil =
-	// normalize.TemplateKey (the normalised template sequence). A coarser key
-	// such as normalize.ShapeKey cuts LLM requests on servers whose sessions
-	// differ only in payloads (NATS: 7.7-11.7% -> 1.1-3.4%), but spreads one
-	// answer over every session of a shape set: in learn mode on the held-out
-	// Caddy it labelled normal contents anomalous (F1 0.87 -> 0.38; see
-	// BENCHMARKS.md, "Real upgrades"), so it is not the default.
+	// normalize.TemplateKey (the normalised template sequence). A coarser key,
+	// the set of line shapes (normalize.Shape), cut LLM requests on NATS from
+	// 7.7-11.7% to 1.1-3.4% of the sessions but spread one answer over every
+	// session of a shape set: in learn mode on the held-out Caddy it labelled
+	// normal contents anomalous (F1 0.87 -> 0.38; BENCHMARKS.md, "Real
+	// upgrades").
 	CacheKey func(lines []string) string
 }
 

@@ -212,8 +212,7 @@ func TestSimulatedContentErrs(t *testing.T) {
 		t.Fatalf("wrong-content share %v for accuracy 0.9", r)
 	}
 	// The per-session draw does split contents (so the check above can fail);
-	// the verdict cache, which answers every session of a shape set after the
-	// first, is off here.
+	// the verdict cache, which would answer a repeated session, is off here.
 	perSession := newSimulated(labels, nil, 0.5, 7)
 	perSession.cache = nil
 	ws := run(perSession)

@@ -17,15 +17,10 @@ func ContentKey(lines []string) string {
 	for i, l := range lines {
 		set[i] = Line(l)
 	}
-	return setKey("content", set)
-}
-
-// setKey hashes the distinct strings of set (sorted in place), under kind.
-func setKey(kind string, set []string) string {
 	slices.Sort(set)
 	set = slices.Compact(set)
 	h := sha256.New()
-	h.Write([]byte(Version + "/" + kind))
+	h.Write([]byte(Version + "/content"))
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(len(set)))
 	h.Write(n[:])

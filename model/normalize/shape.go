@@ -45,15 +45,3 @@ func Shape(line string) string {
 		return w
 	})
 }
-
-// ShapeKey is a stable hash (32 hex digits) of a session's set of line
-// shapes (Shape), without order or repetition: coarser than ContentKey.
-// Sessions of one flow whose lines differ only in payloads, subjects, users
-// or ids share it. It includes Version.
-func ShapeKey(lines []string) string {
-	set := make([]string, len(lines))
-	for i, l := range lines {
-		set[i] = Shape(l)
-	}
-	return setKey("shape", set)
-}
