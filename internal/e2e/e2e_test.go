@@ -155,6 +155,8 @@ processors:
       endpoint: %q
       model: oracle
       max_retries: 0
+    feedback:
+      endpoint: %q
 exporters:
   otlp_http:
     endpoint: %q
@@ -169,46 +171,75 @@ service:
       exporters: [otlp_http]
 `
 
+// collectorRun is one run of the collector binary with its sink.
+type collectorRun struct {
+	include, model, encoder string
+	llm                     string // LLM endpoint; "" = none
+	feedback                string // feedback endpoint (host:port); "" = off
+}
+
+// liveCollector is a running collector with its sink.
+type liveCollector struct {
+	sink     *otlpsink.Sink
+	feedback string        // the feedback URL, when on
+	exited   chan error    // the process's exit
+	log      func() string // the tail of its log
+	stop     func()        // SIGTERM, then require a clean exit
+}
+
+// start runs the binary on r's configuration, writing NAME.yaml and
+// NAME.log in dir.
+func (r collectorRun) start(t *testing.T, bin, dir, name string) *liveCollector {
+	t.Helper()
+	sink := otlpsink.New(otlpsink.WithMemory())
+	srv := httptest.NewServer(sink.Handler())
+	cfg := filepath.Join(dir, name+".yaml")
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(configTemplate, r.include, r.model, r.encoder, r.llm, r.feedback, srv.URL)), 0o644))
+	logf, err := os.Create(filepath.Join(dir, name+".log"))
+	require.NoError(t, err)
+	cmd := exec.Command(bin, "--config", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	require.NoError(t, cmd.Start())
+	c := &liveCollector{sink: sink, exited: make(chan error, 1)}
+	go func() { c.exited <- cmd.Wait() }()
+	c.log = func() string { b, _ := os.ReadFile(logf.Name()); return tail(string(b), 4000) }
+	if r.feedback != "" {
+		c.feedback = "http://" + r.feedback + "/v1/feedback"
+	}
+	c.stop = func() {
+		t.Helper()
+		defer srv.Close()
+		defer logf.Close()
+		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+		select {
+		case err := <-c.exited:
+			require.NoError(t, err, "the collector must stop cleanly:\n%s", c.log())
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("the collector did not stop within 30s of SIGTERM:\n%s", c.log())
+		}
+		assert.Contains(t, c.log(), "Shutdown complete")
+	}
+	return c
+}
+
 // runCollector runs the binary until every line has come back, then stops
 // it with SIGTERM and requires a clean exit.
 func runCollector(t *testing.T, bin, dir, name string, f fixture, llmEndpoint string) []otlpsink.Record {
 	t.Helper()
-	sink := otlpsink.New(otlpsink.WithMemory())
-	srv := httptest.NewServer(sink.Handler())
-	defer srv.Close()
-
-	cfg := filepath.Join(dir, name+".yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(configTemplate, f.log, f.model, f.encoder, llmEndpoint, srv.URL)), 0o644))
-	logf, err := os.Create(filepath.Join(dir, name+".log"))
-	require.NoError(t, err)
-	defer logf.Close()
-	cmd := exec.Command(bin, "--config", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	collectorLog := func() string { b, _ := os.ReadFile(logf.Name()); return tail(string(b), 4000) }
-
+	c := collectorRun{include: f.log, model: f.model, encoder: f.encoder, llm: llmEndpoint}.start(t, bin, dir, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	waitErr := make(chan error, 1)
-	go func() { waitErr <- sink.WaitRecords(ctx, len(f.lines)) }()
+	go func() { waitErr <- c.sink.WaitRecords(ctx, len(f.lines)) }()
 	select {
 	case err := <-waitErr:
-		require.NoError(t, err, "collector log:\n%s", collectorLog())
-	case err := <-exited:
-		t.Fatalf("the collector exited early (%v):\n%s", err, collectorLog())
+		require.NoError(t, err, "collector log:\n%s", c.log())
+	case err := <-c.exited:
+		t.Fatalf("the collector exited early (%v):\n%s", err, c.log())
 	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-exited:
-		require.NoError(t, err, "the collector must stop cleanly:\n%s", collectorLog())
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("the collector did not stop within 30s of SIGTERM:\n%s", collectorLog())
-	}
-	assert.Contains(t, collectorLog(), "Shutdown complete")
-	return sink.Records()
+	c.stop()
+	return c.sink.Records()
 }
 
 var blockRE = regexp.MustCompile(`blk_-?\d+`)

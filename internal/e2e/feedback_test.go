@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,79 +20,15 @@ import (
 	"github.com/coorlog/coorlogprocessor/internal/otlpsink"
 )
 
-const feedbackConfig = `
-receivers:
-  file_log:
-    include: [%q]
-    start_at: beginning
-processors:
-  coorlog:
-    model_path: %q
-    encoder:
-      path: %q
-    session:
-      key: {source: body_regex, regex: 'blk_-?\d+'}
-      missing_key: pass_through
-      inactivity_timeout: 1s
-    workers: 2
-    feedback:
-      endpoint: %q
-exporters:
-  otlp_http:
-    endpoint: %q
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    logs:
-      receivers: [file_log]
-      processors: [coorlog]
-      exporters: [otlp_http]
-`
-
-// liveCollector is a running collector with its sink and feedback URL.
-type liveCollector struct {
-	sink     *otlpsink.Sink
-	feedback string
-	stop     func()
-	log      func() string
-}
-
-func startCollector(t *testing.T, bin, dir, name, include, model, encoder string) *liveCollector {
+// startWithFeedback runs the binary with the feedback endpoint on a free
+// port and returns once the endpoint answers.
+func startWithFeedback(t *testing.T, bin, dir, name, include, model, encoder string) *liveCollector {
 	t.Helper()
-	sink := otlpsink.New(otlpsink.WithMemory())
-	srv := httptest.NewServer(sink.Handler())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
-
-	cfg := filepath.Join(dir, name+".yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(feedbackConfig, include, model, encoder, addr, srv.URL)), 0o644))
-	logf, err := os.Create(filepath.Join(dir, name+".log"))
-	require.NoError(t, err)
-	cmd := exec.Command(bin, "--config", cfg)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	collectorLog := func() string { b, _ := os.ReadFile(logf.Name()); return tail(string(b), 4000) }
-	c := &liveCollector{sink: sink, feedback: "http://" + addr + "/v1/feedback", log: collectorLog}
-	c.stop = func() {
-		t.Helper()
-		defer srv.Close()
-		defer logf.Close()
-		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-		select {
-		case err := <-exited:
-			require.NoError(t, err, "the collector must stop cleanly:\n%s", collectorLog())
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatalf("the collector did not stop within 30s of SIGTERM:\n%s", collectorLog())
-		}
-	}
-	// Ready when the feedback endpoint answers.
+	c := collectorRun{include: include, model: model, encoder: encoder, feedback: addr}.start(t, bin, dir, name)
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		resp, err := http.Get(c.feedback)
@@ -104,11 +37,11 @@ func startCollector(t *testing.T, bin, dir, name, include, model, encoder string
 			return c
 		}
 		select {
-		case err := <-exited:
-			t.Fatalf("the collector exited early (%v):\n%s", err, collectorLog())
+		case err := <-c.exited:
+			t.Fatalf("the collector exited early (%v):\n%s", err, c.log())
 		case <-time.After(200 * time.Millisecond):
 		}
-		require.True(t, time.Now().Before(deadline), "the feedback endpoint never answered:\n%s", collectorLog())
+		require.True(t, time.Now().Before(deadline), "the feedback endpoint never answered:\n%s", c.log())
 	}
 }
 
@@ -189,7 +122,7 @@ func feedbackEndToEnd(t *testing.T, bin, dir string, f fixture) {
 			want[id] = len(s.Lines)
 		}
 	}
-	c := startCollector(t, bin, dir, "feedback-1", filepath.Join(logs, "run1-*.log"), model, f.encoder)
+	c := startWithFeedback(t, bin, dir, "feedback-1", filepath.Join(logs, "run1-*.log"), model, f.encoder)
 	writeSessions(t, filepath.Join(logs, "run1-a.log"), originals...)
 	got := c.sessions(t, want)
 	var flagged, passed *dataset.Session
@@ -221,7 +154,7 @@ func feedbackEndToEnd(t *testing.T, bin, dir string, f fixture) {
 	c.stop()
 
 	// Run 2, after a restart on the same model directory.
-	c = startCollector(t, bin, dir, "feedback-2", filepath.Join(logs, "run2-*.log"), model, f.encoder)
+	c = startWithFeedback(t, bin, dir, "feedback-2", filepath.Join(logs, "run2-*.log"), model, f.encoder)
 	defer c.stop()
 	resp, err := http.Get(c.feedback)
 	require.NoError(t, err)
