@@ -236,10 +236,10 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 		v.Evolved = false
 		c.st.known.Add(1)
 	}
-	// An operator's label of this very content decides, whatever the
-	// coordinator and the vote say; the LLM is not asked.
+	// An operator's label of this very content decided the score (Score);
+	// it also keeps the session off the LLM and says so.
 	if op, ok := mem.OperatorLabel(sv); ok {
-		v.Score, v.Anomaly, v.Evolved, exact = float64(op.Label), op.Label == 1, false, true
+		v.Evolved = false
 		v.Reason = ReasonOperatorPrefix + " " + op.ID
 	}
 	c.st.smallNs.Add(int64(time.Since(t2)))
@@ -274,8 +274,7 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 }
 
 // known reports whether a retrieved memory session that the LLM (or an
-// operator) judged, with
-// the label the vote gave (anomaly), lies within tau of the session vector sv
+// operator) judged, with the label the vote gave (anomaly), lies within tau of the session vector sv
 // (see coordinator.Model.Distance). A near session whose label the vote
 // contradicts does not make the verdict known: the small model disagrees
 // with the session that explains this one, and the LLM settles it.

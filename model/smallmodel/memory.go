@@ -377,18 +377,20 @@ const SameVectorCosine = 1 - 1e-6
 const sameProjection = 1 - 1e-3
 
 // Score is the small model's anomaly score for the session vector v with
-// its retrieved hits: when a hit holds the same vector as v (cosine >=
+// its retrieved hits. An operator's label for v (OperatorLabel) decides
+// outright. Otherwise, when a hit holds the same vector as v (cosine >=
 // SameVectorCosine), the memory knows this very content and the score is the
 // anomalous share among the same-vector hits, weighted by how many sessions
-// each item merged (exact is true), or the label of an operator item among
-// them, which outranks the rest; otherwise it is Vote(hits). A vote among
+// each item merged (exact is true); otherwise it is Vote(hits). A vote among
 // other contents must not overrule a label the memory holds for this one
 // (measured: after an AEM update a normal content seen in training had four
 // anomalous contents at similarity 0.95 next to its own item at 1.0, and the
 // vote called its sessions anomalous).
 func (m *Memory) Score(v []float32, hits []Hit) (score float64, exact bool) {
+	if op, ok := m.OperatorLabel(v); ok {
+		return float64(op.Label), true
+	}
 	var n, a float64
-	operator := -1
 	for _, h := range hits {
 		// The same vector projects to (nearly) the same point: only such
 		// hits are worth the float64 comparison of the raw vectors.
@@ -400,13 +402,7 @@ func (m *Memory) Score(v []float32, hits []Hit) (score float64, exact bool) {
 			c := float64(max(it.Count, 1))
 			n += c
 			a += c * float64(it.Label)
-			if it.Operator && operator < 0 {
-				operator = it.Label // hits are most similar first
-			}
 		}
-	}
-	if operator >= 0 {
-		return float64(operator), true
 	}
 	if n > 0 {
 		return a / n, true
