@@ -10,6 +10,9 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
+
+	"github.com/coorlog/coorlogprocessor/model/encoder"
+	streaming "github.com/coorlog/coorlogprocessor/processor"
 )
 
 // Modes of operation.
@@ -21,28 +24,9 @@ const (
 	ModeLearn = "learn"
 )
 
-// Session key sources.
-const (
-	KeyAttribute         = "attribute"          // a log record attribute
-	KeyResourceAttribute = "resource_attribute" // a resource attribute
-	KeyTraceID           = "trace_id"           // the record's trace id
-	KeyBodyRegex         = "body_regex"         // a regex match (or its first capture group) on the body
-)
-
-// What happens to records whose session key cannot be found.
-const (
-	MissingKeyResource    = "resource_session" // one fallback session per resource
-	MissingKeyPassthrough = "pass_through"     // forwarded unannotated, at once
-)
-
-// Encoder poolings.
-const (
-	PoolingMean = "mean"
-	PoolingCLS  = "cls"
-)
-
 // Config is the coorlog processor's configuration. Defaults are set in
-// createDefaultConfig and listed in the README ("Configuration").
+// createDefaultConfig, from the packages that own each behaviour, and listed
+// in the README ("Configuration").
 type Config struct {
 	// Mode is detect or learn. Empty means detect when ModelPath is set and
 	// learn when it is not.
@@ -77,7 +61,8 @@ type Config struct {
 type EncoderConfig struct {
 	// Path is a Hugging Face BERT checkpoint directory; empty uses the
 	// embedded default encoder.
-	Path      string `mapstructure:"path"`
+	Path string `mapstructure:"path"`
+	// Pooling is mean or cls (encoder.ParsePooling).
 	Pooling   string `mapstructure:"pooling"`
 	MaxSeqLen int    `mapstructure:"max_seq_len"`
 	BatchSize int    `mapstructure:"batch_size"`
@@ -91,7 +76,7 @@ type EncoderConfig struct {
 type SessionConfig struct {
 	Key KeyConfig `mapstructure:"key"`
 	// MissingKey is resource_session (one fallback session per resource) or
-	// pass_through (forwarded unannotated).
+	// pass_through (forwarded unannotated at once).
 	MissingKey        string        `mapstructure:"missing_key"`
 	MaxRecords        int           `mapstructure:"max_records"`
 	InactivityTimeout time.Duration `mapstructure:"inactivity_timeout"`
@@ -106,7 +91,8 @@ type SessionConfig struct {
 
 // KeyConfig locates a record's session key.
 type KeyConfig struct {
-	Source string `mapstructure:"source"`
+	// Source is attribute, resource_attribute, trace_id or body_regex.
+	Source streaming.KeySource `mapstructure:"source"`
 	// Name is the attribute name for attribute and resource_attribute.
 	Name string `mapstructure:"name"`
 	// Regex is matched against the body for body_regex; the first capture
@@ -225,22 +211,16 @@ func (c *Config) Validate() error {
 		add("mode", "%q is not one of %q, %q", c.Mode, ModeDetect, ModeLearn)
 	}
 
-	switch c.Encoder.Pooling {
-	case PoolingMean, PoolingCLS:
-	default:
-		add("encoder.pooling", "%q is not one of %q, %q", c.Encoder.Pooling, PoolingMean, PoolingCLS)
+	if _, err := encoder.ParsePooling(c.Encoder.Pooling); err != nil {
+		add("encoder.pooling", "%v", err)
 	}
 	positive(add, "encoder.max_seq_len", c.Encoder.MaxSeqLen)
 	positive(add, "encoder.batch_size", c.Encoder.BatchSize)
 	nonNegative(add, "encoder.threads", c.Encoder.Threads)
 	nonNegative(add, "encoder.cache_size", c.Encoder.CacheSize)
 
-	errs = append(errs, c.Session.validate()...)
-
-	positive(add, "workers", c.Workers)
-	positive(add, "queue_size", c.QueueSize)
-	if strings.TrimSpace(c.AttributePrefix) != c.AttributePrefix {
-		add("attribute_prefix", "%q has leading or trailing spaces", c.AttributePrefix)
+	if err := c.streaming("").Validate(); err != nil {
+		errs = append(errs, err)
 	}
 
 	if c.EffectiveMode() == ModeLearn {
@@ -260,40 +240,25 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (s SessionConfig) validate() []error {
-	var errs []error
-	add := func(field, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+// streaming is the stream processor's part of the configuration.
+func (c *Config) streaming(modelVersion string) streaming.Config {
+	s := c.Session
+	return streaming.Config{
+		KeySource:         s.Key.Source,
+		KeyName:           s.Key.Name,
+		KeyRegex:          s.Key.Regex,
+		MissingKey:        s.MissingKey,
+		MaxRecords:        s.MaxRecords,
+		InactivityTimeout: s.InactivityTimeout,
+		MaxOpenSessions:   s.MaxOpenSessions,
+		MaxBufferedBytes:  int64(s.MaxBufferedBytes),
+		Workers:           c.Workers,
+		QueueSize:         c.QueueSize,
+		MaxLineBytes:      s.MaxLineBytes,
+		AttributePrefix:   c.AttributePrefix,
+		EmitSummary:       c.EmitSummary,
+		ModelVersion:      modelVersion,
 	}
-	switch s.Key.Source {
-	case KeyAttribute, KeyResourceAttribute:
-		if s.Key.Name == "" {
-			add("session.key.name", "required when session.key.source is %q", s.Key.Source)
-		}
-	case KeyTraceID:
-	case KeyBodyRegex:
-		if s.Key.Regex == "" {
-			add("session.key.regex", "required when session.key.source is %q", KeyBodyRegex)
-		} else if re, err := regexp.Compile(s.Key.Regex); err != nil {
-			errs = append(errs, fmt.Errorf("session.key.regex: %w", err))
-		} else if re.MatchString("") {
-			add("session.key.regex", "%q matches the empty string, so every record would share one key", s.Key.Regex)
-		}
-	default:
-		add("session.key.source", "%q is not one of %q, %q, %q, %q", s.Key.Source,
-			KeyAttribute, KeyResourceAttribute, KeyTraceID, KeyBodyRegex)
-	}
-	switch s.MissingKey {
-	case MissingKeyResource, MissingKeyPassthrough:
-	default:
-		add("session.missing_key", "%q is not one of %q, %q", s.MissingKey, MissingKeyResource, MissingKeyPassthrough)
-	}
-	positive(add, "session.max_records", s.MaxRecords)
-	positiveDuration(add, "session.inactivity_timeout", s.InactivityTimeout)
-	positive(add, "session.max_open_sessions", s.MaxOpenSessions)
-	positive(add, "session.max_buffered_bytes", s.MaxBufferedBytes)
-	positive(add, "session.max_line_bytes", s.MaxLineBytes)
-	return errs
 }
 
 func (l LLMConfig) validate() []error {

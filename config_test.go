@@ -12,6 +12,9 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
 	"github.com/coorlog/coorlogprocessor/internal/metadata"
+
+	"github.com/coorlog/coorlogprocessor/model/encoder"
+	streaming "github.com/coorlog/coorlogprocessor/processor"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -38,8 +41,8 @@ func TestLoadConfig(t *testing.T) {
 			expected: withDefaults(func(c *Config) {
 				c.Mode = ModeDetect
 				c.ModelPath = "/var/lib/coorlog/hdfs"
-				c.Session.Key = KeyConfig{Source: KeyBodyRegex, Regex: `blk_-?\d+`}
-				c.Session.MissingKey = MissingKeyPassthrough
+				c.Session.Key = KeyConfig{Source: streaming.KeyFromBodyRegex, Regex: `blk_-?\d+`}
+				c.Session.MissingKey = streaming.MissingKeyPassThrough
 				c.Session.MaxRecords = 200
 				c.Session.InactivityTimeout = 2 * time.Second
 				c.Workers = 4
@@ -51,9 +54,9 @@ func TestLoadConfig(t *testing.T) {
 			id: component.NewIDWithName(metadata.Type, "llm"),
 			expected: withDefaults(func(c *Config) {
 				c.ModelPath = "/var/lib/coorlog/hdfs"
-				c.Encoder = EncoderConfig{Path: "/opt/models/bert-base-uncased", Pooling: PoolingCLS,
+				c.Encoder = EncoderConfig{Path: "/opt/models/bert-base-uncased", Pooling: string(encoder.PoolCLS),
 					MaxSeqLen: 128, BatchSize: 16, Threads: 4, CacheSize: 200000}
-				c.Session.Key = KeyConfig{Source: KeyAttribute, Name: "request.id"}
+				c.Session.Key = KeyConfig{Source: streaming.KeyFromAttribute, Name: "request.id"}
 				c.AEM = AEMConfig{Enabled: true, Interval: 30 * time.Second, BatchSize: 16}
 				c.LLM.Endpoint = "http://localhost:11434/v1"
 				c.LLM.Timeout = 20 * time.Second
@@ -74,14 +77,14 @@ func TestLoadConfig(t *testing.T) {
 			id: component.NewIDWithName(metadata.Type, "learn"),
 			expected: withDefaults(func(c *Config) {
 				c.Mode = ModeLearn
-				c.Session.Key = KeyConfig{Source: KeyResourceAttribute, Name: "service.instance.id"}
+				c.Session.Key = KeyConfig{Source: streaming.KeyFromResourceAttribute, Name: "service.instance.id"}
 				c.Learn = LearnConfig{Sessions: 200, Duration: 5 * time.Minute, Screen: true, ReviewBudget: 0.10}
 				c.AEM.Enabled = false
 			}),
 		},
 		{id: component.NewIDWithName(metadata.Type, "invalid_mode"), errMsg: `mode: "guess" is not one of`},
 		{id: component.NewIDWithName(metadata.Type, "invalid_detect_without_model"), errMsg: "model_path: required in mode \"detect\""},
-		{id: component.NewIDWithName(metadata.Type, "invalid_pooling"), errMsg: `encoder.pooling: "max"`},
+		{id: component.NewIDWithName(metadata.Type, "invalid_pooling"), errMsg: `encoder.pooling: pooling "max": want "mean" or "cls"`},
 		{id: component.NewIDWithName(metadata.Type, "invalid_key_source"), errMsg: `session.key.source: "header"`},
 		{id: component.NewIDWithName(metadata.Type, "invalid_attribute_without_name"), errMsg: "session.key.name: required"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_regex"), errMsg: "session.key.regex: error parsing regexp"},

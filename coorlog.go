@@ -14,7 +14,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/internal/metadata"
 	"github.com/coorlog/coorlogprocessor/model"
-	coreproc "github.com/coorlog/coorlogprocessor/processor"
+	streaming "github.com/coorlog/coorlogprocessor/processor"
 )
 
 // coorlogProcessor is the collector component. Everything heavy (model
@@ -31,7 +31,7 @@ type coorlogProcessor struct {
 	build buildModelsFunc
 
 	mu       sync.Mutex
-	inner    *coreproc.Processor
+	inner    *streaming.Processor
 	feedback *feedbackServer               // nil unless feedback.endpoint is set
 	release  []func(context.Context) error // undone in reverse order at Shutdown
 	shutdown bool
@@ -94,7 +94,7 @@ func (p *coorlogProcessor) start(ctx context.Context, host component.Host) error
 	}
 	p.release = append(p.release, models.close)
 
-	inner, err := coreproc.New(p.processorConfig(models.version), models.detector, p.next, p.log, p.tel)
+	inner, err := streaming.New(p.cfg.streaming(models.version), models.detector, p.next, p.log, p.tel)
 	if err != nil {
 		return err
 	}
@@ -128,28 +128,8 @@ func (p *coorlogProcessor) start(ctx context.Context, host component.Host) error
 		zap.String("mode", p.cfg.EffectiveMode()),
 		zap.String("model_version", models.version),
 		zap.Bool("llm", p.cfg.LLM.Enabled()),
-		zap.String("session_key", p.cfg.Session.Key.Source))
+		zap.String("session_key", string(p.cfg.Session.Key.Source)))
 	return nil
-}
-
-func (p *coorlogProcessor) processorConfig(modelVersion string) coreproc.Config {
-	s := p.cfg.Session
-	return coreproc.Config{
-		KeySource:         coreproc.KeySource(s.Key.Source),
-		KeyName:           s.Key.Name,
-		KeyRegex:          s.Key.Regex,
-		MissingKey:        s.MissingKey,
-		MaxRecords:        s.MaxRecords,
-		InactivityTimeout: s.InactivityTimeout,
-		MaxOpenSessions:   s.MaxOpenSessions,
-		MaxBufferedBytes:  int64(s.MaxBufferedBytes),
-		Workers:           p.cfg.Workers,
-		QueueSize:         p.cfg.QueueSize,
-		MaxLineBytes:      s.MaxLineBytes,
-		AttributePrefix:   p.cfg.AttributePrefix,
-		EmitSummary:       p.cfg.EmitSummary,
-		ModelVersion:      modelVersion,
-	}
 }
 
 func (p *coorlogProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {

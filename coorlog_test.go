@@ -20,6 +20,8 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/internal/metadatatest"
 	"github.com/coorlog/coorlogprocessor/model"
+
+	streaming "github.com/coorlog/coorlogprocessor/processor"
 )
 
 // fakeDetector judges by content: "ERROR" is anomalous, "v2" is evolved
@@ -52,7 +54,7 @@ func hdfsLogs(lines ...string) plog.Logs {
 
 func testConfig() *Config {
 	cfg := createDefaultConfig().(*Config)
-	cfg.Session.Key = KeyConfig{Source: KeyBodyRegex, Regex: `blk_-?\d+`}
+	cfg.Session.Key = KeyConfig{Source: streaming.KeyFromBodyRegex, Regex: `blk_-?\d+`}
 	cfg.Session.MaxRecords = 3
 	cfg.Session.InactivityTimeout = time.Hour // only max_records and shutdown close sessions here
 	cfg.Workers = 1

@@ -14,6 +14,12 @@ import (
 	"go.opentelemetry.io/collector/processor"
 
 	"github.com/coorlog/coorlogprocessor/internal/metadata"
+	"github.com/coorlog/coorlogprocessor/model"
+	"github.com/coorlog/coorlogprocessor/model/embedcache"
+	"github.com/coorlog/coorlogprocessor/model/encoder"
+	"github.com/coorlog/coorlogprocessor/model/evolve"
+	"github.com/coorlog/coorlogprocessor/model/llm"
+	streaming "github.com/coorlog/coorlogprocessor/processor"
 )
 
 // NewFactory returns the factory of the coorlog processor.
@@ -25,10 +31,18 @@ func NewFactory() processor.Factory {
 	)
 }
 
-// createDefaultConfig holds the documented defaults (docs/notes/collector.md).
+// createDefaultConfig composes the defaults from the packages that own each
+// behaviour, so that every default value is written once: the stream
+// processor's (session, workers, queue, prefix), the encoder's, the LLM
+// client's, learn mode's and AEM's. The few that only the collector has (the
+// encoder's thread count, learn.duration, the feedback endpoint's limits) are
+// set here. README "Configuration" lists them all.
 func createDefaultConfig() component.Config {
+	st := streaming.DefaultConfig()
+	lc := llm.DefaultConfig()
+	aem := evolve.DefaultConfig()
 	httpCfg := confighttp.NewDefaultClientConfig()
-	httpCfg.Timeout = 30 * time.Second
+	httpCfg.Timeout = lc.Timeout
 	feedbackSrv := confighttp.NewDefaultServerConfig()
 	feedbackSrv.MaxRequestBodySize = 1 << 20
 	return &Config{
@@ -36,36 +50,43 @@ func createDefaultConfig() component.Config {
 		ModelPath: "",
 		Encoder: EncoderConfig{
 			Path:      "", // embedded default encoder
-			Pooling:   PoolingMean,
-			MaxSeqLen: 64,
-			BatchSize: 32,
+			Pooling:   string(encoder.PoolMean),
+			MaxSeqLen: encoder.DefaultMaxSeqLen,
+			BatchSize: encoder.DefaultBatchSize,
+			// One intra-op thread: the scoring workers already run in
+			// parallel, and libtorch's default (every core) competes with them.
 			Threads:   1,
-			CacheSize: 65536,
+			CacheSize: embedcache.DefaultSize,
 		},
 		Session: SessionConfig{
-			Key:               KeyConfig{Source: KeyTraceID},
-			MissingKey:        MissingKeyResource,
-			MaxRecords:        100,
-			InactivityTimeout: 30 * time.Second,
-			MaxOpenSessions:   10_000,
-			MaxBufferedBytes:  64 << 20,
-			MaxLineBytes:      2048,
+			Key:               KeyConfig{Source: st.KeySource},
+			MissingKey:        st.MissingKey,
+			MaxRecords:        st.MaxRecords,
+			InactivityTimeout: st.InactivityTimeout,
+			MaxOpenSessions:   st.MaxOpenSessions,
+			MaxBufferedBytes:  int(st.MaxBufferedBytes),
+			MaxLineBytes:      st.MaxLineBytes,
 		},
-		Workers:         2,
-		QueueSize:       1000,
-		AttributePrefix: "anomaly.",
-		EmitSummary:     false,
-		Learn:           LearnConfig{Sessions: 1000, Duration: time.Hour, Screen: true, ReviewBudget: 0.10},
-		AEM:             AEMConfig{Enabled: true, Interval: time.Minute, BatchSize: 32},
+		Workers:         st.Workers,
+		QueueSize:       st.QueueSize,
+		AttributePrefix: st.AttributePrefix,
+		EmitSummary:     st.EmitSummary,
+		Learn: LearnConfig{
+			Sessions:     model.DefaultLearnSessions,
+			Duration:     time.Hour,
+			Screen:       true,
+			ReviewBudget: model.DefaultReviewBudget,
+		},
+		AEM: AEMConfig{Enabled: true, Interval: aem.Interval, BatchSize: aem.BatchSize},
 		LLM: LLMConfig{
 			ClientConfig:     httpCfg,
-			Temperature:      0.01,
-			TopP:             0.95,
-			MaxRetries:       3,
-			MaxConcurrent:    4,
-			TokensPerMinute:  0, // unlimited
-			MaxTokensPerHour: 0, // unlimited
-			TopK:             3,
+			Temperature:      lc.Temperature,
+			TopP:             lc.TopP,
+			MaxRetries:       lc.MaxRetries,
+			MaxConcurrent:    lc.MaxConcurrent,
+			TokensPerMinute:  lc.TokensPerMinute,  // 0: unlimited
+			MaxTokensPerHour: lc.MaxTokensPerHour, // 0: unlimited
+			TopK:             lc.TopK,
 		},
 		Feedback: FeedbackConfig{
 			ServerConfig:   feedbackSrv, // no endpoint: off

@@ -10,9 +10,9 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
 
+	"github.com/coorlog/coorlogprocessor/internal/compose"
 	"github.com/coorlog/coorlogprocessor/model"
 	"github.com/coorlog/coorlogprocessor/model/bundle"
-	"github.com/coorlog/coorlogprocessor/model/embedcache"
 	"github.com/coorlog/coorlogprocessor/model/encoder"
 	"github.com/coorlog/coorlogprocessor/model/evolve"
 	"github.com/coorlog/coorlogprocessor/model/llm"
@@ -58,33 +58,7 @@ func newJudge(ctx context.Context, c LLMConfig, host component.Host, set compone
 	lc.Redact = c.Redact
 	lc.HTTPClient = hc
 	lc.Logger = newSlogLogger(log.Named("llm"))
-	j, err := llm.New(lc)
-	if err != nil {
-		// llm.Config.Validate never echoes the API key.
-		return nil, fmt.Errorf("llm: %w", err)
-	}
-	return j, nil
-}
-
-// encoderRef names the configured encoder as bundles record it.
-func encoderRef(c EncoderConfig) string {
-	if c.Path == "" {
-		return "default"
-	}
-	return c.Path
-}
-
-// loadEncoder opens the configured encoder; close frees its tensors.
-func loadEncoder(c EncoderConfig) (model.Encoder, func() error, error) {
-	opts := encoder.Options{Pooling: c.Pooling, MaxSeqLen: c.MaxSeqLen, BatchSize: c.BatchSize, Threads: c.Threads}
-	if c.Path == "" {
-		return loadDefaultEncoder(opts)
-	}
-	e, err := encoder.Load(c.Path, opts)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading encoder.path %s: %w", c.Path, err)
-	}
-	return e, e.Close, nil
+	return compose.Judge(lc)
 }
 
 // buildModels loads the model side: the bundle first (cheap, so a corrupt
@@ -103,12 +77,13 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		return ms, err
 	}
 
-	enc, closeEnc, err := loadEncoder(cfg.Encoder)
+	e := cfg.Encoder
+	enc, err := compose.Encoder(e.Path, encoder.Options{Pooling: e.Pooling, MaxSeqLen: e.MaxSeqLen, BatchSize: e.BatchSize, Threads: e.Threads})
 	if err != nil {
 		return ms, err
 	}
 	var cleanups []func() error
-	cleanups = append(cleanups, closeEnc)
+	cleanups = append(cleanups, enc.Close)
 	defer func() {
 		if err != nil {
 			for i := len(cleanups) - 1; i >= 0; i-- {
@@ -116,11 +91,8 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 			}
 		}
 	}()
-	cache := embedcache.New(enc, cfg.Encoder.CacheSize)
-	// An encoder (or pooling) other than the bundle's would send nearly every
-	// session to the LLM: the cascade re-embeds the bundle's probe lines and
-	// refuses to start when their vectors moved.
-	copts := model.CascadeOptions{Encoder: cache, Judge: judge, RequireEncoderMatch: true}
+	cache := compose.Cached(enc, cfg.Encoder.CacheSize)
+	copts := model.CascadeOptions{Encoder: cache, Judge: judge}
 	if cfg.Feedback.Enabled() {
 		copts.RecentSessions = cfg.Feedback.RecentSessions
 	}
@@ -156,7 +128,7 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 
 	switch mode {
 	case ModeDetect:
-		c, err := model.NewCascade(b, copts)
+		c, err := compose.Cascade(b, copts)
 		if err != nil {
 			return ms, fmt.Errorf("model bundle %s: %w", cfg.ModelPath, err)
 		}
@@ -169,7 +141,7 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		lo := model.LearnOptions{
 			Sessions: cfg.Learn.Sessions,
 			Duration: cfg.Learn.Duration,
-			Train:    model.TrainOptions{Encoder: bundle.EncoderRef{Name: encoderRef(cfg.Encoder)}},
+			Train:    model.TrainOptions{Encoder: bundle.EncoderRef{Name: compose.EncoderName(cfg.Encoder.Path)}},
 			Cascade:  copts,
 			Review:   model.ReviewOptions{Off: !cfg.Learn.Screen, Budget: cfg.Learn.ReviewBudget},
 			OnScreen: func([]model.ScreenDecision) {

@@ -208,7 +208,7 @@ func TestAEMPersistsIntoModelPathOnShutdown(t *testing.T) {
 func TestStartRefusesAnEncoderThatDoesNotMatchTheBundle(t *testing.T) {
 	dir, _ := trainedModelDir(t)
 	cfg := detectConfig(dir)
-	cfg.Encoder.Pooling = PoolingCLS // same checkpoint and width, other vectors
+	cfg.Encoder.Pooling = string(encoder.PoolCLS) // same checkpoint and width, other vectors
 	p, err := NewFactory().CreateLogs(context.Background(), processortest.NewNopSettings(metadata.Type), cfg, consumertest.NewNop())
 	require.NoError(t, err)
 	err = p.Start(context.Background(), componenttest.NewNopHost())

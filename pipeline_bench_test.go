@@ -2,6 +2,7 @@ package coorlogprocessor
 
 import (
 	"context"
+	"github.com/coorlog/coorlogprocessor/internal/compose"
 	"math/rand/v2"
 	"os"
 	"testing"
@@ -20,6 +21,8 @@ import (
 	"github.com/coorlog/coorlogprocessor/model/embedcache"
 	"github.com/coorlog/coorlogprocessor/model/encoder"
 	"github.com/coorlog/coorlogprocessor/model/smallmodel"
+
+	streaming "github.com/coorlog/coorlogprocessor/processor"
 )
 
 // BenchmarkPipelineHDFS is the component end to end as a collector runs it:
@@ -35,10 +38,11 @@ import (
 func BenchmarkPipelineHDFS(b *testing.B) {
 	modelDir := b.TempDir()
 	opts := encoder.Options{Threads: 1}
-	enc, closeEnc, err := loadDefaultEncoder(opts)
+	enc, err := compose.Encoder(compose.DefaultEncoder, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
+	closeEnc := enc.Close
 	var train []model.LabelledSession
 	for _, s := range demolog.Synthesize(600, 0.03, 7) {
 		train = append(train, model.LabelledSession{ID: s.ID, Label: s.Label, Lines: s.Lines})
@@ -48,7 +52,7 @@ func BenchmarkPipelineHDFS(b *testing.B) {
 	scfg := smallmodel.DefaultConfig()
 	scfg.Epochs = 3
 	bun, err := model.Train(context.Background(), embedcache.New(enc, 0), train, nil, model.TrainOptions{
-		Coordinator: ccfg, Small: scfg, Encoder: bundle.EncoderRef{Name: "default"}, Version: "bench",
+		Coordinator: ccfg, Small: scfg, Encoder: bundle.EncoderRef{Name: compose.DefaultEncoder}, Version: "bench",
 	}, nil)
 	closeEnc()
 	if err != nil {
@@ -93,7 +97,7 @@ func BenchmarkPipelineHDFS(b *testing.B) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Mode = ModeDetect
 	cfg.ModelPath = modelDir
-	cfg.Session.Key = KeyConfig{Source: KeyBodyRegex, Regex: `blk_-?\d+`}
+	cfg.Session.Key = KeyConfig{Source: streaming.KeyFromBodyRegex, Regex: `blk_-?\d+`}
 	cfg.Session.InactivityTimeout = 500 * time.Millisecond
 	cfg.Workers = 2
 	cfg.Encoder.Threads = 1

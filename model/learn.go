@@ -12,9 +12,13 @@ import (
 	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 )
 
+// DefaultLearnSessions is how many sessions a Learner collects before it
+// trains, unless told otherwise.
+const DefaultLearnSessions = 1000
+
 // LearnOptions configure a Learner.
 type LearnOptions struct {
-	// Sessions to collect before training; default 1000.
+	// Sessions to collect before training; default DefaultLearnSessions.
 	Sessions int
 	// Duration after the first session after which training starts even
 	// with fewer sessions (but at least MinSessions); 0 = no time limit.
@@ -85,7 +89,7 @@ func NewLearner(opts LearnOptions) (*Learner, error) {
 		return nil, errors.New("learner: an encoder is required")
 	}
 	if opts.Sessions <= 0 {
-		opts.Sessions = 1000
+		opts.Sessions = DefaultLearnSessions
 	}
 	if opts.MinSessions <= 0 {
 		opts.MinSessions = 20

@@ -17,6 +17,10 @@ import (
 // ReviewOptions configure how a Learner screens its unlabelled learning
 // sessions before they enter the model as normal.
 //
+// DefaultReviewBudget is the share of learning sessions whose review may cost
+// a Judge request, unless told otherwise.
+const DefaultReviewBudget = 0.10
+
 // Faults that happen while a Learner collects would otherwise become normal
 // for good: the coordinator learns them as in-distribution and the kNN memory
 // votes them normal (measured on HDFS: F1 0.26 with 23% of the learning
@@ -27,7 +31,7 @@ type ReviewOptions struct {
 	// Off takes every learning session as normal, unscreened.
 	Off bool
 	// Budget is the share of learning sessions that may cost a Judge request;
-	// default 0.10. A judged label covers every learning session of the same
+	// default DefaultReviewBudget. A judged label covers every learning session of the same
 	// content, so one request may settle many sessions.
 	Budget float64
 	// RareShare: a session with a line shape (normalize.Shape) seen in fewer
@@ -44,7 +48,7 @@ type ReviewOptions struct {
 
 func (o ReviewOptions) withDefaults() ReviewOptions {
 	if o.Budget <= 0 {
-		o.Budget = 0.10
+		o.Budget = DefaultReviewBudget
 	}
 	if o.RareShare <= 0 {
 		o.RareShare = 0.05

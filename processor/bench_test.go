@@ -57,7 +57,7 @@ func hdfsBatch(start, n, active, perBlock int) plog.Logs {
 // a busy shared machine disturbs less than the wall clock.
 func BenchmarkConsumeLogs(b *testing.B) {
 	const batch, active, perBlock = 512, 2000, 20
-	cfg := Config{KeySource: KeyFromBodyRegex, KeyRegex: `blk_-?\d+`, MaxRecords: perBlock}
+	cfg := cfgOf(Config{KeySource: KeyFromBodyRegex, KeyRegex: `blk_-?\d+`, MaxRecords: perBlock})
 	obs := &routeCounter{}
 	p, err := New(cfg, instantDetector{}, consumertest.NewNop(), nil, obs)
 	if err != nil {

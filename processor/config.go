@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"runtime"
+	"strings"
 	"time"
 )
 
@@ -32,8 +32,12 @@ const (
 	CloseShutdown   = "shutdown"
 )
 
-// Config is the streaming side's configuration. Zero numeric fields take the
-// defaults of DefaultConfig; KeySource and its KeyName/KeyRegex are required.
+// Config is the streaming side's configuration, with the collector's names
+// for its fields (session.*, workers, queue_size, attribute_prefix). The
+// component builds it from the collector configuration; DefaultConfig holds the
+// one set of defaults, and Validate is the one set of checks (the component's
+// Config.Validate runs it, New runs it again as a guard). A zero field is not
+// a default: New refuses it.
 type Config struct {
 	KeySource KeySource
 	KeyName   string // attribute name, for attribute and resource_attribute
@@ -41,7 +45,7 @@ type Config struct {
 	// capture group when the regex has one (and it matched), else the whole match.
 	KeyRegex string
 
-	MissingKey string // MissingKeyResourceSession (default) or MissingKeyPassThrough
+	MissingKey string // MissingKeyResourceSession or MissingKeyPassThrough
 
 	MaxRecords        int           // a session closes when it holds this many records
 	InactivityTimeout time.Duration // ... or when it got no record for this long
@@ -60,103 +64,69 @@ type Config struct {
 	ModelVersion    string // used when the detector's verdict carries none
 }
 
-// Defaults. They suit HDFS-like block sessions (tens to hundreds of lines).
-const (
-	DefaultMissingKey        = MissingKeyResourceSession
-	DefaultMaxRecords        = 1000
-	DefaultInactivityTimeout = 30 * time.Second
-	DefaultMaxOpenSessions   = 100_000
-	DefaultMaxBufferedBytes  = 256 << 20 // 256 MiB
-	DefaultQueueSize         = 1024
-	DefaultMaxLineBytes      = 4 << 10 // 4 KiB
-	DefaultAttributePrefix   = "anomaly."
-)
-
-// DefaultConfig returns the defaults; the caller still chooses the key.
+// DefaultConfig returns the defaults, the ones the collector documents (README
+// "Configuration"). They suit request- or connection-sized sessions (tens of
+// records); the session key defaults to the trace id.
 func DefaultConfig() Config {
 	return Config{
-		MissingKey:        DefaultMissingKey,
-		MaxRecords:        DefaultMaxRecords,
-		InactivityTimeout: DefaultInactivityTimeout,
-		MaxOpenSessions:   DefaultMaxOpenSessions,
-		MaxBufferedBytes:  DefaultMaxBufferedBytes,
-		Workers:           runtime.GOMAXPROCS(0),
-		QueueSize:         DefaultQueueSize,
-		MaxLineBytes:      DefaultMaxLineBytes,
-		AttributePrefix:   DefaultAttributePrefix,
+		KeySource:         KeyFromTraceID,
+		MissingKey:        MissingKeyResourceSession,
+		MaxRecords:        100,
+		InactivityTimeout: 30 * time.Second,
+		MaxOpenSessions:   10_000,
+		MaxBufferedBytes:  64 << 20, // 64 MiB
+		Workers:           2,
+		QueueSize:         1000,
+		MaxLineBytes:      2048,
+		AttributePrefix:   "anomaly.",
 	}
 }
 
-// withDefaults fills zero fields from DefaultConfig.
-func (c Config) withDefaults() Config {
-	d := DefaultConfig()
-	if c.MissingKey == "" {
-		c.MissingKey = d.MissingKey
-	}
-	if c.MaxRecords == 0 {
-		c.MaxRecords = d.MaxRecords
-	}
-	if c.InactivityTimeout == 0 {
-		c.InactivityTimeout = d.InactivityTimeout
-	}
-	if c.MaxOpenSessions == 0 {
-		c.MaxOpenSessions = d.MaxOpenSessions
-	}
-	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = d.MaxBufferedBytes
-	}
-	if c.Workers == 0 {
-		c.Workers = d.Workers
-	}
-	if c.QueueSize == 0 {
-		c.QueueSize = d.QueueSize
-	}
-	if c.MaxLineBytes == 0 {
-		c.MaxLineBytes = d.MaxLineBytes
-	}
-	if c.AttributePrefix == "" {
-		c.AttributePrefix = d.AttributePrefix
-	}
-	return c
-}
-
-// Validate reports every problem at once. Zero numeric fields are valid (they
-// mean "default"); negative ones are not.
+// Validate reports every problem at once, each naming its collector field.
 func (c Config) Validate() error {
 	var errs []error
+	add := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
 	switch c.KeySource {
 	case KeyFromAttribute, KeyFromResourceAttribute:
 		if c.KeyName == "" {
-			errs = append(errs, fmt.Errorf("key_source %q needs a key name", c.KeySource))
+			add("session.key.name", "required when session.key.source is %q", c.KeySource)
 		}
 	case KeyFromTraceID:
 	case KeyFromBodyRegex:
 		if c.KeyRegex == "" {
-			errs = append(errs, errors.New(`key_source "body_regex" needs a key regex`))
-		} else if _, err := regexp.Compile(c.KeyRegex); err != nil {
-			errs = append(errs, fmt.Errorf("key regex %q: %w", c.KeyRegex, err))
+			add("session.key.regex", "required when session.key.source is %q", KeyFromBodyRegex)
+		} else if re, err := regexp.Compile(c.KeyRegex); err != nil {
+			errs = append(errs, fmt.Errorf("session.key.regex: %w", err))
+		} else if re.MatchString("") {
+			add("session.key.regex", "%q matches the empty string, so every record would share one key", c.KeyRegex)
 		}
-	case "":
-		errs = append(errs, errors.New("key_source is required (attribute, resource_attribute, trace_id or body_regex)"))
 	default:
-		errs = append(errs, fmt.Errorf("unknown key_source %q (want attribute, resource_attribute, trace_id or body_regex)", c.KeySource))
+		add("session.key.source", "%q is not one of %q, %q, %q, %q", c.KeySource,
+			KeyFromAttribute, KeyFromResourceAttribute, KeyFromTraceID, KeyFromBodyRegex)
 	}
 	switch c.MissingKey {
-	case "", MissingKeyResourceSession, MissingKeyPassThrough:
+	case MissingKeyResourceSession, MissingKeyPassThrough:
 	default:
-		errs = append(errs, fmt.Errorf("unknown missing_key policy %q (want %s or %s)", c.MissingKey, MissingKeyResourceSession, MissingKeyPassThrough))
+		add("session.missing_key", "%q is not one of %q, %q", c.MissingKey, MissingKeyResourceSession, MissingKeyPassThrough)
 	}
-	neg := func(name string, v int64) {
-		if v < 0 {
-			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", name, v))
+	positive := func(field string, v int64) {
+		if v <= 0 {
+			add(field, "must be positive, got %d", v)
 		}
 	}
-	neg("max_records", int64(c.MaxRecords))
-	neg("inactivity_timeout", int64(c.InactivityTimeout))
-	neg("max_open_sessions", int64(c.MaxOpenSessions))
-	neg("max_buffered_bytes", c.MaxBufferedBytes)
-	neg("workers", int64(c.Workers))
-	neg("queue_size", int64(c.QueueSize))
-	neg("max_line_bytes", int64(c.MaxLineBytes))
+	positive("session.max_records", int64(c.MaxRecords))
+	if c.InactivityTimeout <= 0 {
+		add("session.inactivity_timeout", "must be a positive duration, got %s", c.InactivityTimeout)
+	}
+	positive("session.max_open_sessions", int64(c.MaxOpenSessions))
+	positive("session.max_buffered_bytes", c.MaxBufferedBytes)
+	positive("session.max_line_bytes", int64(c.MaxLineBytes))
+	positive("workers", int64(c.Workers))
+	positive("queue_size", int64(c.QueueSize))
+	if strings.TrimSpace(c.AttributePrefix) != c.AttributePrefix {
+		add("attribute_prefix", "%q has leading or trailing spaces", c.AttributePrefix)
+	}
 	return errors.Join(errs...)
 }

@@ -25,7 +25,7 @@ func FuzzSessionKey(f *testing.F) {
 	f.Add(uint8(2), "", "", "", []byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
 	f.Add(uint8(2), "", "", "", []byte{0, 0, 0})
 	f.Fuzz(func(t *testing.T, src uint8, re, body, attr string, trace []byte) {
-		cfg := Config{KeyName: "k", KeyRegex: re}
+		cfg := cfgOf(Config{KeyName: "k", KeyRegex: re})
 		switch src % 4 {
 		case 0:
 			cfg.KeySource = KeyFromAttribute
@@ -90,7 +90,7 @@ func FuzzSessionKey(f *testing.F) {
 		if key2, ok2 := k.recordKey(lr, resKey, resOK); key2 != key || ok2 != ok {
 			t.Fatalf("key not deterministic: %q vs %q", key, key2)
 		}
-		for _, limit := range []int{1, 7, 64, DefaultMaxLineBytes} {
+		for _, limit := range []int{1, 7, 64, DefaultConfig().MaxLineBytes} {
 			line := detectorLine(lr.Body(), limit)
 			if !utf8.ValidString(line) || len(line) > limit {
 				t.Fatalf("detector line %q: valid=%v, %d bytes > %d", line, utf8.ValidString(line), len(line), limit)

@@ -69,8 +69,8 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			sink := new(consumertest.LogsSink)
-			cfg := Config{KeySource: KeyFromAttribute, KeyName: "block", MissingKey: MissingKeyPassThrough, Workers: 1,
-				InactivityTimeout: time.Hour, EmitSummary: true, ModelVersion: "fake-1"}
+			cfg := cfgOf(Config{KeySource: KeyFromAttribute, KeyName: "block", MissingKey: MissingKeyPassThrough, Workers: 1,
+				InactivityTimeout: time.Hour, EmitSummary: true, ModelVersion: "fake-1"})
 			p, err := New(cfg, &fakeDetector{}, sink, zap.NewNop(), nil)
 			if err != nil {
 				t.Fatal(err)

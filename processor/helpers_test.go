@@ -215,7 +215,7 @@ func newStarted(t testing.TB, cfg Config, det core.Detector, next consumer.Logs,
 }
 
 func attrCfg() Config {
-	return Config{KeySource: KeyFromAttribute, KeyName: "block", Workers: 2}
+	return cfgOf(Config{KeySource: KeyFromAttribute, KeyName: "block", Workers: 2})
 }
 
 func shutdown(t testing.TB, p *Processor) {
@@ -254,3 +254,40 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 var errBoom = errors.New("boom")
 
 var _ = consumertest.NewNop
+
+// cfgOf fills the zero fields of c from DefaultConfig, so that a test names
+// only what it is about.
+func cfgOf(c Config) Config {
+	d := DefaultConfig()
+	if c.KeySource == "" {
+		c.KeySource = d.KeySource
+	}
+	if c.MissingKey == "" {
+		c.MissingKey = d.MissingKey
+	}
+	if c.MaxRecords == 0 {
+		c.MaxRecords = d.MaxRecords
+	}
+	if c.InactivityTimeout == 0 {
+		c.InactivityTimeout = d.InactivityTimeout
+	}
+	if c.MaxOpenSessions == 0 {
+		c.MaxOpenSessions = d.MaxOpenSessions
+	}
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = d.MaxBufferedBytes
+	}
+	if c.Workers == 0 {
+		c.Workers = d.Workers
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = d.QueueSize
+	}
+	if c.MaxLineBytes == 0 {
+		c.MaxLineBytes = d.MaxLineBytes
+	}
+	if c.AttributePrefix == "" {
+		c.AttributePrefix = d.AttributePrefix
+	}
+	return c
+}

@@ -98,7 +98,7 @@ type Processor struct {
 	shutdownErr  error
 }
 
-// New validates cfg (filling defaults) and builds a processor; Start runs it.
+// New checks cfg (Config.Validate) and builds a processor; Start runs it.
 func New(cfg Config, det core.Detector, next consumer.Logs, logger *zap.Logger, obs Observer) (*Processor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("invalid processor config: %w", err)
@@ -115,7 +115,6 @@ func New(cfg Config, det core.Detector, next consumer.Logs, logger *zap.Logger, 
 	if obs == nil {
 		obs = NopObserver{}
 	}
-	cfg = cfg.withDefaults()
 	keys, err := newKeyer(cfg)
 	if err != nil {
 		return nil, err

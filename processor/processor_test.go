@@ -35,7 +35,7 @@ func TestGroupingByKeySource(t *testing.T) {
 	}{
 		{
 			name: "attribute",
-			cfg:  Config{KeySource: KeyFromAttribute, KeyName: "req"},
+			cfg:  cfgOf(Config{KeySource: KeyFromAttribute, KeyName: "req"}),
 			decorate: func(i int, _ plog.ResourceLogs, lr plog.LogRecord) string {
 				k := fmt.Sprintf("req-%d", i%2)
 				lr.Attributes().PutStr("req", k)
@@ -44,7 +44,7 @@ func TestGroupingByKeySource(t *testing.T) {
 		},
 		{
 			name: "int attribute",
-			cfg:  Config{KeySource: KeyFromAttribute, KeyName: "req"},
+			cfg:  cfgOf(Config{KeySource: KeyFromAttribute, KeyName: "req"}),
 			decorate: func(i int, _ plog.ResourceLogs, lr plog.LogRecord) string {
 				lr.Attributes().PutInt("req", int64(i%2)+40)
 				return fmt.Sprint(i%2 + 40)
@@ -52,7 +52,7 @@ func TestGroupingByKeySource(t *testing.T) {
 		},
 		{
 			name: "resource attribute",
-			cfg:  Config{KeySource: KeyFromResourceAttribute, KeyName: "host.name"},
+			cfg:  cfgOf(Config{KeySource: KeyFromResourceAttribute, KeyName: "host.name"}),
 			decorate: func(i int, rl plog.ResourceLogs, _ plog.LogRecord) string {
 				k := fmt.Sprintf("host-%d", i%2)
 				rl.Resource().Attributes().PutStr("host.name", k)
@@ -61,7 +61,7 @@ func TestGroupingByKeySource(t *testing.T) {
 		},
 		{
 			name: "trace id",
-			cfg:  Config{KeySource: KeyFromTraceID},
+			cfg:  cfgOf(Config{KeySource: KeyFromTraceID}),
 			decorate: func(i int, _ plog.ResourceLogs, lr plog.LogRecord) string {
 				if i%2 == 0 {
 					lr.SetTraceID(traceA)
@@ -73,14 +73,14 @@ func TestGroupingByKeySource(t *testing.T) {
 		},
 		{
 			name: "body regex whole match",
-			cfg:  Config{KeySource: KeyFromBodyRegex, KeyRegex: `blk_-?\d+`},
+			cfg:  cfgOf(Config{KeySource: KeyFromBodyRegex, KeyRegex: `blk_-?\d+`}),
 			decorate: func(i int, _ plog.ResourceLogs, _ plog.LogRecord) string {
 				return []string{"blk_-123", "blk_456"}[i%2]
 			},
 		},
 		{
 			name: "body regex capture group",
-			cfg:  Config{KeySource: KeyFromBodyRegex, KeyRegex: `blk_(-?\d+)`},
+			cfg:  cfgOf(Config{KeySource: KeyFromBodyRegex, KeyRegex: `blk_(-?\d+)`}),
 			decorate: func(i int, _ plog.ResourceLogs, _ plog.LogRecord) string {
 				return []string{"-123", "456"}[i%2]
 			},
@@ -422,7 +422,7 @@ func filter(xs []string, prefix string) []string {
 func TestBodiesNonStringInvalidUTF8Huge(t *testing.T) {
 	det := &fakeDetector{}
 	sink := &consumertest.LogsSink{}
-	cfg := Config{KeySource: KeyFromBodyRegex, KeyRegex: `blk_\d+`, MaxLineBytes: 64}
+	cfg := cfgOf(Config{KeySource: KeyFromBodyRegex, KeyRegex: `blk_\d+`, MaxLineBytes: 64})
 	p := newStarted(t, cfg, det, sink, nil)
 
 	ld := plog.NewLogs()
@@ -579,11 +579,11 @@ func TestFullQueueWithoutFastPathMarksOverload(t *testing.T) {
 
 func TestShutdownDeadlineWithStuckDetector(t *testing.T) {
 	// maxRecords 10: the sessions close (and the workers get stuck in Detect)
-	// before Shutdown; 0: they close at Shutdown.
+	// before Shutdown; 1000: they are still open at Shutdown.
 	for _, tc := range []struct {
 		ignore     bool
 		maxRecords int
-	}{{false, 0}, {true, 0}, {false, 10}, {true, 10}} {
+	}{{false, 1000}, {true, 1000}, {false, 10}, {true, 10}} {
 		t.Run(fmt.Sprintf("ignoresCtx=%v/maxRecords=%d", tc.ignore, tc.maxRecords), func(t *testing.T) {
 			det := &fakeDetector{block: make(chan struct{}), ignoreCtx: tc.ignore}
 			defer close(det.block)
@@ -596,7 +596,7 @@ func TestShutdownDeadlineWithStuckDetector(t *testing.T) {
 				recs = append(recs, in{key: fmt.Sprint(i % 10), body: "line"})
 			}
 			consume(t, p, makeLogs(recs...))
-			if tc.maxRecords > 0 {
+			if tc.maxRecords == 10 {
 				waitFor(t, "both workers stuck in Detect", func() bool { return det.calls.Load() == 2 })
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
@@ -710,28 +710,40 @@ func TestLifecycleEdges(t *testing.T) {
 
 func TestNewRejectsBadConfig(t *testing.T) {
 	for _, tc := range []struct {
-		cfg  Config
+		edit func(*Config)
 		want string
 	}{
-		{Config{}, "key_source is required"},
-		{Config{KeySource: "nope"}, `unknown key_source "nope"`},
-		{Config{KeySource: KeyFromAttribute}, "needs a key name"},
-		{Config{KeySource: KeyFromResourceAttribute}, "needs a key name"},
-		{Config{KeySource: KeyFromBodyRegex}, "needs a key regex"},
-		{Config{KeySource: KeyFromBodyRegex, KeyRegex: "("}, "key regex"},
-		{Config{KeySource: KeyFromTraceID, MissingKey: "drop"}, "missing_key"},
-		{Config{KeySource: KeyFromTraceID, MaxRecords: -1}, "max_records must not be negative"},
-		{Config{KeySource: KeyFromTraceID, MaxBufferedBytes: -1, Workers: -2}, "workers must not be negative"},
+		{func(c *Config) { c.KeySource = "" }, `session.key.source: "" is not one of`},
+		{func(c *Config) { c.KeySource = "nope" }, `session.key.source: "nope" is not one of`},
+		{func(c *Config) { c.KeySource = KeyFromAttribute }, "session.key.name: required"},
+		{func(c *Config) { c.KeySource = KeyFromResourceAttribute }, "session.key.name: required"},
+		{func(c *Config) { c.KeySource = KeyFromBodyRegex }, "session.key.regex: required"},
+		{func(c *Config) { c.KeySource, c.KeyRegex = KeyFromBodyRegex, "(" }, "session.key.regex: error parsing"},
+		{func(c *Config) { c.KeySource, c.KeyRegex = KeyFromBodyRegex, "x*" }, "matches the empty string"},
+		{func(c *Config) { c.MissingKey = "drop" }, "session.missing_key"},
+		{func(c *Config) { c.MaxRecords = -1 }, "session.max_records: must be positive, got -1"},
+		{func(c *Config) { c.MaxRecords = 0 }, "session.max_records: must be positive, got 0"},
+		{func(c *Config) { c.InactivityTimeout = 0 }, "session.inactivity_timeout"},
+		{func(c *Config) { c.MaxOpenSessions = 0 }, "session.max_open_sessions"},
+		{func(c *Config) { c.MaxLineBytes = 0 }, "session.max_line_bytes"},
+		{func(c *Config) { c.MaxBufferedBytes, c.Workers = -1, -2 }, "workers: must be positive, got -2"},
+		{func(c *Config) { c.QueueSize = 0 }, "queue_size"},
+		{func(c *Config) { c.AttributePrefix = " anomaly." }, "attribute_prefix"},
 	} {
-		_, err := New(tc.cfg, &fakeDetector{}, consumertest.NewNop(), nil, nil)
+		cfg := DefaultConfig()
+		tc.edit(&cfg)
+		_, err := New(cfg, &fakeDetector{}, consumertest.NewNop(), nil, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%+v: err = %v, want %q", tc.cfg, err, tc.want)
+			t.Errorf("%+v: err = %v, want %q", cfg, err, tc.want)
 		}
 	}
-	if _, err := New(Config{KeySource: KeyFromTraceID}, nil, consumertest.NewNop(), nil, nil); err == nil {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Errorf("the defaults do not validate: %v", err)
+	}
+	if _, err := New(DefaultConfig(), nil, consumertest.NewNop(), nil, nil); err == nil {
 		t.Error("nil detector accepted")
 	}
-	if _, err := New(Config{KeySource: KeyFromTraceID}, &fakeDetector{}, nil, nil, nil); err == nil {
+	if _, err := New(DefaultConfig(), &fakeDetector{}, nil, nil, nil); err == nil {
 		t.Error("nil next accepted")
 	}
 }

@@ -49,8 +49,8 @@ func TestBufferedBytesEstimate(t *testing.T) {
 	const n = 20_000
 	for _, sh := range shapes {
 		t.Run(sh.name, func(t *testing.T) {
-			cfg := Config{KeySource: KeyFromAttribute, KeyName: "k", MaxRecords: 1 << 30,
-				InactivityTimeout: time.Hour, MaxBufferedBytes: 1 << 40}
+			cfg := cfgOf(Config{KeySource: KeyFromAttribute, KeyName: "k", MaxRecords: 1 << 30,
+				InactivityTimeout: time.Hour, MaxBufferedBytes: 1 << 40})
 			p := newStarted(t, cfg, &fakeDetector{}, consumertest.NewNop(), nil)
 			before := liveHeap()
 			lds := make([]plog.Logs, n/1000)

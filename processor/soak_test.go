@@ -84,12 +84,12 @@ func TestSoak(t *testing.T) {
 		{"roomy", keys / 10, keys / 5, 64 << 20, ""},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
-			cfg := Config{
+			cfg := cfgOf(Config{
 				KeySource: KeyFromAttribute, KeyName: "block",
 				MaxRecords: 8, InactivityTimeout: 100 * time.Millisecond,
 				MaxOpenSessions: sc.maxOpen, MaxBufferedBytes: sc.maxBytes,
 				Workers: 2, QueueSize: 256,
-			}
+			})
 			soak(t, cfg, records, keys, sc.active, sc.wantMost)
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/compose"
 	"io"
 	"time"
 
@@ -80,7 +81,7 @@ func runEvalLearn(ctx context.Context, a learnEvalArgs, lf *llmFlags, stdout, st
 	}
 	ref := a.encoder
 	if ref == "" {
-		ref = "default"
+		ref = compose.DefaultEncoder
 	}
 	var decisions []model.ScreenDecision
 	l, err := model.NewLearner(model.LearnOptions{

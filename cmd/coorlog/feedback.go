@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/compose"
 	"io"
 	"os"
 	"strings"
@@ -83,7 +84,7 @@ func runFeedback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer closeEnc()
-	c, err := model.NewCascade(b, model.CascadeOptions{Encoder: newCache(enc)})
+	c, err := compose.Cascade(b, model.CascadeOptions{Encoder: newCache(enc)})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/compose"
 	"io"
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
@@ -50,7 +51,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	ref := *encDir
 	if ref == "" {
-		ref = "default"
+		ref = compose.DefaultEncoder
 	}
 	enc, closeEnc, err := loadEncoder(ref, *threads)
 	if err != nil {

@@ -1,8 +1,8 @@
 package main
 
-// The seams to the packages other engineers own: encoder loading, training,
-// the cascade and the LLM stage. Everything else in this command talks to
-// them only through these functions.
+// The seams to the model side: encoder loading, training, the cascade and the
+// LLM stage, built through internal/compose as the collector builds them.
+// Everything else in this command talks to them only through these functions.
 
 import (
 	"context"
@@ -11,29 +11,21 @@ import (
 	"os"
 	"time"
 
+	"github.com/coorlog/coorlogprocessor/internal/compose"
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/model"
 	"github.com/coorlog/coorlogprocessor/model/bundle"
-	"github.com/coorlog/coorlogprocessor/model/defaultencoder"
-	"github.com/coorlog/coorlogprocessor/model/embedcache"
 	"github.com/coorlog/coorlogprocessor/model/encoder"
 	"github.com/coorlog/coorlogprocessor/model/evolve"
 	"github.com/coorlog/coorlogprocessor/model/llm"
 	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
 
-func newCache(enc model.Encoder) model.Encoder { return embedcache.New(enc, 0) }
+func newCache(enc model.Encoder) model.Encoder { return compose.Cached(enc, 0) }
 
-// loadEncoder opens the encoder named by a bundle: "default" is the shipped
-// compact encoder, anything else a Hugging Face checkpoint directory.
+// loadEncoder opens the encoder named by a bundle (compose.Encoder).
 func loadEncoder(ref string, threads int) (model.Encoder, func(), error) {
-	var e *encoder.Encoder
-	var err error
-	if ref == "" || ref == "default" {
-		e, err = defaultencoder.Load(encoder.Options{Threads: threads})
-	} else {
-		e, err = encoder.Load(ref, encoder.Options{Threads: threads})
-	}
+	e, err := compose.Encoder(ref, encoder.Options{Threads: threads})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -59,8 +51,8 @@ func labelled(ss []dataset.Session) []model.LabelledSession {
 }
 
 // defaultAEMBatch is the number of LLM findings per AEM update in eval and
-// bench (the evolve package's default cadence).
-const defaultAEMBatch = 32
+// bench: the evolve package's default.
+var defaultAEMBatch = evolve.DefaultConfig().BatchSize
 
 // newCascade builds the CoorLog detector (model.Cascade) over a bundle. With
 // aemBatch > 0, the adaptive evolution mechanism learns from the LLM's
@@ -68,7 +60,7 @@ const defaultAEMBatch = 32
 // applied in line, every aemBatch findings, so that a run is deterministic
 // and repeatable. close applies what is still pending.
 func newCascade(ctx context.Context, b *bundle.Bundle, enc model.Encoder, judge model.Judge, aemBatch int) (*cascadeRun, func() error, error) {
-	c, err := model.NewCascade(b, model.CascadeOptions{Encoder: enc, Judge: judge})
+	c, err := compose.Cascade(b, model.CascadeOptions{Encoder: enc, Judge: judge})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -145,7 +137,7 @@ func buildJudge(lf *llmFlags, test []dataset.Session, seed int64) (model.Judge, 
 	cfg := llm.DefaultConfig()
 	cfg.BaseURL, cfg.Model = lf.endpoint, lf.model
 	cfg.APIKey = os.Getenv(llmKeyEnv)
-	j, err := llm.New(cfg)
+	j, err := compose.Judge(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("configuring the LLM endpoint: %w", err)
 	}
