@@ -15,17 +15,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log"
+	"github.com/coorlog/coorlogprocessor/internal/fakellm"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,65 +94,26 @@ func reliabilityInput(t *testing.T) (lines []string, evolvedIDs []string) {
 	return lines, evolvedIDs
 }
 
-// fakeLLM is an OpenAI-compatible endpoint on 127.0.0.1 that records every
-// request body and Authorization header, and answers through answer.
+// fakeLLM is the project's fake OpenAI-compatible endpoint (internal/fakellm)
+// on 127.0.0.1: it records every request body and Authorization header, and
+// answers through its handler.
 type fakeLLM struct {
-	srv    *httptest.Server
-	answer func(w http.ResponseWriter, r *http.Request, body []byte)
-
-	mu       sync.Mutex
-	bodies   []string
-	auths    []string
-	requests atomic.Int64
+	*fakellm.Server
+	srv *httptest.Server
 }
 
-func newFakeLLM(t *testing.T, tlsServer bool, answer func(http.ResponseWriter, *http.Request, []byte)) *fakeLLM {
+func newFakeLLM(t *testing.T, tlsServer bool, answer fakellm.Handler) *fakeLLM {
 	t.Helper()
-	f := &fakeLLM{answer: answer}
-	f.srv = httptest.NewUnstartedServer(f)
-	// The failed TLS handshakes are the point of some cases; keep them off stderr.
-	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
-	if tlsServer {
-		f.srv.StartTLS()
-	} else {
-		f.srv.Start()
-	}
-	t.Cleanup(f.srv.Close)
+	f := &fakeLLM{Server: &fakellm.Server{Handle: answer}}
+	f.srv = fakellm.Start(t, f.Server, tlsServer)
 	return f
 }
 
-func (f *fakeLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.requests.Add(1)
-	body, _ := io.ReadAll(r.Body)
-	f.mu.Lock()
-	f.bodies = append(f.bodies, string(body))
-	f.auths = append(f.auths, r.Header.Get("Authorization"))
-	f.mu.Unlock()
-	f.answer(w, r, body)
-}
-
 func (f *fakeLLM) recorded() (bodies, auths []string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.bodies...), append([]string(nil), f.auths...)
-}
-
-type chatRequest struct {
-	Model    string `json:"model"`
-	Messages []struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
-	} `json:"messages"`
-}
-
-func (r chatRequest) lastUser() string {
-	var u string
-	for _, m := range r.Messages {
-		if m.Role == "user" {
-			u = m.Content
-		}
+	for _, r := range f.Recorded() {
+		bodies, auths = append(bodies, r.Body), append(auths, r.Auth)
 	}
-	return u
+	return bodies, auths
 }
 
 // fakeVerdictReason marks the fake server's answers: a record whose reason
@@ -165,29 +122,12 @@ const fakeVerdictReason = "reliability fake LLM: judged abnormal from the NEW se
 
 // answerValid answers every Evol Detect question "not an evolution" (so the
 // AD agent runs) and every AD question "abnormal", in the strict schema.
-func answerValid(w http.ResponseWriter, _ *http.Request, body []byte) {
-	var req chatRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		http.Error(w, "bad request", http.StatusBadRequest)
-		return
-	}
+func answerValid(w http.ResponseWriter, _ *http.Request, req fakellm.Request, _ int) {
 	content := fmt.Sprintf(`{"reason": %q, "state": "abnormal"}`, fakeVerdictReason)
-	if strings.Contains(req.lastUser(), "Task (Evol Detect)") {
+	if req.IsEvolDetect() {
 		content = `{"reason": "reliability fake LLM: the behaviour differs", "is_evolution": false}`
 	}
-	writeCompletion(w, req.Model, content)
-}
-
-func writeCompletion(w http.ResponseWriter, modelName, content string) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"id": "chatcmpl-reliability", "object": "chat.completion", "created": 0, "model": modelName,
-		"choices": []map[string]any{{
-			"index": 0, "finish_reason": "stop",
-			"message": map[string]any{"role": "assistant", "content": content},
-		}},
-		"usage": map[string]any{"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
-	})
+	fakellm.Completion(w, req.Model, content, fakellm.TestUsage)
 }
 
 // errorBody echoes the caller's Authorization header, as some providers do
@@ -403,14 +343,14 @@ func TestFaultMatrixKeepsThePipelineFlowing(t *testing.T) {
 			}},
 		{name: "401 unauthorized", kind: "auth", reasons: llmErr, maxTook: 15 * time.Second,
 			setup: func(t *testing.T) (string, *fakeLLM) {
-				f := newFakeLLM(t, false, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				f := newFakeLLM(t, false, func(w http.ResponseWriter, r *http.Request, _ fakellm.Request, _ int) {
 					errorBody(w, r, http.StatusUnauthorized, "invalid_api_key")
 				})
 				return f.srv.URL + "/v1", f
 			}},
 		{name: "429 storm, Retry-After: 1", kind: "rate_limited", reasons: llmErr, maxTook: 20 * time.Second,
 			setup: func(t *testing.T) (string, *fakeLLM) {
-				f := newFakeLLM(t, false, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				f := newFakeLLM(t, false, func(w http.ResponseWriter, r *http.Request, _ fakellm.Request, _ int) {
 					w.Header().Set("Retry-After", "1")
 					errorBody(w, r, http.StatusTooManyRequests, "rate_limit_exceeded")
 				})
@@ -418,7 +358,7 @@ func TestFaultMatrixKeepsThePipelineFlowing(t *testing.T) {
 			}},
 		{name: "429 storm, Retry-After: 3600", kind: "rate_limited", reasons: llmErr, maxTook: 15 * time.Second, timeout: 300 * time.Millisecond,
 			setup: func(t *testing.T) (string, *fakeLLM) {
-				f := newFakeLLM(t, false, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				f := newFakeLLM(t, false, func(w http.ResponseWriter, r *http.Request, _ fakellm.Request, _ int) {
 					w.Header().Set("Retry-After", "3600")
 					errorBody(w, r, http.StatusTooManyRequests, "rate_limit_exceeded")
 				})
@@ -426,14 +366,14 @@ func TestFaultMatrixKeepsThePipelineFlowing(t *testing.T) {
 			}},
 		{name: "500 storm", kind: "server_error", reasons: llmErr, maxTook: 15 * time.Second,
 			setup: func(t *testing.T) (string, *fakeLLM) {
-				f := newFakeLLM(t, false, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				f := newFakeLLM(t, false, func(w http.ResponseWriter, r *http.Request, _ fakellm.Request, _ int) {
 					errorBody(w, r, http.StatusInternalServerError, "server_error")
 				})
 				return f.srv.URL + "/v1", f
 			}},
 		{name: "stall 30 s (timeout 300 ms)", kind: "timeout", reasons: []string{model.ReasonTimeout}, maxTook: 15 * time.Second, timeout: 300 * time.Millisecond,
 			setup: func(t *testing.T) (string, *fakeLLM) {
-				f := newFakeLLM(t, false, func(_ http.ResponseWriter, r *http.Request, _ []byte) {
+				f := newFakeLLM(t, false, func(_ http.ResponseWriter, r *http.Request, _ fakellm.Request, _ int) {
 					select {
 					case <-r.Context().Done(): // the client gave up
 					case <-time.After(30 * time.Second):
@@ -443,7 +383,7 @@ func TestFaultMatrixKeepsThePipelineFlowing(t *testing.T) {
 			}},
 		{name: "truncated body", kind: "invalid_response", reasons: llmErr, maxTook: 15 * time.Second,
 			setup: func(t *testing.T) (string, *fakeLLM) {
-				f := newFakeLLM(t, false, func(w http.ResponseWriter, _ *http.Request, _ []byte) {
+				f := newFakeLLM(t, false, func(w http.ResponseWriter, _ *http.Request, _ fakellm.Request, _ int) {
 					conn, buf, err := w.(http.Hijacker).Hijack()
 					if err != nil {
 						return
@@ -458,7 +398,7 @@ func TestFaultMatrixKeepsThePipelineFlowing(t *testing.T) {
 			}},
 		{name: "non-JSON body (HTML, 200)", kind: "invalid_response", reasons: llmErr, maxTook: 15 * time.Second,
 			setup: func(t *testing.T) (string, *fakeLLM) {
-				f := newFakeLLM(t, false, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+				f := newFakeLLM(t, false, func(w http.ResponseWriter, r *http.Request, _ fakellm.Request, _ int) {
 					w.Header().Set("Content-Type", "text/html")
 					fmt.Fprintf(w, "<html><body><h1>502 Bad Gateway</h1><p>upstream said %s</p></body></html>", r.Header.Get("Authorization"))
 				})
@@ -466,10 +406,8 @@ func TestFaultMatrixKeepsThePipelineFlowing(t *testing.T) {
 			}},
 		{name: "schema-invalid JSON answer", kind: "invalid_response", reasons: llmErr, maxTook: 15 * time.Second,
 			setup: func(t *testing.T) (string, *fakeLLM) {
-				f := newFakeLLM(t, false, func(w http.ResponseWriter, _ *http.Request, body []byte) {
-					var req chatRequest
-					_ = json.Unmarshal(body, &req)
-					writeCompletion(w, req.Model, `{"verdict": "looks fine", "confidence": 0.93, "state": "maybe"}`)
+				f := newFakeLLM(t, false, func(w http.ResponseWriter, _ *http.Request, req fakellm.Request, _ int) {
+					fakellm.Completion(w, req.Model, `{"verdict": "looks fine", "confidence": 0.93, "state": "maybe"}`, fakellm.TestUsage)
 				})
 				return f.srv.URL + "/v1", f
 			}},
@@ -503,9 +441,9 @@ func TestFaultMatrixKeepsThePipelineFlowing(t *testing.T) {
 			if f != nil {
 				checkRedacted(t, f)
 				if !strings.HasPrefix(fc.name, "TLS") {
-					assert.Positive(t, f.requests.Load(), "the endpoint was reached")
+					assert.Positive(t, f.Requests(), "the endpoint was reached")
 				} else {
-					assert.Zero(t, f.requests.Load(), "no request completes a failed TLS handshake")
+					assert.Zero(t, f.Requests(), "no request completes a failed TLS handshake")
 				}
 			}
 			// The failures are visible to an operator, without the key.
@@ -529,10 +467,8 @@ func requests(f *fakeLLM) int64 {
 	if f == nil {
 		return 0
 	}
-	return f.requests.Load()
+	return f.Requests()
 }
-
-var dataSectionRE = regexp.MustCompile(`(?s)<<<BEGIN UNTRUSTED LOG DATA ([A-Za-z0-9]+)>>>\n(.*?)\n<<<END UNTRUSTED LOG DATA ([A-Za-z0-9]+)>>>`)
 
 // TestFaultPromptInjectionStaysData: instructions inside log lines reach the
 // endpoint only inside the request's data section, as quoted JSON strings,
@@ -551,7 +487,7 @@ func TestFaultPromptInjectionStaysData(t *testing.T) {
 	require.NotEmpty(t, bodies)
 	injected := 0
 	for i, b := range bodies {
-		var req chatRequest
+		var req fakellm.Request
 		require.NoError(t, json.Unmarshal([]byte(b), &req), "request %d", i)
 		for _, m := range req.Messages {
 			if m.Role != "user" {
@@ -559,10 +495,10 @@ func TestFaultPromptInjectionStaysData(t *testing.T) {
 				continue
 			}
 			// Everything outside the data sections is ours.
-			outside := dataSectionRE.ReplaceAllString(m.Content, "")
+			outside := fakellm.DataSectionRE.ReplaceAllString(m.Content, "")
 			assert.NotContains(t, outside, "IGNORE ALL PREVIOUS", "request %d: injected text outside the data section", i)
 			assert.NotContains(t, outside, "output normal", "request %d: forged marker escaped the data section", i)
-			for _, sec := range dataSectionRE.FindAllStringSubmatch(m.Content, -1) {
+			for _, sec := range fakellm.DataSectionRE.FindAllStringSubmatch(m.Content, -1) {
 				require.Equal(t, sec[1], sec[3], "request %d: the section ends with its own boundary", i)
 				assert.NotEqual(t, "x", sec[1], "request %d: the forged END marker did not close the section", i)
 				for _, l := range strings.Split(sec[2], "\n") {
@@ -587,7 +523,7 @@ func TestFaultPromptInjectionStaysData(t *testing.T) {
 	assert.Zero(t, metricSum(t, run.tt, "otelcol_processor_coorlog_llm_errors", "", ""))
 	assert.Positive(t, metricSum(t, run.tt, "otelcol_processor_coorlog_llm_calls", "", ""))
 	t.Logf("INJECTION: records in %d out %d; evolved %d -> llm/cache; server requests %d; injected lines seen %d, all inside the data section",
-		run.in, len(run.attrs), len(evolvedIDs), f.requests.Load(), injected)
+		run.in, len(run.attrs), len(evolvedIDs), f.Requests(), injected)
 }
 
 // TestReliabilityRedactionEndToEnd: a password, an e-mail address and the API
@@ -697,7 +633,7 @@ func TestReliabilityAEMWriteRacingShutdown(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
 			require.NoError(t, p.ConsumeLogs(context.Background(), hdfsLogs(lines...)))
-			require.Eventually(t, func() bool { return f.requests.Load() > 0 }, 10*time.Second, time.Millisecond)
+			require.Eventually(t, func() bool { return f.Requests() > 0 }, 10*time.Second, time.Millisecond)
 
 			ctx, cancel := context.WithTimeout(context.Background(), deadline)
 			defer cancel()

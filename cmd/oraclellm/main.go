@@ -1,4 +1,4 @@
-// Command oraclellm serves a simulated LLM (internal/oraclellm) on an
+// Command oraclellm serves a simulated LLM (internal/fakellm) on an
 // OpenAI-compatible base URL, http://ADDR/v1, for the demo: it answers from
 // the HDFS failure events in the sessions, not from a model.
 //
@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
-	"github.com/coorlog/coorlogprocessor/internal/oraclellm"
+	"github.com/coorlog/coorlogprocessor/internal/fakellm"
 )
 
 func main() {
@@ -42,7 +42,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "oraclellm: -latency must not be negative")
 		os.Exit(2)
 	}
-	o := &oraclellm.Oracle{Accuracy: *acc, Seed: *seed, ByContent: *byContent}
+	o := &fakellm.Oracle{Accuracy: *acc, Seed: *seed, ByContent: *byContent}
 	if *keyRE != "" {
 		re, err := regexp.Compile(*keyRE)
 		if err != nil {
@@ -86,7 +86,7 @@ func delayed(h http.Handler, d time.Duration) http.Handler {
 	})
 }
 
-func run(addr string, oracle *oraclellm.Oracle, h http.Handler) error {
+func run(addr string, oracle *fakellm.Oracle, h http.Handler) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", addr)

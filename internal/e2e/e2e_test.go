@@ -27,7 +27,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/internal/demolog"
-	"github.com/coorlog/coorlogprocessor/internal/oraclellm"
+	"github.com/coorlog/coorlogprocessor/internal/fakellm"
 	"github.com/coorlog/coorlogprocessor/internal/otlpsink"
 )
 
@@ -340,7 +340,7 @@ func TestCollectorEndToEnd(t *testing.T) {
 	})
 
 	t.Run("oracle_llm", func(t *testing.T) {
-		oracle := &oraclellm.Oracle{}
+		oracle := &fakellm.Oracle{}
 		llmSrv := httptest.NewServer(oracle)
 		defer llmSrv.Close()
 		recs := runCollector(t, bin, dir, "oracle_llm", f, llmSrv.URL+"/v1")

@@ -1,6 +1,6 @@
 // Package simdraw is the draw the project's simulated LLMs share
 // (`coorlog eval --llm simulated[-content]:ACC` in model/llm, and the
-// OpenAI-compatible stand-in of internal/oraclellm): whether a simulated LLM
+// OpenAI-compatible stand-in of internal/fakellm): whether a simulated LLM
 // answers a key (a session ID, or a session's content) right.
 package simdraw
 

@@ -2,161 +2,71 @@ package llm
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/coorlog/coorlogprocessor/internal/fakellm"
 	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
-// fakeLLM is a local OpenAI-compatible chat completions endpoint (httptest
-// binds 127.0.0.1 only). It records every request and answers through a
-// programmable handler.
+// fakeLLM is the project's fake OpenAI-compatible endpoint (internal/fakellm)
+// on 127.0.0.1, answering through a programmable handler.
 type fakeLLM struct {
-	t        *testing.T
-	srv      *httptest.Server
-	mu       sync.Mutex
-	reqs     []recorded
-	n        atomic.Int64 // requests seen
-	inflight atomic.Int64
-	peak     atomic.Int64
-	handle   func(w http.ResponseWriter, r *http.Request, req chatReq, n int)
+	*fakellm.Server
+	srv *httptest.Server
 }
 
-type recorded struct {
-	Body   string
-	Auth   string
-	Parsed chatReq
-	At     time.Time
-}
+type (
+	chatReq  = fakellm.Request
+	recorded = fakellm.Recorded
+)
 
-type chatReq struct {
-	Model          string  `json:"model"`
-	Temperature    float64 `json:"temperature"`
-	TopP           float64 `json:"top_p"`
-	MaxCompletion  int     `json:"max_completion_tokens"`
-	ResponseFormat struct {
-		Type string `json:"type"`
-	} `json:"response_format"`
-	Messages []struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
-	} `json:"messages"`
-}
-
-func (r chatReq) system() string { return r.msg("system") }
-func (r chatReq) user() string   { return r.msg("user") }
-func (r chatReq) msg(role string) string {
-	for _, m := range r.Messages {
-		if m.Role == role {
-			return m.Content
-		}
-	}
-	return ""
-}
-
-// kind tells which Evol-CoT question a request is.
-func (r chatReq) kind() promptKind {
-	u := r.user()
+// kindOf tells which Evol-CoT question a request is.
+func kindOf(r chatReq) promptKind {
 	switch {
-	case strings.Contains(u, "Task (Evol Detect)"):
+	case r.IsEvolDetect():
 		return promptEvolDetect
-	case strings.Contains(u, "disagree"):
+	case strings.Contains(r.User(), "disagree"):
 		return promptADUncertain
 	default:
 		return promptADCertain
 	}
 }
 
-var refLabelRE = regexp.MustCompile(`### REFERENCE SESSION \(label: (normal|abnormal)\)`)
-
-// refLabel is the label of the reference session of an Evol Detect request.
-func (r chatReq) refLabel() string {
-	m := refLabelRE.FindStringSubmatch(r.user())
-	if m == nil {
-		return ""
-	}
-	return m[1]
-}
-
-func newFake(t *testing.T, h func(w http.ResponseWriter, r *http.Request, req chatReq, n int)) *fakeLLM {
+func newFake(t *testing.T, h fakellm.Handler) *fakeLLM {
 	t.Helper()
-	f := &fakeLLM{t: t, handle: h}
-	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cur := f.inflight.Add(1)
-		defer f.inflight.Add(-1)
-		for {
-			p := f.peak.Load()
-			if cur <= p || f.peak.CompareAndSwap(p, cur) {
-				break
-			}
-		}
-		body, err := io.ReadAll(r.Body)
-		if err != nil || r.Context().Err() != nil {
-			// The client hung up mid-request: the judge cancels a session's other questions
-			// once one fails, so a cut-off body is the client's behaviour, not a malformed request.
-			return
-		}
-		var req chatReq
-		if err := json.Unmarshal(body, &req); err != nil {
-			t.Errorf("fake LLM: request body is not JSON: %v", err)
-		}
-		if r.URL.Path != "/v1/chat/completions" {
-			t.Errorf("fake LLM: unexpected path %s", r.URL.Path)
-		}
-		n := int(f.n.Add(1))
-		f.mu.Lock()
-		f.reqs = append(f.reqs, recorded{Body: string(body), Auth: r.Header.Get("Authorization"), Parsed: req, At: time.Now()})
-		f.mu.Unlock()
-		f.handle(w, r, req, n)
-	}))
-	t.Cleanup(f.srv.Close)
+	f := &fakeLLM{Server: &fakellm.Server{Handle: h, OnProblem: t.Errorf}}
+	f.srv = fakellm.Start(t, f.Server, false)
 	return f
 }
 
-func (f *fakeLLM) requests() []recorded {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]recorded(nil), f.reqs...)
-}
+func (f *fakeLLM) requests() []recorded { return f.Recorded() }
 
 func (f *fakeLLM) url() string { return f.srv.URL + "/v1" }
 
 // completion writes a chat completion whose message content is content.
 func completion(w http.ResponseWriter, content string, withUsage bool) {
-	resp := map[string]any{
-		"id": "chatcmpl-test", "object": "chat.completion", "created": 1, "model": "fake",
-		"choices": []any{map[string]any{"index": 0, "finish_reason": "stop",
-			"message": map[string]any{"role": "assistant", "content": content}}},
-	}
+	var u *fakellm.Usage
 	if withUsage {
-		resp["usage"] = map[string]any{"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120}
+		u = fakellm.TestUsage
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(resp)
+	fakellm.Completion(w, "fake", content, u)
 }
 
-func apiError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `{"error":{"message":%q,"type":"test","code":"test","param":null}}`, msg)
-}
+func apiError(w http.ResponseWriter, status int, msg string) { fakellm.APIError(w, status, msg) }
 
 // scripted answers Evol Detect by a rule on the reference label and the AD
 // agent with a fixed state.
-func scripted(evolution func(refLabel string) bool, state string) func(http.ResponseWriter, *http.Request, chatReq, int) {
+func scripted(evolution func(refLabel string) bool, state string) fakellm.Handler {
 	return func(w http.ResponseWriter, _ *http.Request, req chatReq, _ int) {
-		if req.kind() == promptEvolDetect {
-			completion(w, fmt.Sprintf(`{"is_evolution": %t, "reason": "fake evol reason"}`, evolution(req.refLabel())), true)
+		if kindOf(req) == promptEvolDetect {
+			completion(w, fmt.Sprintf(`{"is_evolution": %t, "reason": "fake evol reason"}`, evolution(req.RefLabel())), true)
 			return
 		}
 		completion(w, fmt.Sprintf(`{"state": %q, "reason": "fake AD reason"}`, state), true)

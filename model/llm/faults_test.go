@@ -316,7 +316,7 @@ func TestSlowResponsesAndConcurrencyLimit(t *testing.T) {
 			t.Fatalf("slow answer within the timeout must succeed: %v", err)
 		}
 	}
-	if p := f.peak.Load(); p > 2 || p < 1 {
+	if p := f.Peak(); p > 2 || p < 1 {
 		t.Fatalf("peak in-flight requests %d, limit 2", p)
 	}
 }
@@ -348,7 +348,7 @@ func TestCancellationOnShutdown(t *testing.T) {
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
 	go func() { _, _ = j2.Judge(ctx2, hdfsSession("x", "1"), nil) }()
-	for f.inflight.Load() == 0 {
+	for f.InFlight() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	ctx3, cancel3 := context.WithTimeout(context.Background(), 100*time.Millisecond)

@@ -44,14 +44,14 @@ func TestEvolDetectInheritsAgreeingLabel(t *testing.T) {
 	}
 	for _, r := range reqs {
 		p := r.Parsed
-		if p.Model != "fake-model" || p.ResponseFormat.Type != "json_object" || p.Temperature != 0.01 || p.TopP != 0.95 || p.MaxCompletion != 256 {
+		if p.Model != "fake-model" || p.ResponseFormat.Type != "json_object" || p.Temperature != 0.01 || p.TopP != 0.95 || p.MaxCompletionTokens != 256 {
 			t.Errorf("request parameters: %+v", p)
 		}
 		if r.Auth != "Bearer "+testKey {
 			t.Errorf("Authorization header not sent as a bearer token")
 		}
-		if p.kind() != promptEvolDetect {
-			t.Errorf("unexpected question kind %v", p.kind())
+		if kindOf(p) != promptEvolDetect {
+			t.Errorf("unexpected question kind %v", kindOf(p))
 		}
 	}
 	if st := j.Stats(); st.Inherited != 1 || st.Calls != 3 || st.Sessions != 1 || st.PromptTokens != 300 {
@@ -75,10 +75,10 @@ func TestADAgentCertainPrompt(t *testing.T) {
 	}
 	reqs := f.requests()
 	last := reqs[len(reqs)-1].Parsed
-	if last.kind() != promptADCertain {
-		t.Fatalf("last request is %v, want the certain AD prompt", last.kind())
+	if kindOf(last) != promptADCertain {
+		t.Fatalf("last request is %v, want the certain AD prompt", kindOf(last))
 	}
-	u := last.user()
+	u := last.User()
 	if !strings.Contains(u, "labelled mostly normal") || !strings.Contains(u, "uncertainty 0.00") {
 		t.Errorf("certain prompt lacks the majority state or uncertainty:\n%s", u)
 	}
@@ -109,10 +109,10 @@ func TestADAgentUncertainPromptSideBySide(t *testing.T) {
 	}
 	reqs := f.requests()
 	last := reqs[len(reqs)-1].Parsed
-	if last.kind() != promptADUncertain {
-		t.Fatalf("last request is %v, want the uncertain AD prompt", last.kind())
+	if kindOf(last) != promptADUncertain {
+		t.Fatalf("last request is %v, want the uncertain AD prompt", kindOf(last))
 	}
-	u := last.user()
+	u := last.User()
 	for _, h := range []string{"### SIMILAR ABNORMAL SESSION 1 (label: abnormal, similarity 0.85)", "### SIMILAR NORMAL SESSION 1 (label: normal, similarity 0.90)",
 		"### SIMILAR ABNORMAL SESSION 2 (label: abnormal, similarity 0.50)", "### SIMILAR NORMAL SESSION 2 (label: normal, similarity 0.60)"} {
 		if !strings.Contains(u, h) {
@@ -138,7 +138,7 @@ func TestNoNeighboursGoesToUncertainPromptWithoutExamples(t *testing.T) {
 	if jd.Anomaly || jd.Calls != 1 {
 		t.Fatalf("judgement %+v", jd)
 	}
-	u := f.requests()[0].Parsed.user()
+	u := f.requests()[0].Parsed.User()
 	if !strings.Contains(u, "No labelled examples are available") {
 		t.Fatalf("prompt without examples:\n%s", u)
 	}
@@ -232,7 +232,7 @@ func TestSchemaInvalidStateIsRepaired(t *testing.T) {
 
 func TestEvolDetectFailureFailsTheSession(t *testing.T) {
 	f := newFake(t, func(w http.ResponseWriter, _ *http.Request, req chatReq, n int) {
-		if req.kind() == promptEvolDetect && req.refLabel() == "abnormal" {
+		if kindOf(req) == promptEvolDetect && req.RefLabel() == "abnormal" {
 			apiError(w, http.StatusBadRequest, "bad")
 			return
 		}
@@ -292,7 +292,7 @@ func TestVerdictCacheCollapsesConcurrentMisses(t *testing.T) {
 			results[i], errs[i] = j.Judge(context.Background(), hdfsSession(fmt.Sprint(i), fmt.Sprint(1000+i)), nil)
 		})
 	}
-	for f.n.Load() < 1 {
+	for f.Requests() < 1 {
 		time.Sleep(time.Millisecond)
 	}
 	close(release)

@@ -1,4 +1,4 @@
-package oraclellm
+package fakellm
 
 import (
 	"context"
