@@ -62,9 +62,7 @@ type Processor struct {
 	mu       sync.Mutex // guards the fields below up to the blank line
 	started  bool
 	closing  bool
-	sessions map[sessKey]*session
-	order    lru
-	bytes    int64
+	sessions openSessions
 	inflight sync.WaitGroup // ConsumeLogs calls past the closing check
 
 	open, buffered         atomic.Int64 // published at the end of each critical section
@@ -124,7 +122,7 @@ func New(cfg Config, det core.Detector, next consumer.Logs, logger *zap.Logger, 
 		names:    newAttrNames(cfg.AttributePrefix),
 		now:      time.Now,
 		intern:   newInterner(),
-		sessions: map[sessKey]*session{},
+		sessions: newOpenSessions(),
 		gaveUpCh: make(chan struct{}),
 		grace:    shutdownGrace,
 	}
@@ -313,24 +311,22 @@ func (p *Processor) insert(pend []pending, now int64) (closed []*session, opened
 	for i := range pend {
 		e := &pend[i]
 		// Make room for the record first, so the byte cap holds after each record.
-		for p.bytes+e.size > p.cfg.MaxBufferedBytes && p.order.head != nil {
-			closed = append(closed, p.closeLocked(p.order.head, CloseEvicted))
+		for p.sessions.bytes+e.size > p.cfg.MaxBufferedBytes && p.sessions.oldest() != nil {
+			closed = append(closed, p.sessions.close(p.sessions.oldest(), CloseEvicted))
 		}
-		s := p.sessions[e.key]
+		s := p.sessions.get(e.key)
 		if s == nil {
-			for len(p.sessions) >= p.cfg.MaxOpenSessions && p.order.head != nil {
-				closed = append(closed, p.closeLocked(p.order.head, CloseEvicted))
+			for p.sessions.len() >= p.cfg.MaxOpenSessions && p.sessions.oldest() != nil {
+				closed = append(closed, p.sessions.close(p.sessions.oldest(), CloseEvicted))
 			}
 			id := e.id
 			if e.key.fallback {
 				id = fallbackID(e.key.res)
 			}
-			s = &session{key: e.key, id: id, recs: plog.NewLogRecordSlice()}
-			p.sessions[e.key] = s
-			p.order.pushBack(s)
+			s = p.sessions.open(e.key, id)
 			opened++
 		} else {
-			p.order.touch(s)
+			p.sessions.touch(s)
 		}
 		e.lr.MoveTo(s.recs.AppendEmpty())
 		n := s.recs.Len()
@@ -339,26 +335,16 @@ func (p *Processor) insert(pend []pending, now int64) (closed []*session, opened
 		} else {
 			s.runs = append(s.runs, run{scope: e.scope, end: n})
 		}
-		s.bytes += e.size
-		p.bytes += e.size
+		p.sessions.grew(s, e.size)
 		s.lastSeen = now
 		switch {
 		case n >= p.cfg.MaxRecords:
-			closed = append(closed, p.closeLocked(s, CloseMaxRecords))
-		case p.bytes > p.cfg.MaxBufferedBytes: // one record larger than the whole cap
-			closed = append(closed, p.closeLocked(s, CloseEvicted))
+			closed = append(closed, p.sessions.close(s, CloseMaxRecords))
+		case p.sessions.bytes > p.cfg.MaxBufferedBytes: // one record larger than the whole cap
+			closed = append(closed, p.sessions.close(s, CloseEvicted))
 		}
 	}
 	return closed, opened
-}
-
-// closeLocked removes s from the open set. Called with p.mu held.
-func (p *Processor) closeLocked(s *session, reason string) *session {
-	delete(p.sessions, s.key)
-	p.order.remove(s)
-	p.bytes -= s.bytes
-	s.reason = reason
-	return s
 }
 
 // expireLocked closes the sessions idle since cutoff (unix nanos), oldest
@@ -367,11 +353,11 @@ func (p *Processor) closeLocked(s *session, reason string) *session {
 // rather than take the fast path. Past hardCutoff it is closed regardless.
 func (p *Processor) expireLocked(cutoff, hardCutoff int64) (closed []*session) {
 	room := cap(p.queue) - len(p.queue)
-	for s := p.order.head; s != nil && s.lastSeen <= cutoff; s = p.order.head {
+	for s := p.sessions.oldest(); s != nil && s.lastSeen <= cutoff; s = p.sessions.oldest() {
 		if room <= 0 && s.lastSeen > hardCutoff {
 			break
 		}
-		closed = append(closed, p.closeLocked(s, CloseInactivity))
+		closed = append(closed, p.sessions.close(s, CloseInactivity))
 		room--
 	}
 	return closed
@@ -379,7 +365,7 @@ func (p *Processor) expireLocked(cutoff, hardCutoff int64) (closed []*session) {
 
 // publish makes the gauges consistent with the state. Called with p.mu held.
 func (p *Processor) publish() {
-	open, b := int64(len(p.sessions)), p.bytes
+	open, b := int64(p.sessions.len()), p.sessions.bytes
 	p.open.Store(open)
 	p.buffered.Store(b)
 	if open > p.peakOpen.Load() {

@@ -55,8 +55,8 @@ func (p *Processor) shutdown(ctx context.Context) error {
 
 	p.mu.Lock()
 	var closed []*session
-	for p.order.head != nil {
-		closed = append(closed, p.closeLocked(p.order.head, CloseShutdown))
+	for p.sessions.oldest() != nil {
+		closed = append(closed, p.sessions.close(p.sessions.oldest(), CloseShutdown))
 	}
 	p.publish()
 	p.mu.Unlock()

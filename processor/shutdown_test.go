@@ -313,3 +313,53 @@ func TestShutdownGivesUpOnlyPastGrace(t *testing.T) {
 		})
 	}
 }
+
+func TestShutdownDeadlineWithStuckDetector(t *testing.T) {
+	// maxRecords 10: the sessions close (and the workers get stuck in Detect)
+	// before Shutdown; 1000: they are still open at Shutdown.
+	for _, tc := range []struct {
+		ignore     bool
+		maxRecords int
+	}{{false, 1000}, {true, 1000}, {false, 10}, {true, 10}} {
+		t.Run(fmt.Sprintf("ignoresCtx=%v/maxRecords=%d", tc.ignore, tc.maxRecords), func(t *testing.T) {
+			det := &fakeDetector{block: make(chan struct{}), ignoreCtx: tc.ignore}
+			defer close(det.block)
+			sink := &consumertest.LogsSink{}
+			cfg := attrCfg()
+			cfg.Workers, cfg.MaxRecords = 2, tc.maxRecords
+			p := newStarted(t, cfg, det, sink, nil)
+			var recs []in
+			for i := range 100 {
+				recs = append(recs, in{key: fmt.Sprint(i % 10), body: "line"})
+			}
+			consume(t, p, makeLogs(recs...))
+			if tc.maxRecords == 10 {
+				waitFor(t, "both workers stuck in Detect", func() bool { return det.calls.Load() == 2 })
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			if err := p.Shutdown(ctx); err != nil {
+				t.Fatalf("Shutdown: %v", err)
+			}
+			// The detector never returns: Shutdown must not wait for it. The
+			// bound is loose on purpose (a loaded -race run is slow); it only
+			// has to tell "gave up on the detector" from "waited for it".
+			if el := time.Since(start); el > 2*time.Second {
+				t.Fatalf("Shutdown took %v: it waited for a stuck detector", el)
+			}
+			if p.OpenSessions() != 0 {
+				t.Fatalf("open sessions = %d", p.OpenSessions())
+			}
+			outs := flatten(sink.AllLogs())
+			if len(outs) != 100 {
+				t.Fatalf("records out = %d, want 100", len(outs))
+			}
+			for _, o := range outs {
+				if o.attrs["anomaly.route"] != "fallback" || o.attrs["anomaly.reason"] != reasonShutdownDeadline {
+					t.Fatalf("attrs = %v", o.attrs)
+				}
+			}
+		})
+	}
+}
