@@ -13,10 +13,10 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/internal/metadata"
 	"github.com/coorlog/coorlogprocessor/model"
-	"github.com/coorlog/coorlogprocessor/processor"
+	streaming "github.com/coorlog/coorlogprocessor/processor"
 )
 
-// telemetry implements processor.Observer with the component's instruments
+// telemetry implements streaming.Observer with the component's instruments
 // and counts what the LLM stage did through instrumentedJudge. Attribute
 // options are built once: the observer is on the hot path.
 type telemetry struct {
@@ -34,8 +34,8 @@ type telemetry struct {
 	exportFailures   atomic.Int64
 }
 
-var _ processor.Observer = (*telemetry)(nil)
-var _ processor.ExportObserver = (*telemetry)(nil)
+var _ streaming.Observer = (*telemetry)(nil)
+var _ streaming.ExportObserver = (*telemetry)(nil)
 
 func newTelemetry(tb *metadata.TelemetryBuilder, log *zap.Logger) *telemetry {
 	t := &telemetry{
@@ -46,7 +46,7 @@ func newTelemetry(tb *metadata.TelemetryBuilder, log *zap.Logger) *telemetry {
 		tokPrompt:   metric.WithAttributeSet(attribute.NewSet(attribute.String("token_kind", "prompt"))),
 		tokComplete: metric.WithAttributeSet(attribute.NewSet(attribute.String("token_kind", "completion"))),
 	}
-	for _, r := range []string{processor.CloseMaxRecords, processor.CloseInactivity, processor.CloseEvicted, processor.CloseShutdown} {
+	for _, r := range []string{streaming.CloseMaxRecords, streaming.CloseInactivity, streaming.CloseEvicted, streaming.CloseShutdown} {
 		t.closeReason[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 	}
 	for _, r := range []model.Route{model.RouteSmallModel, model.RouteLLM, model.RouteCache, model.RouteFallback} {

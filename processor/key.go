@@ -3,6 +3,7 @@ package processor
 import (
 	"encoding/hex"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/cut"
 	"hash/fnv"
 	"regexp"
 	"strings"
@@ -102,22 +103,9 @@ func cleanKey(s string) (string, bool) {
 	}
 	h := fnv.New64a()
 	_, _ = h.Write([]byte(s))
-	short := strings.ToValidUTF8(cutUTF8(s, maxKeyBytes), "\uFFFD")
-	short = cutUTF8(short, maxKeyBytes)
+	short := strings.ToValidUTF8(cut.UTF8(s, maxKeyBytes), "\uFFFD")
+	short = cut.UTF8(short, maxKeyBytes)
 	return fmt.Sprintf("%s#%016x", short, h.Sum64()), true
-}
-
-// cutUTF8 returns at most n bytes of s without splitting a valid rune.
-func cutUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for cut := n; cut >= 0 && cut > n-utf8.UTFMax; cut-- {
-		if cut == 0 || utf8.RuneStart(s[cut]) {
-			return s[:cut]
-		}
-	}
-	return s[:n] // no rune start nearby: not UTF-8 here, cut at the byte limit
 }
 
 // detectorLine is the text the detector sees for one body: its string form,
@@ -128,9 +116,9 @@ func detectorLine(body pcommon.Value, max int) string {
 	if len(s) <= max && utf8.ValidString(s) {
 		return s
 	}
-	s = cutUTF8(s, max)
+	s = cut.UTF8(s, max)
 	if !utf8.ValidString(s) {
-		s = cutUTF8(strings.ToValidUTF8(s, "\uFFFD"), max)
+		s = cut.UTF8(strings.ToValidUTF8(s, "\uFFFD"), max)
 	}
 	return s
 }

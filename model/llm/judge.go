@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/cut"
 	"io"
 	"log/slog"
 	"slices"
@@ -363,7 +364,7 @@ func (j *Judge) ask(ctx context.Context, q *question) (answer, usage, error) {
 		j.log.LogAttrs(ctx, slog.LevelDebug, "llm answer invalid; asking once more", slog.String("op", q.Op),
 			slog.String("problem", problem))
 		// Echo the rejected answer (bounded) so the model sees what to fix.
-		prev := truncateUTF8(r.Content, 2048)
+		prev := cut.UTF8(r.Content, 2048)
 		q = &question{Op: q.Op + " repair", Kind: q.Kind, SessionID: q.SessionID, ReferenceLabel: q.ReferenceLabel,
 			Messages: append(slices.Clone(q.Messages), message{Role: "assistant", Content: prev}, message{Role: "user", Content: fix})}
 	}

@@ -6,6 +6,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/cut"
 	"strings"
 	"text/template"
 	"unicode/utf8"
@@ -186,8 +187,8 @@ type shownLines struct {
 func selectLines(lines []string, maxLines, maxBytes, maxLineBytes int) shownLines {
 	quoted := func(l string) string {
 		if len(l) > maxLineBytes {
-			cut := truncateUTF8(l, maxLineBytes)
-			l = fmt.Sprintf("%s…[%d more bytes]", cut, len(l)-len(cut))
+			kept := cut.UTF8(l, maxLineBytes)
+			l = fmt.Sprintf("%s…[%d more bytes]", kept, len(l)-len(kept))
 		}
 		return jsonString(l)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/cut"
 	"io"
 	"strings"
 	"unicode"
@@ -174,23 +175,9 @@ func cleanReason(s string, max int) string {
 	out := strings.TrimSpace(b.String())
 	if len(out) > max {
 		if max <= len("…") {
-			return truncateUTF8(out, max)
+			return cut.UTF8(out, max)
 		}
-		out = truncateUTF8(out, max-len("…")) + "…"
+		out = cut.UTF8(out, max-len("…")) + "…"
 	}
 	return out
-}
-
-// truncateUTF8 returns at most n bytes of s without splitting a rune.
-func truncateUTF8(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	if n <= 0 {
-		return ""
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }

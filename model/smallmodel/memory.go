@@ -3,10 +3,10 @@ package smallmodel
 import (
 	"cmp"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/cut"
 	"math"
 	"slices"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 )
@@ -288,11 +288,7 @@ func capLines(lines []string, maxLines, maxBytes int) []string {
 	out := make([]string, len(lines))
 	for i, l := range lines {
 		if len(l) > maxBytes {
-			cut := maxBytes
-			for cut > 0 && !utf8.RuneStart(l[cut]) {
-				cut--
-			}
-			l = l[:cut] + "…"
+			l = cut.UTF8(l, maxBytes) + "…"
 		}
 		out[i] = l
 	}

@@ -1,0 +1,48 @@
+package cut
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestUTF8(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"hello", 10, "hello"},
+		{"hello", 5, "hello"},
+		{"hello", 3, "hel"},
+		{"hello", 0, ""},
+		{"hello", -1, ""},
+		{"héllo", 2, "h"},  // é is 2 bytes: not split
+		{"héllo", 3, "hé"}, //
+		{"日本語", 4, "日"},    // 3-byte runes
+		{"日本語", 2, ""},     //
+		{"a\x80\x80\x80\x80\x80b", 5, "a\x80\x80\x80\x80"}, // not UTF-8 near the cut: at the limit
+	} {
+		if got := UTF8(tc.s, tc.n); got != tc.want {
+			t.Errorf("UTF8(%q, %d) = %q, want %q", tc.s, tc.n, got, tc.want)
+		}
+	}
+}
+
+func FuzzUTF8(f *testing.F) {
+	f.Add("héllo wörld", 4)
+	f.Add(strings.Repeat("日", 10), 7)
+	f.Add("\xff\xfe\xc3", 2)
+	f.Fuzz(func(t *testing.T, s string, n int) {
+		got := UTF8(s, n)
+		if len(got) > max(n, 0) || !strings.HasPrefix(s, got) {
+			t.Fatalf("UTF8(%q, %d) = %q", s, n, got)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatalf("valid %q cut to invalid %q", s, got)
+		}
+		if utf8.ValidString(s) && n >= 0 && len(s) > n && n-len(got) >= utf8.UTFMax {
+			t.Fatalf("valid %q cut %d bytes short of %d", s, n-len(got), n)
+		}
+	})
+}
