@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coorlog/coorlogprocessor/internal/torchrt"
+	"github.com/coorlog/coorlogprocessor/model/encoder/tokenizer"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 )
@@ -33,7 +34,7 @@ func benchLines(n int) []string {
 // over the parity fixture's vocabulary.
 func randomEncoder(b *testing.B, layers, hidden, heads int, opts Options) *Encoder {
 	b.Helper()
-	tok, err := LoadTokenizer(parityDir)
+	tok, err := tokenizer.Load(parityDir)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,19 +104,6 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// BenchmarkTokenize is the tokenizer alone, per line.
-func BenchmarkTokenize(b *testing.B) {
-	tok, err := LoadTokenizer(parityDir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	lines := benchLines(256)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		tok.EncodeMax(lines[i%len(lines)], DefaultMaxSeqLen)
-	}
 }
 
 // BenchmarkEmbedParallel has GOMAXPROCS goroutines share one small encoder

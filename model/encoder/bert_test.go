@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/coorlog/coorlogprocessor/internal/torchrt"
+	"github.com/coorlog/coorlogprocessor/model/encoder/tokenizer"
+	"github.com/coorlog/coorlogprocessor/model/encoder/weights"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
@@ -64,14 +66,14 @@ func TestBertForwardPaddingAndDropout(t *testing.T) {
 	ts.NoGrad(func() {
 		ha := b.Forward(short, shortMask, false)
 		hp := b.Forward(padded, padMask, false)
-		a, _, _ = tensorToF32(ha)
-		p, _, _ = tensorToF32(hp)
+		a, _, _ = weights.Values(ha)
+		p, _, _ = weights.Values(hp)
 		ha.MustDrop()
 		hp.MustDrop()
 		x1 := b.Forward(short, shortMask, true)
 		x2 := b.Forward(short, shortMask, true)
-		d1, _, _ = tensorToF32(x1)
-		d2, _, _ = tensorToF32(x2)
+		d1, _, _ = weights.Values(x1)
+		d2, _, _ = weights.Values(x2)
 		x1.MustDrop()
 		x2.MustDrop()
 	})
@@ -104,7 +106,7 @@ func TestSaveCheckpointRoundTrip(t *testing.T) {
 	for i := range vocab {
 		vocab[i] = "w" + string(rune('a'+i%26)) + string(rune('a'+i/26))
 	}
-	vocab[0], vocab[1], vocab[2], vocab[3], vocab[4] = TokenPad, TokenUnk, TokenCLS, TokenSEP, TokenMask
+	vocab[0], vocab[1], vocab[2], vocab[3], vocab[4] = tokenizer.TokenPad, tokenizer.TokenUnk, tokenizer.TokenCLS, tokenizer.TokenSEP, tokenizer.TokenMask
 	dir := filepath.Join(t.TempDir(), "ckpt")
 	if err := SaveCheckpoint(dir, cfg, vars, vocab); err != nil {
 		t.Fatal(err)
@@ -112,17 +114,17 @@ func TestSaveCheckpointRoundTrip(t *testing.T) {
 	if err := SaveVarStore(dir, cfg, vs, vocab); err != nil { // replaces the first
 		t.Fatal(err)
 	}
-	got, err := readSafetensors(filepath.Join(dir, "model.safetensors"))
+	got, _, err := weights.Read(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for n, v := range vars {
-		want, shape, _ := tensorToF32(v)
+		want, shape, _ := weights.Values(v)
 		r, ok := got[n]
 		if !ok {
 			t.Fatalf("%s missing from the written file", n)
 		}
-		vals, err := r.float32s()
+		vals, err := r.Float32s()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +144,7 @@ func TestSaveCheckpointRoundTrip(t *testing.T) {
 	if rc.HiddenSize != cfg.HiddenSize || rc.NumHiddenLayers != cfg.NumHiddenLayers || !rc.DoLowerCase {
 		t.Fatalf("config round trip: %+v", rc)
 	}
-	tok, err := LoadTokenizer(dir)
+	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,18 +1,17 @@
 // Package encoder is a BERT sentence encoder on libtorch (gotch): the model
-// (Bert), a WordPiece tokenizer that matches Hugging Face's BertTokenizer,
-// readers for Hugging Face checkpoint directories (config.json,
+// (Bert), readers for Hugging Face checkpoint directories (config.json,
 // model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json), a
 // writer for the same layout, and Encoder, the model.Encoder used by the
-// detector.
+// detector. The WordPiece tokenizer is package tokenizer beneath it.
 package encoder
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/coorlog/coorlogprocessor/model/encoder/tokenizer"
 )
 
 // BertConfig mirrors the fields of a Hugging Face BERT config.json that
@@ -130,41 +129,8 @@ func ReadConfig(dir string) (BertConfig, error) {
 	return cfg, nil
 }
 
-// tokenizerConfig is the part of tokenizer_config.json that we honour.
-type tokenizerConfig struct {
-	DoLowerCase          *bool `json:"do_lower_case"`
-	StripAccents         *bool `json:"strip_accents"`
-	TokenizeChineseChars *bool `json:"tokenize_chinese_chars"`
-	ModelMaxLength       *int  `json:"model_max_length"` // HF writes huge sentinels here; read as a hint only
-}
-
-func readTokenizerConfig(dir string) (tokenizerConfig, bool, error) {
-	path := filepath.Join(dir, "tokenizer_config.json")
-	raw, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return tokenizerConfig{}, false, nil
-	}
-	if err != nil {
-		return tokenizerConfig{}, false, fmt.Errorf("read tokenizer config: %w", err)
-	}
-	var tc tokenizerConfig
-	if err := json.Unmarshal(raw, &tc); err != nil {
-		// model_max_length can be 1e30 in HF files: retry without it.
-		var loose struct {
-			DoLowerCase          *bool `json:"do_lower_case"`
-			StripAccents         *bool `json:"strip_accents"`
-			TokenizeChineseChars *bool `json:"tokenize_chinese_chars"`
-		}
-		if err2 := json.Unmarshal(raw, &loose); err2 != nil {
-			return tokenizerConfig{}, false, fmt.Errorf("parse %s: %w", path, err2)
-		}
-		tc = tokenizerConfig{DoLowerCase: loose.DoLowerCase, StripAccents: loose.StripAccents, TokenizeChineseChars: loose.TokenizeChineseChars}
-	}
-	return tc, true, nil
-}
-
 func readDoLowerCase(dir string) (lower, ok bool, err error) {
-	tc, found, err := readTokenizerConfig(dir)
+	tc, found, err := tokenizer.ReadConfig(dir)
 	if err != nil || !found || tc.DoLowerCase == nil {
 		return false, false, err
 	}

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/coorlog/coorlogprocessor/model/encoder/tokenizer"
+	"github.com/coorlog/coorlogprocessor/model/encoder/weights"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
@@ -67,7 +69,7 @@ func (o Options) normalised(cfg BertConfig) (Options, Pooling, error) {
 // error slot are per thread); Close waits for them.
 type Encoder struct {
 	cfg     BertConfig
-	tok     *Tokenizer
+	tok     *tokenizer.Tokenizer
 	bert    *Bert
 	vs      *nn.VarStore // owned (freed by Close) when not nil
 	opts    Options
@@ -86,7 +88,7 @@ func Load(dir string, opts Options) (*Encoder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load encoder: %w", err)
 	}
-	tok, err := LoadTokenizer(dir)
+	tok, err := tokenizer.Load(dir)
 	if err != nil {
 		return nil, fmt.Errorf("load encoder: %w", err)
 	}
@@ -95,7 +97,7 @@ func Load(dir string, opts Options) (*Encoder, error) {
 	}
 	vs := nn.NewVarStore(gotch.CPU)
 	bert := NewBert(vs.Root(), cfg)
-	if err := LoadVarStore(vs, dir); err != nil {
+	if err := weights.LoadVarStore(vs, dir); err != nil {
 		vs.Destroy()
 		return nil, fmt.Errorf("load encoder %s: %w", dir, err)
 	}
@@ -116,7 +118,7 @@ func Load(dir string, opts Options) (*Encoder, error) {
 // random weights for a benchmark). The caller keeps ownership of bert: Close
 // does not free it. Embed runs without gradients; do not call it while the
 // same Bert is being trained in another goroutine.
-func NewEncoder(bert *Bert, tok *Tokenizer, opts Options) (*Encoder, error) {
+func NewEncoder(bert *Bert, tok *tokenizer.Tokenizer, opts Options) (*Encoder, error) {
 	if bert == nil || tok == nil {
 		return nil, errors.New("new encoder: nil model or tokenizer")
 	}
@@ -141,7 +143,7 @@ func (e *Encoder) Config() BertConfig { return e.cfg }
 func (e *Encoder) Options() Options { return e.opts }
 
 // Tokenizer returns the encoder's tokenizer.
-func (e *Encoder) Tokenizer() *Tokenizer { return e.tok }
+func (e *Encoder) Tokenizer() *tokenizer.Tokenizer { return e.tok }
 
 // ErrClosed is returned by Embed after Close.
 var ErrClosed = errors.New("encoder is closed")

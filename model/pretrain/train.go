@@ -31,6 +31,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/internal/torchrt"
 	"github.com/coorlog/coorlogprocessor/model/encoder"
+	"github.com/coorlog/coorlogprocessor/model/encoder/tokenizer"
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/nn"
 	"github.com/sugarme/gotch/ts"
@@ -221,7 +222,7 @@ func Run(ctx context.Context, opts Options, progress io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("pretrain: %w", err)
 	}
-	tok, err := encoder.NewTokenizer(vocab, encoder.TokenizerOptions{Lowercase: true, MaxLen: o.MaxSeqLen})
+	tok, err := tokenizer.New(vocab, tokenizer.Options{Lowercase: true, MaxLen: o.MaxSeqLen})
 	if err != nil {
 		return fmt.Errorf("pretrain: tokenizer: %w", err)
 	}
@@ -440,7 +441,7 @@ func valLoss(m *mlm, mk masker, seqs [][]int64, o Options, contrastive bool, pad
 	return sum / n, nil
 }
 
-func encodeAll(tok *encoder.Tokenizer, lines []string, maxLen int) [][]int64 {
+func encodeAll(tok *tokenizer.Tokenizer, lines []string, maxLen int) [][]int64 {
 	out := make([][]int64, 0, len(lines))
 	for _, l := range lines {
 		if ids := tok.EncodeMax(l, maxLen); len(ids) > 2 {

@@ -8,12 +8,12 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/coorlog/coorlogprocessor/model/encoder"
+	"github.com/coorlog/coorlogprocessor/model/encoder/tokenizer"
 	"golang.org/x/text/unicode/norm"
 )
 
 // Specials are the first ids of every learnt vocabulary, in BERT's roles.
-var specials = [...]string{encoder.TokenPad, encoder.TokenUnk, encoder.TokenCLS, encoder.TokenSEP, encoder.TokenMask}
+var specials = [...]string{tokenizer.TokenPad, tokenizer.TokenUnk, tokenizer.TokenCLS, tokenizer.TokenSEP, tokenizer.TokenMask}
 
 // LearnVocab learns an uncased WordPiece vocabulary of at most size tokens
 // from lines (already normalised): [PAD]=0, [UNK]=1, [CLS]=2, [SEP]=3,

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/coorlog/coorlogprocessor/model/encoder"
+	"github.com/coorlog/coorlogprocessor/model/encoder/tokenizer"
 )
 
 func TestBasicWords(t *testing.T) {
@@ -58,12 +58,12 @@ func TestLearnVocab(t *testing.T) {
 	}
 
 	// The encoder's own tokenizer uses it without [UNK], with whole words.
-	tok, err := encoder.NewTokenizer(vocab, encoder.TokenizerOptions{Lowercase: true})
+	tok, err := tokenizer.New(vocab, tokenizer.Options{Lowercase: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	pieces := tok.Tokenize("PacketResponder <NUM> for block blk_<ID> terminating; brand-new words ~!")
-	if slices.Contains(pieces, encoder.TokenUnk) {
+	if slices.Contains(pieces, tokenizer.TokenUnk) {
 		t.Errorf("[UNK] in %q", pieces)
 	}
 	if !slices.Contains(pieces, "block") || !strings.HasPrefix(strings.Join(pieces, " "), "packetresponder < num >") {

@@ -1,4 +1,4 @@
-package encoder
+package weights
 
 import (
 	"archive/zip"
@@ -59,7 +59,7 @@ func FuzzSafetensors(f *testing.F) {
 			if sz := dtypeSize(r.DType); sz != 0 && int64(len(r.Data)) != r.numel()*int64(sz) {
 				t.Fatalf("%s: %d bytes for %s %v", name, len(r.Data), r.DType, r.Shape)
 			}
-			r.float32s() //nolint:errcheck // only panics matter
+			r.Float32s() //nolint:errcheck // only panics matter
 		}
 	})
 }

@@ -1,11 +1,7 @@
-package encoder
+package weights
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -15,26 +11,6 @@ import (
 	"github.com/sugarme/gotch/ts"
 )
 
-// readWeights reads dir/model.safetensors, or dir/pytorch_model.bin when
-// there is no safetensors file.
-func readWeights(dir string) (map[string]rawTensor, string, error) {
-	st := filepath.Join(dir, "model.safetensors")
-	if _, err := os.Stat(st); err == nil {
-		w, err := readSafetensors(st)
-		return w, st, err
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, st, err
-	}
-	bin := filepath.Join(dir, "pytorch_model.bin")
-	if _, err := os.Stat(bin); err == nil {
-		w, err := readTorchBin(bin)
-		return w, bin, err
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, bin, err
-	}
-	return nil, dir, fmt.Errorf("%s: %w", dir, errNoWeights)
-}
-
 // LoadVarStore fills every variable of vs from the checkpoint weights in dir
 // (model.safetensors, else pytorch_model.bin), matching names exactly or
 // with a "bert." prefix in the file (BertFor* checkpoints) and accepting the
@@ -42,7 +18,7 @@ func readWeights(dir string) (map[string]rawTensor, string, error) {
 // buffers) are ignored. A missing tensor or a shape mismatch is an error
 // naming the tensor and the expected shape; vs is unchanged on error.
 func LoadVarStore(vs *nn.VarStore, dir string) error {
-	weights, file, err := readWeights(dir)
+	tensors, file, err := Read(dir)
 	if err != nil {
 		return fmt.Errorf("load weights: %w", err)
 	}
@@ -61,14 +37,14 @@ func LoadVarStore(vs *nn.VarStore, dir string) error {
 		if err != nil {
 			return fmt.Errorf("load weights: variable %s: %w", name, err)
 		}
-		r, found := lookupWeight(weights, name)
+		r, found := lookupWeight(tensors, name)
 		if !found {
 			return fmt.Errorf("load weights from %s: missing tensor %s (expected shape %v)", file, name, want)
 		}
 		if !slices.Equal(r.Shape, want) {
 			return fmt.Errorf("load weights from %s: tensor %s has shape %v, expected %v", file, name, r.Shape, want)
 		}
-		f, err := r.float32s()
+		f, err := r.Float32s()
 		if err != nil {
 			return fmt.Errorf("load weights from %s: tensor %s: %w", file, name, err)
 		}
@@ -98,7 +74,7 @@ func LoadVarStore(vs *nn.VarStore, dir string) error {
 
 // lookupWeight finds name in a checkpoint under the spellings Hugging Face
 // itself accepts.
-func lookupWeight(w map[string]rawTensor, name string) (rawTensor, bool) {
+func lookupWeight(w map[string]Tensor, name string) (Tensor, bool) {
 	cands := []string{name, "bert." + name}
 	if base, ok := strings.CutSuffix(name, "LayerNorm.weight"); ok {
 		cands = append(cands, base+"LayerNorm.gamma", "bert."+base+"LayerNorm.gamma")
@@ -111,5 +87,19 @@ func lookupWeight(w map[string]rawTensor, name string) (rawTensor, bool) {
 			return r, true
 		}
 	}
-	return rawTensor{}, false
+	return Tensor{}, false
+}
+
+// noGrad runs fn with libtorch's gradient mode off (the variables of vs
+// require gradients, and copying into them must not be recorded). Grad mode
+// is thread-local in libtorch, so the goroutine is pinned to its OS thread
+// for the duration; the previous mode is restored even if fn panics.
+func noGrad(fn func()) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	prev, err := ts.GradSetEnabled(false)
+	if err == nil {
+		defer ts.GradSetEnabled(prev) //nolint:errcheck // restoring a mode cannot fail once setting it worked
+	}
+	fn()
 }

@@ -1,10 +1,9 @@
-package encoder
+package weights
 
 import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -22,91 +21,6 @@ import (
 // the moon.
 const maxSafetensorsHeader = 100 << 20
 
-// rawTensor is a tensor as stored in a checkpoint: dtype name, shape and
-// little-endian bytes.
-type rawTensor struct {
-	DType string // "F32", "F16", "BF16", "F64", "I64", ...
-	Shape []int64
-	Data  []byte
-}
-
-func (r rawTensor) numel() int64 {
-	n := int64(1)
-	for _, d := range r.Shape {
-		n *= d
-	}
-	return n
-}
-
-// dtypeSize is the element size of the dtypes we can read; 0 for others.
-func dtypeSize(dtype string) int {
-	switch dtype {
-	case "F32", "I32":
-		return 4
-	case "F16", "BF16", "I16":
-		return 2
-	case "F64", "I64":
-		return 8
-	case "U8", "I8", "BOOL":
-		return 1
-	}
-	return 0
-}
-
-// float32s converts a floating-point tensor to float32 (F32, F16, BF16,
-// F64).
-func (r rawTensor) float32s() ([]float32, error) {
-	n := r.numel()
-	sz := dtypeSize(r.DType)
-	if sz == 0 || int64(len(r.Data)) != n*int64(sz) {
-		return nil, fmt.Errorf("dtype %s, shape %v: %d data bytes", r.DType, r.Shape, len(r.Data))
-	}
-	out := make([]float32, n)
-	d := r.Data
-	switch r.DType {
-	case "F32":
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(d[4*i:]))
-		}
-	case "F64":
-		for i := range out {
-			out[i] = float32(math.Float64frombits(binary.LittleEndian.Uint64(d[8*i:])))
-		}
-	case "F16":
-		for i := range out {
-			out[i] = halfToFloat32(binary.LittleEndian.Uint16(d[2*i:]))
-		}
-	case "BF16":
-		for i := range out {
-			out[i] = math.Float32frombits(uint32(binary.LittleEndian.Uint16(d[2*i:])) << 16)
-		}
-	default:
-		return nil, fmt.Errorf("dtype %s is not a floating-point type", r.DType)
-	}
-	return out, nil
-}
-
-// halfToFloat32 converts IEEE 754 binary16 bits to float32 exactly
-// (subnormals, infinities and NaN included).
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	frac := uint32(h) & 0x3ff
-	switch {
-	case exp == 0 && frac == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal: value = frac * 2^-24
-		v := float32(frac) * (1.0 / (1 << 24))
-		if sign != 0 {
-			v = -v
-		}
-		return v
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0xff<<23 | frac<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | frac<<13)
-}
-
 type stEntry struct {
 	DType       string  `json:"dtype"`
 	Shape       []int64 `json:"shape"`
@@ -116,7 +30,7 @@ type stEntry struct {
 // readSafetensors parses a whole safetensors file. It validates the header
 // against the file size so that a truncated or corrupt file is an error, not
 // a panic.
-func readSafetensors(path string) (map[string]rawTensor, error) {
+func readSafetensors(path string) (map[string]Tensor, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -150,7 +64,7 @@ func readSafetensors(path string) (map[string]rawTensor, error) {
 	if _, err := io.ReadFull(f, data); err != nil {
 		return nil, fmt.Errorf("%s: read data: %w", path, err)
 	}
-	out := make(map[string]rawTensor, len(entries))
+	out := make(map[string]Tensor, len(entries))
 	for name, msg := range entries {
 		if name == "__metadata__" {
 			continue
@@ -176,7 +90,7 @@ func readSafetensors(path string) (map[string]rawTensor, error) {
 		if sz := dtypeSize(e.DType); sz != 0 && numel*int64(sz) != end-begin {
 			return nil, fmt.Errorf("%s: tensor %q: %s shape %v needs %d bytes, offsets give %d", path, name, e.DType, e.Shape, numel*int64(sz), end-begin)
 		}
-		out[name] = rawTensor{DType: e.DType, Shape: e.Shape, Data: data[begin:end:end]}
+		out[name] = Tensor{DType: e.DType, Shape: e.Shape, Data: data[begin:end:end]}
 	}
 	return out, nil
 }
@@ -242,5 +156,3 @@ func nonNilShape(s []int64) []int64 {
 	}
 	return s
 }
-
-var errNoWeights = errors.New("no model.safetensors or pytorch_model.bin")

@@ -1,4 +1,4 @@
-package encoder
+package tokenizer
 
 import (
 	"encoding/json"
@@ -9,11 +9,48 @@ import (
 	"testing"
 )
 
+// The parity fixture of the encoder (made by ../testdata/gen_parity.py with
+// a PyTorch reference tokenizer) holds the expected ids.
+const parityDir = "../testdata/parity"
+
+type parityRef struct {
+	MaxSeqLen int       `json:"max_seq_len"`
+	Sentences []string  `json:"sentences"`
+	IDs       [][]int64 `json:"ids"`
+}
+
+func readParityRef(t testing.TB) parityRef {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(parityDir, "reference.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref parityRef
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+func TestTokenizerParity(t *testing.T) {
+	ref := readParityRef(t)
+	tok, err := Load(parityDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range ref.Sentences {
+		got := tok.EncodeMax(s, ref.MaxSeqLen)
+		if !slices.Equal(got, ref.IDs[i]) {
+			t.Errorf("sentence %d %q:\n got  %v\n want %v", i, s, got, ref.IDs[i])
+		}
+	}
+}
+
 func testTokenizer(t *testing.T, lower bool) *Tokenizer {
 	t.Helper()
 	vocab := []string{TokenPad, TokenUnk, TokenCLS, TokenSEP, TokenMask,
 		"hello", "world", "un", "##aff", "##able", ",", "!", "cafe", "café", "Hello", "中", "x", "##x", "#", "##ing", "block"}
-	tok, err := NewTokenizer(vocab, TokenizerOptions{Lowercase: lower, MaxLen: 8})
+	tok, err := New(vocab, Options{Lowercase: lower, MaxLen: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +104,7 @@ func TestEncodeTruncates(t *testing.T) {
 }
 
 func TestNewTokenizerNeedsSpecialTokens(t *testing.T) {
-	if _, err := NewTokenizer([]string{"a", "b"}, TokenizerOptions{}); err == nil || !strings.Contains(err.Error(), "[PAD]") {
+	if _, err := New([]string{"a", "b"}, Options{}); err == nil || !strings.Contains(err.Error(), "[PAD]") {
 		t.Fatalf("want an error naming the missing token, got %v", err)
 	}
 }
@@ -97,7 +134,7 @@ func TestTokenizerJSONMatchesVocabTxt(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "tokenizer.json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tok, err := LoadTokenizer(dir)
+	tok, err := Load(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +146,7 @@ func TestTokenizerJSONMatchesVocabTxt(t *testing.T) {
 	// Broken files are errors.
 	for _, bad := range []string{`{`, `{"model":{"type":"BPE","vocab":{}}}`, `{"model":{"type":"WordPiece","vocab":{"a":5}}}`} {
 		os.WriteFile(filepath.Join(dir, "tokenizer.json"), []byte(bad), 0o644)
-		if _, err := LoadTokenizer(dir); err == nil {
+		if _, err := Load(dir); err == nil {
 			t.Errorf("tokenizer.json %s accepted", bad)
 		}
 	}
@@ -121,7 +158,7 @@ func FuzzTokenizer(f *testing.F) {
 		f.Fatal(err)
 	}
 	vocab, _ := parseVocabTxt(raw)
-	tok, err := NewTokenizer(vocab, TokenizerOptions{Lowercase: true, MaxLen: 16})
+	tok, err := New(vocab, Options{Lowercase: true, MaxLen: 16})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -139,4 +176,37 @@ func FuzzTokenizer(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The files a checkpoint holds read back as they were written.
+func TestVocabAndConfigFilesRoundTrip(t *testing.T) {
+	vocab := []string{TokenPad, TokenUnk, TokenCLS, TokenSEP, TokenMask, "block", "##ing"}
+	raw, err := VocabFile(vocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseVocabTxt(raw)
+	if err != nil || !slices.Equal(got, vocab) {
+		t.Fatalf("vocab.txt round trip: %v %v", got, err)
+	}
+	for _, bad := range []string{"", "a\nb", "a\rb"} {
+		if _, err := VocabFile(append(slices.Clone(vocab), bad)); err == nil || !strings.Contains(err.Error(), "token 7") {
+			t.Errorf("token %q: want an error naming token 7, got %v", bad, err)
+		}
+	}
+	dir := t.TempDir()
+	cfg, err := ConfigFile(false, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer_config.json"), cfg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tc, found, err := ReadConfig(dir)
+	if err != nil || !found || tc.DoLowerCase == nil || *tc.DoLowerCase || tc.ModelMaxLength == nil || *tc.ModelMaxLength != 32 {
+		t.Fatalf("tokenizer_config.json round trip: %+v %v %v", tc, found, err)
+	}
+	if _, found, err := ReadConfig(t.TempDir()); found || err != nil {
+		t.Fatalf("no file: found %v, err %v", found, err)
+	}
 }
