@@ -1,10 +1,10 @@
 package model
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/internal/lru"
 	"slices"
 	"strings"
 	"sync"
@@ -188,9 +188,8 @@ type recentSessions struct {
 	n    int
 	caps smallmodel.MemoryConfig
 
-	mu    sync.Mutex
-	order *list.List // of *recentSession, most recent at the front
-	byID  map[string]*list.Element
+	mu   sync.Mutex
+	byID *lru.List[string, *recentSession] // in order of arrival; a lookup does not refresh
 }
 
 type recentSession struct {
@@ -204,7 +203,7 @@ func newRecentSessions(n int, caps smallmodel.MemoryConfig) *recentSessions {
 	if n <= 0 {
 		return nil
 	}
-	return &recentSessions{n: n, caps: caps, order: list.New(), byID: map[string]*list.Element{}}
+	return &recentSessions{n: n, caps: caps, byID: lru.New[string, *recentSession](n)}
 }
 
 func (r *recentSessions) capacity() int {
@@ -222,14 +221,7 @@ func (r *recentSessions) add(s Session, sv []float32, key func([]string) string)
 	rs := &recentSession{id: s.ID, vec: sv, key: key(s.Lines), lines: r.caps.Cap(s.Lines)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e, ok := r.byID[s.ID]; ok {
-		r.order.Remove(e)
-	}
-	r.byID[s.ID] = r.order.PushFront(rs)
-	for r.order.Len() > r.n {
-		old := r.order.Remove(r.order.Back()).(*recentSession)
-		delete(r.byID, old.id)
-	}
+	r.byID.Put(s.ID, rs)
 }
 
 func (r *recentSessions) get(id string) (*recentSession, bool) {
@@ -238,9 +230,5 @@ func (r *recentSessions) get(id string) (*recentSession, bool) {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e, ok := r.byID[strings.TrimSpace(id)]
-	if !ok {
-		return nil, false
-	}
-	return e.Value.(*recentSession), true
+	return r.byID.Peek(strings.TrimSpace(id))
 }

@@ -314,7 +314,7 @@ func (p *Processor) insert(pend []pending, now int64) (closed []*session, opened
 		for p.sessions.bytes+e.size > p.cfg.MaxBufferedBytes && p.sessions.oldest() != nil {
 			closed = append(closed, p.sessions.close(p.sessions.oldest(), CloseEvicted))
 		}
-		s := p.sessions.get(e.key)
+		s := p.sessions.use(e.key)
 		if s == nil {
 			for p.sessions.len() >= p.cfg.MaxOpenSessions && p.sessions.oldest() != nil {
 				closed = append(closed, p.sessions.close(p.sessions.oldest(), CloseEvicted))
@@ -325,8 +325,6 @@ func (p *Processor) insert(pend []pending, now int64) (closed []*session, opened
 			}
 			s = p.sessions.open(e.key, id)
 			opened++
-		} else {
-			p.sessions.touch(s)
 		}
 		e.lr.MoveTo(s.recs.AppendEmpty())
 		n := s.recs.Len()

@@ -1,6 +1,10 @@
 package processor
 
-import "go.opentelemetry.io/collector/pdata/plog"
+import (
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/coorlog/coorlogprocessor/internal/lru"
+)
 
 // sessKey identifies an open session: a key, or a resource's fallback session.
 type sessKey struct {
@@ -25,8 +29,7 @@ type session struct {
 	runs  []run
 	bytes int64
 
-	lastSeen   int64 // unix nanos of the last record, for inactivity
-	prev, next *session
+	lastSeen int64 // unix nanos of the last record, for inactivity
 
 	reason  string // close reason
 	verdict verdictOut
@@ -46,32 +49,34 @@ type verdictOut struct {
 // activity (oldest first, for eviction and expiry), with the estimated bytes
 // they buffer. Not safe for concurrent use: the Processor guards it with mu.
 type openSessions struct {
-	byKey map[sessKey]*session
-	order lru
+	order *lru.List[sessKey, *session] // unbounded: the caps are the Processor's
 	bytes int64
 }
 
-func newOpenSessions() openSessions { return openSessions{byKey: map[sessKey]*session{}} }
+func newOpenSessions() openSessions { return openSessions{order: lru.New[sessKey, *session](0)} }
 
 // len is the number of open sessions.
-func (o *openSessions) len() int { return len(o.byKey) }
+func (o *openSessions) len() int { return o.order.Len() }
 
 // oldest is the least recently active session, nil when none is open.
-func (o *openSessions) oldest() *session { return o.order.head }
+func (o *openSessions) oldest() *session {
+	_, s, _ := o.order.Oldest()
+	return s
+}
 
-// get returns the open session of k, nil when there is none.
-func (o *openSessions) get(k sessKey) *session { return o.byKey[k] }
+// use returns the open session of k, now the most recently active; nil when
+// there is none.
+func (o *openSessions) use(k sessKey) *session {
+	s, _ := o.order.Get(k)
+	return s
+}
 
 // open starts an empty session for k, the most recently active.
 func (o *openSessions) open(k sessKey, id string) *session {
 	s := &session{key: k, id: id, recs: plog.NewLogRecordSlice()}
-	o.byKey[k] = s
-	o.order.pushBack(s)
+	o.order.Put(k, s)
 	return s
 }
-
-// touch makes s the most recently active session.
-func (o *openSessions) touch(s *session) { o.order.touch(s) }
 
 // grew accounts for size more bytes buffered in s.
 func (o *openSessions) grew(s *session, size int64) {
@@ -81,44 +86,8 @@ func (o *openSessions) grew(s *session, size int64) {
 
 // close removes s from the set, recording why.
 func (o *openSessions) close(s *session, reason string) *session {
-	delete(o.byKey, s.key)
-	o.order.remove(s)
+	o.order.Remove(s.key)
 	o.bytes -= s.bytes
 	s.reason = reason
 	return s
-}
-
-// lru is the open sessions ordered by last activity, oldest first.
-type lru struct{ head, tail *session }
-
-func (l *lru) pushBack(s *session) {
-	s.prev, s.next = l.tail, nil
-	if l.tail != nil {
-		l.tail.next = s
-	} else {
-		l.head = s
-	}
-	l.tail = s
-}
-
-func (l *lru) remove(s *session) {
-	if s.prev != nil {
-		s.prev.next = s.next
-	} else {
-		l.head = s.next
-	}
-	if s.next != nil {
-		s.next.prev = s.prev
-	} else {
-		l.tail = s.prev
-	}
-	s.prev, s.next = nil, nil
-}
-
-func (l *lru) touch(s *session) {
-	if l.tail == s {
-		return
-	}
-	l.remove(s)
-	l.pushBack(s)
 }

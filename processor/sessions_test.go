@@ -18,29 +18,30 @@ func TestOpenSessions(t *testing.T) {
 	if o.len() != 3 || o.bytes != 115 || a.bytes != 105 {
 		t.Fatalf("len %d bytes %d a.bytes %d", o.len(), o.bytes, a.bytes)
 	}
-	if o.get(sessKey{key: "b"}) != b || o.get(sessKey{fallback: true, res: 7}) != fb || o.get(sessKey{key: "c"}) != nil {
+	if o.use(sessKey{key: "c"}) != nil || o.use(sessKey{key: "7"}) != nil {
+		t.Fatal("found a session never opened (a key must not collide with a resource's fallback session)")
+	}
+	// Using a session makes it the most recent: the order is now b, fallback, a.
+	if o.use(sessKey{key: "b"}) != b || o.use(sessKey{fallback: true, res: 7}) != fb || o.use(sessKey{key: "a"}) != a {
 		t.Fatal("lookup by key")
 	}
-	if o.get(sessKey{key: "7"}) != nil {
-		t.Fatal("a key and a resource's fallback session must not collide")
-	}
-	o.touch(a) // order now b, fb, a
 	var order []string
-	for s := o.oldest(); s != nil; s = s.next {
+	for _, k := range o.order.Keys() {
+		s, _ := o.order.Peek(k)
 		order = append(order, s.id)
 	}
-	if len(order) != 3 || order[0] != "b" || order[1] != "fallback-7" || order[2] != "a" {
+	if len(order) != 3 || order[0] != "b" || order[1] != "fallback-7" || order[2] != "a" || o.oldest() != b {
 		t.Fatalf("order %q", order)
 	}
 	if got := o.close(o.oldest(), CloseEvicted); got != b || got.reason != CloseEvicted {
 		t.Fatalf("closed %+v", got)
 	}
-	if o.len() != 2 || o.bytes != 105 || o.get(sessKey{key: "b"}) != nil || o.oldest() != fb {
+	if o.len() != 2 || o.bytes != 105 || o.use(sessKey{key: "b"}) != nil || o.oldest() != fb {
 		t.Fatalf("after close: len %d bytes %d", o.len(), o.bytes)
 	}
 	o.close(a, CloseMaxRecords)
 	o.close(fb, CloseShutdown)
-	if o.len() != 0 || o.bytes != 0 || o.oldest() != nil || o.order.tail != nil {
+	if o.len() != 0 || o.bytes != 0 || o.oldest() != nil {
 		t.Fatalf("emptied: len %d bytes %d", o.len(), o.bytes)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/coorlog/coorlogprocessor/internal/lru"
 	"github.com/coorlog/coorlogprocessor/model"
 	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
@@ -56,11 +57,11 @@ func New(inner model.Encoder, size int) *Cache {
 	c := &Cache{inner: inner, seed: maphash.MakeSeed(), shards: make([]shard, n)}
 	for i := range c.shards {
 		// Spread the capacity exactly: the shards sum to size.
-		c.shards[i].cap = size / n
+		capacity := size / n
 		if i < size%n {
-			c.shards[i].cap++
+			capacity++
 		}
-		c.shards[i].m = make(map[string]*entry)
+		c.shards[i].lru = lru.New[string, []float32](capacity)
 	}
 	return c
 }
@@ -74,7 +75,7 @@ func (c *Cache) Stats() (hits, misses uint64, size int) {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		size += len(s.m)
+		size += s.lru.Len()
 		s.mu.Unlock()
 	}
 	return c.hits.Load(), c.misses.Load(), size
@@ -171,32 +172,21 @@ func (c *Cache) shardOf(key string) *shard {
 	return &c.shards[maphash.String(c.seed, key)%uint64(len(c.shards))]
 }
 
-// shard is an LRU: a map into a doubly linked list, most recent at head.
+// shard is one LRU of the cache under its own lock.
 type shard struct {
-	mu   sync.Mutex
-	cap  int
-	m    map[string]*entry
-	head *entry // most recently used
-	tail *entry // least recently used, evicted first
-}
-
-type entry struct {
-	key        string
-	vec        []float32 // its elements are never written after insertion
-	prev, next *entry
+	mu  sync.Mutex
+	lru *lru.List[string, []float32] // a vector's elements are never written after insertion
 }
 
 // get copies the cached vector of key into dst and marks it recently used.
 func (s *shard) get(key string, dst []float32) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e, ok := s.m[key]
-	if !ok {
-		return false
+	v, ok := s.lru.Get(key)
+	if ok {
+		copy(dst, v)
 	}
-	copy(dst, e.vec)
-	s.moveToFront(e)
-	return true
+	return ok
 }
 
 // put stores vec under key unless the key is present, and returns the vector
@@ -207,53 +197,9 @@ func (s *shard) get(key string, dst []float32) bool {
 func (s *shard) put(key string, vec []float32) []float32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e, ok := s.m[key]; ok { // another caller embedded it meanwhile
-		s.moveToFront(e)
-		return e.vec
+	if v, ok := s.lru.Get(key); ok { // another caller embedded it meanwhile
+		return v
 	}
-	if s.cap <= 0 {
-		return vec
-	}
-	if len(s.m) >= s.cap {
-		old := s.tail
-		s.unlink(old)
-		delete(s.m, old.key)
-	}
-	e := &entry{key: key, vec: vec}
-	s.m[key] = e
-	s.pushFront(e)
+	s.lru.Put(key, vec)
 	return vec
-}
-
-func (s *shard) moveToFront(e *entry) {
-	if s.head == e {
-		return
-	}
-	s.unlink(e)
-	s.pushFront(e)
-}
-
-func (s *shard) pushFront(e *entry) {
-	e.prev, e.next = nil, s.head
-	if s.head != nil {
-		s.head.prev = e
-	}
-	s.head = e
-	if s.tail == nil {
-		s.tail = e
-	}
-}
-
-func (s *shard) unlink(e *entry) {
-	if e.prev != nil {
-		e.prev.next = e.next
-	} else {
-		s.head = e.next
-	}
-	if e.next != nil {
-		e.next.prev = e.prev
-	} else {
-		s.tail = e.prev
-	}
-	e.prev, e.next = nil, nil
 }

@@ -172,8 +172,25 @@ func TestShardedSizeIsBounded(t *testing.T) {
 	if _, m, n := c.Stats(); n != size || m != 5000 {
 		t.Fatalf("%d entries after %d distinct lines, want exactly %d", n, m, size)
 	}
-	if New(f, 0).shards[0].cap*len(New(f, 0).shards) < DefaultSize {
-		t.Error("size 0 should use DefaultSize")
+	// Size 0 holds DefaultSize entries (lines of letters only: the normaliser
+	// masks digits).
+	word := func(i int) string {
+		var b []byte
+		for ; i > 0 || len(b) == 0; i /= 26 {
+			b = append(b, byte('a'+i%26))
+		}
+		return string(b)
+	}
+	d := New(f, 0)
+	var lines []string
+	for i := range 2 * DefaultSize { // enough that every shard fills
+		lines = append(lines, "event "+word(i))
+	}
+	if _, err := d.Embed(context.Background(), lines); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, n := d.Stats(); n != DefaultSize {
+		t.Errorf("size 0 holds %d entries, want DefaultSize %d", n, DefaultSize)
 	}
 }
 
