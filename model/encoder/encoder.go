@@ -224,7 +224,7 @@ func (e *Encoder) embedBatch(batch [][]int64) (vecs [][]float32, err error) {
 		ids := int64Tensor(idData, int64(B), int64(T))                 // [B,T]
 		mask := int64Tensor(maskData, int64(B), int64(T))              // [B,T]
 		hidden := e.bert.forward(ids, mask, int64(B), int64(T), false) // [B,T,H]
-		pooled := done(pool(hidden, mask, e.pooling), hidden)          // [B,H]
+		pooled := done(e.pooling.forward(hidden, mask), hidden)        // [B,H]
 		out := done(contiguous(pooled), pooled, ids, mask)             // [B,H]
 		copyFloat32(out, flat)
 		out.free()

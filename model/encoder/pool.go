@@ -36,13 +36,15 @@ func ParsePooling(s string) (Pooling, error) {
 func Pool(hidden, mask *ts.Tensor, p Pooling) *ts.Tensor {
 	runtime.LockOSThread() // libtorch's last error is per OS thread
 	defer runtime.UnlockOSThread()
-	out := pool(borrow(hidden), borrow(mask), p).gotchTensor()
+	out := p.forward(borrow(hidden), borrow(mask)).gotchTensor()
 	runtime.KeepAlive(hidden) // borrowed handles: keep their owners alive
 	runtime.KeepAlive(mask)
 	return out
 }
 
-func pool(hidden, mask tensor, p Pooling) tensor {
+// forward is Pool on bare handles: hidden [B,T,H] and mask [B,T] are kept;
+// the result [B,H] is the caller's.
+func (p Pooling) forward(hidden, mask tensor) tensor {
 	if p == PoolCLS {
 		return selectAt(hidden, 1, 0) // [B,H] state of [CLS]
 	}

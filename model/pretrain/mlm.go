@@ -64,7 +64,7 @@ func (m *mlm) loss(b *batch, train bool) *ts.Tensor {
 	x = ts.MustLinear(x, m.denseW, m.denseB).MustGelu("none", true)
 	y := ts.MustLayerNorm(x, []int64{m.hiddenDim}, m.normW, m.normB, m.eps, false) // [N,H]
 	x.MustDrop()
-	logits := ts.MustLinear(y, m.bert.WordEmb, m.decBias) // [N,V]: tied decoder
+	logits := ts.MustLinear(y, m.bert.WordEmbeddings(), m.decBias) // [N,V]: tied decoder
 	y.MustDrop()
 	loss := logits.CrossEntropyForLogits(b.target)
 	logits.MustDrop()
