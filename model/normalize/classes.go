@@ -1,0 +1,132 @@
+package normalize
+
+// Word tables and byte classes.
+
+// ---- unit and name tables (switches compile to comparisons, no maps).
+
+func isDurUnit(u string) bool {
+	switch u {
+	case "ns", "us", "ms", "s", "sec", "secs", "m", "min", "mins", "h", "hr", "hrs", "d":
+		return true
+	}
+	return false
+}
+
+func isSizeUnit(u string) bool {
+	switch u {
+	case "B", "KB", "kB", "kb", "K", "k", "KiB", "MB", "mb", "M", "MiB", "GB", "gb", "G", "GiB", "TB", "T", "TiB":
+		return true
+	}
+	return false
+}
+
+func isDurWord(u string) bool {
+	switch u {
+	case "ns", "us", "ms", "msec", "msecs", "millis", "milliseconds", "millisecond", "microseconds", "nanoseconds",
+		"s", "sec", "secs", "second", "seconds", "min", "mins", "minute", "minutes", "hour", "hours":
+		return true
+	}
+	return false
+}
+
+func isSizeWord(u string) bool {
+	switch u {
+	case "B", "KB", "kB", "KiB", "MB", "MiB", "GB", "GiB", "TB", "TiB", "byte", "bytes", "Bytes":
+		return true
+	}
+	return false
+}
+
+func isMonthOrDay(w string) bool {
+	switch w {
+	case "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec",
+		"January", "February", "March", "April", "June", "July", "August", "September", "October", "November", "December",
+		"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun",
+		"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+		"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+		"MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN", "AM", "PM", "UTC", "GMT", "Z":
+		return true
+	}
+	return false
+}
+
+// ---- byte classes (ASCII only: bytes >= 0x80 are ordinary text).
+
+func isSpace(b byte) bool { return b <= ' ' || b == 0x7f }
+
+func isDelim(b byte) bool {
+	switch b {
+	case '=', ',', ';', '"', '\'', '(', ')', '[', ']', '{', '}', '<', '>', '|':
+		return true
+	}
+	return false
+}
+
+func isTrailing(b byte) bool { return b == '.' || b == ':' || b == '!' || b == '?' }
+func isDigit(b byte) bool    { return b >= '0' && b <= '9' }
+func isLetter(b byte) bool   { return (b|0x20) >= 'a' && (b|0x20) <= 'z' }
+func isAlnum(b byte) bool    { return isDigit(b) || isLetter(b) }
+func isHexDigit(b byte) bool { return isDigit(b) || ((b|0x20) >= 'a' && (b|0x20) <= 'f') }
+
+func alnumLen(c string) int {
+	n := 0
+	for n < len(c) && isAlnum(c[n]) {
+		n++
+	}
+	return n
+}
+
+func allHex(c string) bool {
+	if c == "" {
+		return false
+	}
+	lower, upper := false, false
+	for i := 0; i < len(c); i++ {
+		b := c[i]
+		if !isHexDigit(b) {
+			return false
+		}
+		if b >= 'a' {
+			lower = true
+		} else if b >= 'A' {
+			upper = true
+		}
+	}
+	return !(lower && upper) // mixed case is a word (DeadBeef), not a hex id
+}
+
+func allDigits(c string) bool {
+	for i := 0; i < len(c); i++ {
+		if !isDigit(c[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func allLetters(c string) bool {
+	for i := 0; i < len(c); i++ {
+		if !isLetter(c[i]) {
+			return false
+		}
+	}
+	return c != ""
+}
+
+func hasDigit(c string) bool {
+	for i := 0; i < len(c); i++ {
+		if isDigit(c[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasLetter(c string) bool {
+	for i := 0; i < len(c); i++ {
+		if isLetter(c[i]) {
+			return true
+		}
+	}
+	return false
+}
