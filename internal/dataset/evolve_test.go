@@ -3,7 +3,6 @@ package dataset
 import (
 	"reflect"
 	"regexp"
-	"strings"
 	"testing"
 )
 
@@ -86,115 +85,6 @@ func TestEvolveDeterministicAndLabelsKept(t *testing.T) {
 	}
 }
 
-func TestEvolveRewritesAreConsistentPerTemplate(t *testing.T) {
-	in := hdfsLike(100, 2)
-	out, rep, err := Evolve(in, EvolveOptions{EntryRate: 1, SeqRate: 0, Seed: 3, Template: maskDigits})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.SessionsSequence != 0 || rep.LinesRewritten != rep.Lines {
-		t.Fatalf("entry rate 1, seq rate 0: %d of %d lines rewritten, %d sequence changes", rep.LinesRewritten, rep.Lines, rep.SessionsSequence)
-	}
-	// One template in, one template out: the rewrite is a function of the
-	// template, and it changes the template.
-	mapped := map[string]string{}
-	for i := range in {
-		if len(in[i].Lines) != len(out[i].Lines) {
-			t.Fatalf("session %d changed length without sequence evolution", i)
-		}
-		for j := range in[i].Lines {
-			from, to := maskDigits(in[i].Lines[j]), maskDigits(out[i].Lines[j])
-			if from == to {
-				t.Errorf("line not re-templated: %q", out[i].Lines[j])
-			}
-			if prev, ok := mapped[from]; ok && prev != to {
-				t.Errorf("template %q rewritten two ways: %q and %q", from, prev, to)
-			}
-			mapped[from] = to
-			// Variable values survive the rewrite.
-			if !strings.Contains(out[i].Lines[j], in[i].ID) {
-				t.Errorf("block id lost: %q -> %q", in[i].Lines[j], out[i].Lines[j])
-			}
-		}
-	}
-	kinds := map[string]bool{}
-	for _, r := range rep.Rewrites {
-		kinds[r.Kind] = true
-		if r.Before == "" || r.After == "" || r.Lines == 0 {
-			t.Errorf("rewrite row without example: %+v", r)
-		}
-	}
-	if len(kinds) < 4 {
-		t.Errorf("only %d rewrite kinds used: %v", len(kinds), kinds)
-	}
-}
-
-func TestEvolveSequenceKeepsState(t *testing.T) {
-	in := hdfsLike(300, 4)
-	out, rep, err := Evolve(in, EvolveOptions{EntryRate: 0, SeqRate: 1, Seed: 5, Template: maskDigits})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.LinesRewritten != 0 {
-		t.Fatalf("entry rate 0 rewrote %d lines", rep.LinesRewritten)
-	}
-	normalTemplates := map[string]bool{}
-	for _, s := range in {
-		for _, l := range s.Lines {
-			normalTemplates[maskDigits(l)] = true
-		}
-	}
-	for i := range in {
-		// The clock never runs backwards: swapped events exchange timestamps.
-		for j := 1; j < len(out[i].Lines); j++ {
-			if out[i].Lines[j][:13] < out[i].Lines[j-1][:13] {
-				t.Errorf("session %d: time goes back at line %d: %q after %q", i, j, out[i].Lines[j], out[i].Lines[j-1])
-			}
-		}
-		d := len(out[i].Lines) - len(in[i].Lines)
-		switch {
-		case d == 1: // insert: one new routine line in the session's header layout
-			var added []string
-			for _, l := range out[i].Lines {
-				if !normalTemplates[maskDigits(l)] {
-					added = append(added, l)
-				}
-			}
-			if len(added) != 1 || !hdfsLine.MatchString(added[0]) {
-				t.Errorf("insert added %q", added)
-			}
-		case d < 0: // drop: only lines of one optional template go
-			gone := map[string]bool{}
-			k := 0
-			for _, l := range in[i].Lines {
-				if k < len(out[i].Lines) && out[i].Lines[k] == l {
-					k++
-					continue
-				}
-				gone[maskDigits(l)] = true
-			}
-			if len(gone) != 1 || k != len(out[i].Lines) {
-				t.Errorf("drop removed templates %v", gone)
-			}
-			for tm := range gone {
-				if strings.Contains(tm, "Receiving block") || strings.Contains(tm, "allocateBlock") {
-					t.Errorf("dropped an event every normal session has: %q", tm)
-				}
-			}
-		case d == 0: // swap of two adjacent lines
-			diff := 0
-			for j := range in[i].Lines {
-				if in[i].Lines[j] != out[i].Lines[j] {
-					diff++
-				}
-			}
-			if diff != 2 {
-				t.Errorf("swap changed %d lines", diff)
-			}
-		}
-	}
-}
-
 func TestEvolveErrorsAndGenerality(t *testing.T) {
 	if _, _, err := Evolve(nil, EvolveOptions{EntryRate: 0.1}); err == nil {
 		t.Error("no templater accepted")
@@ -214,34 +104,5 @@ func TestEvolveErrorsAndGenerality(t *testing.T) {
 	}
 	if rep.LinesRewritten == 0 || out[1].Label != 1 || len(out[2].Lines) != 0 {
 		t.Errorf("headerless evolution: %+v %+v", out, rep)
-	}
-}
-
-func TestSwapEvents(t *testing.T) {
-	a := "081109 203615 148 INFO dfs.A: first"
-	b := "081109 203617 22 INFO dfs.B: second"
-	x, y := swapEvents(a, b)
-	if x != "081109 203615 148 INFO dfs.B: second" || y != "081109 203617 22 INFO dfs.A: first" {
-		t.Errorf("got %q, %q", x, y)
-	}
-	// No common clock layout: plain swap.
-	x, y = swapEvents("user logged in", "081109 x")
-	if x != "081109 x" || y != "user logged in" {
-		t.Errorf("got %q, %q", x, y)
-	}
-}
-
-func TestSplitHeader(t *testing.T) {
-	cases := []struct{ in, h, b string }{
-		{"081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating", "081109 203615 148 INFO dfs.DataNode$PacketResponder:", "PacketResponder 1 terminating"},
-		{"1117838570 2005.06.03 R02 RAS KERNEL INFO instruction cache parity error corrected", "1117838570 2005.06.03 R02 RAS KERNEL INFO", "instruction cache parity error corrected"},
-		{"no level here", "", "no level here"},
-		{"INFO", "", "INFO"},
-	}
-	for _, c := range cases {
-		h, b := splitHeader(c.in)
-		if h != c.h || b != c.b {
-			t.Errorf("splitHeader(%q) = %q, %q", c.in, h, b)
-		}
 	}
 }
