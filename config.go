@@ -47,6 +47,11 @@ type Config struct {
 	AttributePrefix string `mapstructure:"attribute_prefix"`
 	// EmitSummary adds one summary log record per anomalous session.
 	EmitSummary bool `mapstructure:"emit_summary"`
+	// WriteTemplate writes our normalised template on every record that
+	// arrives without one, as log.record.template. Records that arrive with
+	// one (a drainprocessor upstream) keep it, and their templates key the
+	// session's content whether this is set or not.
+	WriteTemplate bool `mapstructure:"write_template"`
 
 	Learn    LearnConfig    `mapstructure:"learn"`
 	AEM      AEMConfig      `mapstructure:"aem"`
@@ -257,6 +262,7 @@ func (c *Config) streaming(modelVersion string) streaming.Config {
 		MaxLineBytes:      s.MaxLineBytes,
 		AttributePrefix:   c.AttributePrefix,
 		EmitSummary:       c.EmitSummary,
+		WriteTemplate:     c.WriteTemplate,
 		ModelVersion:      modelVersion,
 	}
 }

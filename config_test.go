@@ -48,6 +48,7 @@ func TestLoadConfig(t *testing.T) {
 				c.Workers = 4
 				c.AttributePrefix = "coorlog."
 				c.EmitSummary = true
+				c.WriteTemplate = true
 			}),
 		},
 		{

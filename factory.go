@@ -71,6 +71,7 @@ func createDefaultConfig() component.Config {
 		QueueSize:       st.QueueSize,
 		AttributePrefix: st.AttributePrefix,
 		EmitSummary:     st.EmitSummary,
+		WriteTemplate:   st.WriteTemplate,
 		Learn: LearnConfig{
 			Sessions:     model.DefaultLearnSessions,
 			Duration:     time.Hour,

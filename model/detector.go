@@ -144,6 +144,10 @@ func NewCascade(b *bundle.Bundle, opts CascadeOptions) (*Cascade, error) {
 	return c, nil
 }
 
+// contentKey is a session's content key: its upstream templates' key when
+// every line came with one, else the configured key of its lines.
+func (c *Cascade) contentKey(s Session) string { return normalize.SessionKey(s.Lines, s.Templates, c.key) }
+
 func snapshotOf(b *bundle.Bundle) *evolve.Snapshot {
 	return &evolve.Snapshot{Coordinator: b.Coordinator, Small: b.Small, Memory: b.Memory,
 		Base: evolve.BaseVersion(b.Manifest.ModelVersion), Updates: b.Manifest.Updates, Feedback: b.Feedback}
@@ -262,7 +266,7 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 		c.judgeSession(ctx, s, snap, sv, hits, &v)
 	}
 	c.suppress(snap, s, &v)
-	c.recent.add(s, sv, c.key)
+	c.recent.add(s, sv, c.contentKey)
 	c.st.route(v.Route)
 	if v.Evolved {
 		c.st.evolved.Add(1)
@@ -354,7 +358,7 @@ func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snap
 	if j.Anomaly {
 		label = 1
 	}
-	f := evolve.Finding{ID: s.ID, Vec: sv, Lines: s.Lines, Key: c.key(s.Lines), Label: label}
+	f := evolve.Finding{ID: s.ID, Vec: sv, Lines: s.Lines, Key: c.contentKey(s), Label: label}
 	for _, i := range j.Evolutions {
 		if i < 0 || i >= len(hits) {
 			continue // the Judge's indices are untrusted input

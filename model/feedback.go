@@ -174,7 +174,7 @@ func (c *Cascade) suppress(snap *evolve.Snapshot, s Session, v *Verdict) {
 	if !v.Anomaly || len(snap.Feedback) == 0 {
 		return
 	}
-	if f, ok := snap.Suppressed(c.key(s.Lines)); ok {
+	if f, ok := snap.Suppressed(c.contentKey(s)); ok {
 		v.Anomaly = false
 		v.Reason = ReasonSuppressedPrefix + " " + f.ID
 	}
@@ -214,11 +214,11 @@ func (r *recentSessions) capacity() int {
 }
 
 // add records s (its vector is the one detect computed; see Cascade.detect).
-func (r *recentSessions) add(s Session, sv []float32, key func([]string) string) {
+func (r *recentSessions) add(s Session, sv []float32, key func(Session) string) {
 	if r == nil || s.ID == "" || len(sv) == 0 {
 		return
 	}
-	rs := &recentSession{id: s.ID, vec: sv, key: key(s.Lines), lines: r.caps.Cap(s.Lines)}
+	rs := &recentSession{id: s.ID, vec: sv, key: key(s), lines: r.caps.Cap(s.Lines)}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.byID.Put(s.ID, rs)

@@ -61,7 +61,12 @@ type Config struct {
 
 	AttributePrefix string // prefix of the annotation attributes
 	EmitSummary     bool   // one extra WARN record per anomalous session
-	ModelVersion    string // used when the detector's verdict carries none
+	// WriteTemplate puts our normalised template on every record that arrived
+	// without one, under TemplateAttribute. Records that arrive with one (a
+	// drainprocessor upstream) keep it, and their templates are the session's
+	// content key either way.
+	WriteTemplate bool
+	ModelVersion  string // used when the detector's verdict carries none
 }
 
 // DefaultConfig returns the defaults, the ones the collector documents (README

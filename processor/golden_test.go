@@ -52,12 +52,22 @@ func canonical(lds []plog.Logs) []goldenRecord {
 
 // The annotation contract, golden: testdata/golden/NAME.input.json (OTLP
 // JSON) goes through the processor with the content-keyed fakeDetector,
-// and what comes out (every record with its anomaly.* attributes, the
-// summary record of the anomalous session, the unkeyed record untouched)
-// must equal NAME.expected.json. `go test ./processor -run TestGolden
-// -update` rewrites the expected files; review the diff.
+// and what comes out must equal NAME.expected.json:
+//   - sessions: every record with its anomaly.* attributes, the summary
+//     record of the anomalous session, the unkeyed record untouched
+//   - templates: records that arrive with log.record.template keep it and
+//     their session's content key comes from it (the fake detector writes
+//     the key it was handed into the reason: blk_1 and blk_2 differ in their
+//     lines, not in their templates); a session with a record without one is
+//     keyed by its lines; with WriteTemplate those records get ours
+//
+// `go test ./processor -run TestGolden -update` rewrites the expected files;
+// review the diff.
 func TestGolden(t *testing.T) {
-	for _, name := range []string{"sessions"} {
+	for name, edit := range map[string]func(*Config){
+		"sessions":  func(*Config) {},
+		"templates": func(c *Config) { c.WriteTemplate = true },
+	} {
 		t.Run(name, func(t *testing.T) {
 			dir := filepath.Join("testdata", "golden")
 			raw, err := os.ReadFile(filepath.Join(dir, name+".input.json"))
@@ -71,6 +81,7 @@ func TestGolden(t *testing.T) {
 			sink := new(consumertest.LogsSink)
 			cfg := cfgOf(Config{KeySource: KeyFromAttribute, KeyName: "block", MissingKey: MissingKeyPassThrough, Workers: 1,
 				InactivityTimeout: time.Hour, EmitSummary: true, ModelVersion: "fake-1"})
+			edit(&cfg)
 			p, err := New(cfg, &fakeDetector{}, sink, zap.NewNop(), nil)
 			if err != nil {
 				t.Fatal(err)

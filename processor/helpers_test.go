@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"errors"
+	"github.com/coorlog/coorlogprocessor/model/normalize"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,9 @@ type fakeDetector struct {
 
 func verdictFor(s core.Session) core.Verdict {
 	v := core.Verdict{Score: 0.1, Route: core.RouteSmallModel, RecError: float64(len(s.Lines)), ModelVersion: "fake-1"}
+	if s.Templates != nil {
+		v.Reason = "content key " + normalize.SessionKey(s.Lines, s.Templates, normalize.TemplateKey)[:12] + " from upstream templates"
+	}
 	for _, l := range s.Lines {
 		if strings.Contains(l, "ERROR") {
 			v.Anomaly, v.Score = true, 0.9

@@ -73,7 +73,7 @@ func (p *Processor) worker(sl *slot) {
 func (p *Processor) score(sl *slot, s *session) bool {
 	// Everything that reads s happens before s is published in the slot:
 	// from then on Shutdown may take it.
-	ms := core.Session{ID: s.id, Lines: p.lines(s)}
+	ms := core.Session{ID: s.id, Lines: p.lines(s), Templates: templates(s)}
 	sl.mu.Lock()
 	if p.hurried() {
 		sl.mu.Unlock()
@@ -106,7 +106,7 @@ func (p *Processor) scoreOverloaded(s *session) {
 		p.fallback(s, reasonOverload)
 		return
 	}
-	v, err := safeDetect(p.runCtx, p.fast.DetectFast, core.Session{ID: s.id, Lines: p.lines(s)})
+	v, err := safeDetect(p.runCtx, p.fast.DetectFast, core.Session{ID: s.id, Lines: p.lines(s), Templates: templates(s)})
 	if err != nil && p.hurried() {
 		p.fallback(s, reasonShutdownDeadline) // cancelled for the deadline, not a detector fault
 		return
@@ -171,6 +171,9 @@ func (p *Processor) annotate(s *session) {
 		a := s.recs.At(i).Attributes()
 		a.EnsureCapacity(a.Len() + 8)
 		p.putVerdict(a, s.id, v)
+	}
+	if p.cfg.WriteTemplate {
+		p.writeTemplates(s)
 	}
 	p.obs.RecordsAnnotated(p.runCtx, s.recs.Len())
 	p.obs.Verdict(p.runCtx, v.route, v.anomaly, v.evolved)

@@ -11,6 +11,11 @@ import "context"
 type Session struct {
 	ID    string
 	Lines []string // raw bodies, in arrival order
+	// Templates are the lines' templates as they arrived from upstream (the
+	// log.record.template attribute), one per line; nil unless every record
+	// carried one. When set they are the session's content key
+	// (normalize.SessionKey); the encoder still reads Lines.
+	Templates []string
 }
 
 // Route names the stage that produced a verdict.

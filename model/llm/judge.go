@@ -108,7 +108,7 @@ func (j *Judge) Judge(ctx context.Context, s core.Session, neighbours []core.Nei
 		}
 		return jd, nil
 	}
-	key := cacheKeyOf(j.cacheKey(s.Lines))
+	key := cacheKeyOf(normalize.SessionKey(s.Lines, s.Templates, j.cacheKey))
 	cached, hit, owner, err := j.cache.acquire(ctx, key)
 	if err != nil {
 		return j.fail(core.Judgement{}, &Error{Kind: KindCanceled, Op: "judge: waiting for an identical session", ctxErr: err})

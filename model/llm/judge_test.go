@@ -277,6 +277,30 @@ func TestVerdictCache(t *testing.T) {
 	}
 }
 
+// Sessions that arrive with upstream templates (log.record.template) share a
+// verdict when their templates match, whatever their lines; a session with
+// the first one's lines but no templates is another content.
+func TestVerdictCacheKeyedByUpstreamTemplates(t *testing.T) {
+	f := newFake(t, scripted(func(string) bool { return false }, "abnormal"))
+	j := mustNew(t, testConfig(f))
+	nbs := []core.Neighbour{neighbour("a", 0, 0.9)}
+	tpl := []string{"Receiving block <*>", "allocateBlock <*>", "PacketResponder <*> terminating", "Received block <*>"}
+	s1 := hdfsSession("s1", "111")
+	s1.Templates = tpl
+	if jd, err := j.Judge(context.Background(), s1, nbs); err != nil || jd.Cached {
+		t.Fatalf("first: %+v %v", jd, err)
+	}
+	s2 := hdfsSession("s2", "222")
+	s2.Lines = append(s2.Lines[:3:3], "a line the normaliser would key differently")
+	s2.Templates = tpl
+	if jd, err := j.Judge(context.Background(), s2, nbs); err != nil || !jd.Cached {
+		t.Fatalf("same upstream templates, other lines: %+v %v", jd, err)
+	}
+	if jd, err := j.Judge(context.Background(), hdfsSession("s3", "111"), nbs); err != nil || jd.Cached {
+		t.Fatalf("no templates: keyed by its lines, a new content: %+v %v", jd, err)
+	}
+}
+
 func TestVerdictCacheCollapsesConcurrentMisses(t *testing.T) {
 	release := make(chan struct{})
 	f := newFake(t, func(w http.ResponseWriter, _ *http.Request, req chatReq, n int) {
