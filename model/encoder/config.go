@@ -1,8 +1,9 @@
 // Package encoder is a BERT sentence encoder on libtorch (gotch): the model
-// (Bert), readers for Hugging Face checkpoint directories (config.json,
-// model.safetensors or pytorch_model.bin, vocab.txt or tokenizer.json), a
-// writer for the same layout, and Encoder, the model.Encoder used by the
-// detector. The WordPiece tokenizer is package tokenizer beneath it.
+// (Bert, built from one small type per block of Hugging Face's BertModel),
+// Encoder (the model.Encoder used by the detector), Load for a Hugging Face
+// checkpoint directory and SaveCheckpoint for the same layout. The weight
+// files are read and written by package weights beneath it, the WordPiece
+// tokenizer is package tokenizer.
 package encoder
 
 import (
