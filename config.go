@@ -43,6 +43,8 @@ type Config struct {
 	// QueueSize bounds the closed sessions waiting for a worker; beyond it,
 	// sessions are scored on the fast path only (never dropped).
 	QueueSize int `mapstructure:"queue_size"`
+	// Pending lets sessions wait for the LLM without holding a worker.
+	Pending PendingConfig `mapstructure:"pending"`
 	// AttributePrefix is prepended to every attribute the processor writes.
 	AttributePrefix string `mapstructure:"attribute_prefix"`
 	// EmitSummary adds one summary log record per anomalous session.
@@ -92,6 +94,17 @@ type SessionConfig struct {
 	// MaxLineBytes truncates the text given to the detector (records are
 	// forwarded whole).
 	MaxLineBytes int `mapstructure:"max_line_bytes"`
+}
+
+// PendingConfig bounds the sessions that wait for the LLM without holding a
+// worker. A session the LLM has not answered within LateAfter goes out at
+// once, anomaly.route=pending and not anomalous, and its final verdict
+// follows in a record of its own (anomaly.late=true). Beyond MaxSessions a
+// worker waits for the LLM itself (0: always), the queue fills, and the fast
+// path takes the overflow.
+type PendingConfig struct {
+	MaxSessions int           `mapstructure:"max_sessions"`
+	LateAfter   time.Duration `mapstructure:"late_after"`
 }
 
 // KeyConfig locates a record's session key.
@@ -259,6 +272,8 @@ func (c *Config) streaming(modelVersion string) streaming.Config {
 		MaxBufferedBytes:  int64(s.MaxBufferedBytes),
 		Workers:           c.Workers,
 		QueueSize:         c.QueueSize,
+		MaxPending:        c.Pending.MaxSessions,
+		LateAfter:         c.Pending.LateAfter,
 		MaxLineBytes:      s.MaxLineBytes,
 		AttributePrefix:   c.AttributePrefix,
 		EmitSummary:       c.EmitSummary,

@@ -69,6 +69,7 @@ func createDefaultConfig() component.Config {
 		},
 		Workers:         st.Workers,
 		QueueSize:       st.QueueSize,
+		Pending:         PendingConfig{MaxSessions: st.MaxPending, LateAfter: st.LateAfter},
 		AttributePrefix: st.AttributePrefix,
 		EmitSummary:     st.EmitSummary,
 		WriteTemplate:   st.WriteTemplate,

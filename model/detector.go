@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/coorlog/coorlogprocessor/model/core"
 	"math"
 	"slices"
 	"sync"
@@ -146,7 +147,9 @@ func NewCascade(b *bundle.Bundle, opts CascadeOptions) (*Cascade, error) {
 
 // contentKey is a session's content key: its upstream templates' key when
 // every line came with one, else the configured key of its lines.
-func (c *Cascade) contentKey(s Session) string { return normalize.SessionKey(s.Lines, s.Templates, c.key) }
+func (c *Cascade) contentKey(s Session) string {
+	return normalize.SessionKey(s.Lines, s.Templates, c.key)
+}
 
 func snapshotOf(b *bundle.Bundle) *evolve.Snapshot {
 	return &evolve.Snapshot{Coordinator: b.Coordinator, Small: b.Small, Memory: b.Memory,
@@ -155,14 +158,34 @@ func snapshotOf(b *bundle.Bundle) *evolve.Snapshot {
 
 // Detect judges one session through the full cascade.
 func (c *Cascade) Detect(ctx context.Context, s Session) (Verdict, error) {
-	return c.detect(ctx, s, true)
+	v, _, err := c.detect(ctx, s, judgeInline)
+	return v, err
 }
 
 // DetectFast is Detect without the LLM stage, for back-pressure: a session
 // that would go to the LLM gets the small model's verdict, route fallback.
 func (c *Cascade) DetectFast(ctx context.Context, s Session) (Verdict, error) {
-	return c.detect(ctx, s, false)
+	v, _, err := c.detect(ctx, s, judgeNever)
+	return v, err
 }
+
+// DetectDeferred is Detect in two parts (core.Deferrer): a session that needs
+// the LLM gets a provisional verdict at once (route pending, not an anomaly,
+// the small model's score) and finish, which asks the LLM and returns the
+// final verdict, feeding AEM as Detect does. Every other session's verdict is
+// final, and finish is nil.
+func (c *Cascade) DetectDeferred(ctx context.Context, s Session) (Verdict, func(context.Context) Verdict, error) {
+	return c.detect(ctx, s, judgeDeferred)
+}
+
+// judgeMode says how detect treats a session that needs the LLM.
+type judgeMode int
+
+const (
+	judgeInline   judgeMode = iota // ask it now
+	judgeNever                     // the small model's verdict, route fallback (overload)
+	judgeDeferred                  // a provisional verdict now, the LLM's in finish
+)
 
 // Fallback reasons (no error text: it could carry endpoint details).
 const (
@@ -178,34 +201,37 @@ const (
 // session's id, or the feedback id when the label came with the lines).
 const ReasonOperatorPrefix = "operator label: same content as"
 
+// ReasonAwaitingLLM is the reason of a provisional verdict (route pending).
+const ReasonAwaitingLLM = "awaiting the LLM: the final verdict follows in a record of its own"
+
 // ReasonPendingPrefix starts the reason of a session answered from a pending
 // AEM finding (route cache): "same session vector as ID, judged by the LLM
 // (AEM update pending)".
 const ReasonPendingPrefix = "same session vector as"
 
-func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdict, error) {
+func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdict, func(context.Context) Verdict, error) {
 	snap := c.snap.Load()
 	v := Verdict{ModelVersion: snap.Version()}
 	c.st.sessions.Add(1)
 	if len(s.Lines) == 0 {
 		v.Route, v.Reason = RouteFallback, ReasonEmpty
 		c.st.route(v.Route)
-		return v, nil
+		return v, nil, nil
 	}
 
 	// Encode: lines -> vectors -> session vector (pooled as the bundle's were).
 	t0 := time.Now()
 	lines, err := c.enc.Embed(ctx, s.Lines)
 	if err != nil {
-		return Verdict{}, fmt.Errorf("detect %s: encode: %w", s.ID, err)
+		return Verdict{}, nil, fmt.Errorf("detect %s: encode: %w", s.ID, err)
 	}
 	sv := SessionVector(lines, c.pooling)
 	if len(lines) != len(s.Lines) || len(sv) != snap.Coordinator.Dim() {
-		return Verdict{}, fmt.Errorf("detect %s: encoder returned %d vectors of width %d for %d lines, model expects width %d",
+		return Verdict{}, nil, fmt.Errorf("detect %s: encoder returned %d vectors of width %d for %d lines, model expects width %d",
 			s.ID, len(lines), len(sv), len(s.Lines), snap.Coordinator.Dim())
 	}
 	if !vec.Finite(sv) {
-		return Verdict{}, fmt.Errorf("detect %s: encoder returned a non-finite vector", s.ID)
+		return Verdict{}, nil, fmt.Errorf("detect %s: encoder returned a non-finite vector", s.ID)
 	}
 	t1 := time.Now()
 	c.st.encodeNs.Add(int64(t1.Sub(t0)))
@@ -250,22 +276,40 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 
 	// A vote resting on one memory label is not trusted when a Judge can
 	// settle it (a label the memory holds for this very content is).
-	uncertain := c.gate && !v.Evolved && !exact && c.judge != nil && allowJudge && mem.Fragile(voting)
+	uncertain := c.gate && !v.Evolved && !exact && c.judge != nil && mode != judgeNever && mem.Fragile(voting)
 	if uncertain {
 		c.st.fragile.Add(1)
 	}
 	switch {
 	case !v.Evolved && !uncertain:
 		v.Route = RouteSmallModel
-	case !allowJudge:
+	case mode == judgeNever:
 		v.Route, v.Reason = RouteFallback, ReasonFastPath
 		c.st.fastPath.Add(1)
 	case c.judge == nil:
 		v.Route, v.Reason = RouteFallback, ReasonNoLLM
+	case c.matchPending(sv, &v):
+	case mode == judgeDeferred:
+		base := v
+		finish := func(ctx context.Context) Verdict {
+			fv := base
+			c.judgeSession(ctx, s, snap, sv, hits, &fv)
+			c.settle(snap, s, sv, &fv)
+			return fv
+		}
+		v.Route, v.Reason, v.Anomaly = RoutePending, ReasonAwaitingLLM, false
+		return v, finish, nil
 	default:
 		c.judgeSession(ctx, s, snap, sv, hits, &v)
 	}
-	c.suppress(snap, s, &v)
+	c.settle(snap, s, sv, &v)
+	return v, nil, nil
+}
+
+// settle applies an operator's suppression to a final verdict, keeps the
+// session for feedback by id, and counts it.
+func (c *Cascade) settle(snap *evolve.Snapshot, s Session, sv []float32, v *Verdict) {
+	c.suppress(snap, s, v)
 	c.recent.add(s, sv, c.contentKey)
 	c.st.route(v.Route)
 	if v.Evolved {
@@ -274,7 +318,6 @@ func (c *Cascade) detect(ctx context.Context, s Session, allowJudge bool) (Verdi
 	if v.Anomaly {
 		c.st.anomalies.Add(1)
 	}
-	return v, nil
 }
 
 // known reports whether a retrieved memory session that the LLM (or an
@@ -293,25 +336,35 @@ func (c *Cascade) known(snap *evolve.Snapshot, sv []float32, hits []smallmodel.H
 	return false
 }
 
+// matchPending answers a session with the same vector as one the LLM judged
+// and AEM has not learnt yet with that judgement: after the update the
+// cascade could not tell the two apart either. (Only the same vector: the
+// coordinator's metric, which decides known above, says nothing about
+// labels; a session within tau of a pending finding but not the same waits
+// for the update to be judged by the small model.)
+func (c *Cascade) matchPending(sv []float32, v *Verdict) bool {
+	upd := c.aem.Load()
+	if upd == nil {
+		return false
+	}
+	id, label, ok := upd.Match(sv)
+	if !ok {
+		return false
+	}
+	c.st.pendingHits.Add(1)
+	v.Route, v.Anomaly, v.Score = RouteCache, label == 1, float64(label)
+	v.Reason = fmt.Sprintf("%s %s, judged by the LLM (AEM update pending)", ReasonPendingPrefix, id)
+	return true
+}
+
 // judgeSession asks the LLM stage about an evolved session (or one with a
 // fragile small-model verdict) and feeds what it learnt to AEM. On failure v
 // keeps the small model's verdict.
 func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snapshot, sv []float32, hits []smallmodel.Hit, v *Verdict) {
-	// A session with the same vector as one the LLM judged and AEM has not
-	// learnt yet gets that judgement: after the update the cascade could not
-	// tell the two apart either. (Only the same vector: the coordinator's
-	// metric, which decides known above, says nothing about labels; a
-	// session within tau of a pending finding but not the same waits for the
-	// update to be judged by the small model.)
-	upd := c.aem.Load()
-	if upd != nil {
-		if id, label, ok := upd.Match(sv); ok {
-			c.st.pendingHits.Add(1)
-			v.Route, v.Anomaly, v.Score = RouteCache, label == 1, float64(label)
-			v.Reason = fmt.Sprintf("%s %s, judged by the LLM (AEM update pending)", ReasonPendingPrefix, id)
-			return
-		}
+	if c.matchPending(sv, v) {
+		return
 	}
+	upd := c.aem.Load()
 	mem := snap.Memory
 	hits = hits[:min(c.k, len(hits))]
 	neighbours := make([]Neighbour, len(hits))
@@ -445,3 +498,8 @@ func (c *Cascade) Swap(b *bundle.Bundle) error {
 
 // ModelVersion is the version reported in verdicts now.
 func (c *Cascade) ModelVersion() string { return c.snap.Load().Version() }
+
+var (
+	_ core.Deferrer = (*Cascade)(nil)
+	_ core.Deferrer = (*Learner)(nil)
+)

@@ -713,3 +713,56 @@ func TestMemoryLabelOfTheSameContentBeatsTheVote(t *testing.T) {
 		t.Fatalf("nearby session: Score = %g exact %v", score, exact)
 	}
 }
+
+// DetectDeferred gives the same final verdicts as Detect, in two parts: a
+// session that needs the LLM gets a provisional verdict (route pending, not
+// an anomaly) and finish asks the LLM and feeds AEM; every other session's
+// verdict is final at once.
+func TestDetectDeferred(t *testing.T) {
+	f := trained(t)
+	ctx := context.Background()
+	newCascade := func() (*model.Cascade, *oracleJudge) {
+		judge := &oracleJudge{labels: labelsOf(f.evolvedTest)}
+		c, err := model.NewCascade(f.b, model.CascadeOptions{Encoder: f.enc, Judge: judge, K: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.EnableAEM(evolve.Config{BatchSize: 1000}, nil)
+		return c, judge
+	}
+	inline, _ := newCascade()
+	deferred, judge := newCascade()
+	deferredN := 0
+	for _, s := range f.evolvedTest {
+		ms := model.Session{ID: s.ID, Lines: s.Lines}
+		want, err := inline.Detect(ctx, ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, finish, err := deferred.DetectDeferred(ctx, ms)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if finish != nil {
+			deferredN++
+			if v.Route != model.RoutePending || v.Anomaly || v.Reason != model.ReasonAwaitingLLM {
+				t.Fatalf("provisional verdict %+v", v)
+			}
+			calls := judge.calls
+			v = finish(ctx)
+			if judge.calls != calls+1 {
+				t.Fatal("finish did not ask the LLM")
+			}
+		}
+		if v.Route != want.Route || v.Anomaly != want.Anomaly || v.Reason != want.Reason {
+			t.Fatalf("%s: deferred %+v, inline %+v", s.ID, v, want)
+		}
+	}
+	if deferredN == 0 {
+		t.Fatal("no session was deferred")
+	}
+	a, b := inline.Stats(), deferred.Stats()
+	if a.Findings != b.Findings || a.LLMCalls != b.LLMCalls || a.Anomalies != b.Anomalies {
+		t.Fatalf("stats differ: inline %+v, deferred %+v", a, b)
+	}
+}

@@ -120,6 +120,16 @@ func (l *Learner) Detect(ctx context.Context, s Session) (Verdict, error) {
 	return l.collect(ctx, s)
 }
 
+// DetectDeferred is Detect in two parts once the cascade runs
+// (Cascade.DetectDeferred); while collecting, every verdict is final.
+func (l *Learner) DetectDeferred(ctx context.Context, s Session) (Verdict, func(context.Context) Verdict, error) {
+	if c := l.cascade.Load(); c != nil {
+		return c.DetectDeferred(ctx, s)
+	}
+	v, err := l.collect(ctx, s)
+	return v, nil, err
+}
+
 // DetectFast is Detect on the cascade's fast path (no LLM).
 func (l *Learner) DetectFast(ctx context.Context, s Session) (Verdict, error) {
 	if c := l.cascade.Load(); c != nil {

@@ -28,4 +28,5 @@ const (
 	RouteLLM        = core.RouteLLM
 	RouteCache      = core.RouteCache
 	RouteFallback   = core.RouteFallback
+	RoutePending    = core.RoutePending
 )

@@ -55,6 +55,14 @@ type Config struct {
 	Workers   int // detector calls in parallel
 	QueueSize int // closed sessions waiting for a worker; when full the fast path scores them
 
+	// MaxPending is how many sessions may wait for the detector's slow stage
+	// (the LLM) without holding a worker (pending.go); 0 makes a worker wait
+	// for it itself. LateAfter is how long such a session's records wait for
+	// the final verdict before they go out marked pending, the verdict
+	// following in a record of its own.
+	MaxPending int
+	LateAfter  time.Duration
+
 	// MaxLineBytes caps the bytes of one body handed to the detector (cut at a
 	// rune boundary). The record itself is never altered.
 	MaxLineBytes int
@@ -82,6 +90,8 @@ func DefaultConfig() Config {
 		MaxBufferedBytes:  64 << 20, // 64 MiB
 		Workers:           2,
 		QueueSize:         1000,
+		MaxPending:        1000,
+		LateAfter:         10 * time.Second,
 		MaxLineBytes:      2048,
 		AttributePrefix:   "anomaly.",
 	}
@@ -130,6 +140,12 @@ func (c Config) Validate() error {
 	positive("session.max_line_bytes", int64(c.MaxLineBytes))
 	positive("workers", int64(c.Workers))
 	positive("queue_size", int64(c.QueueSize))
+	if c.MaxPending < 0 {
+		add("pending.max_sessions", "must not be negative, got %d", c.MaxPending)
+	}
+	if c.MaxPending > 0 && c.LateAfter <= 0 {
+		add("pending.late_after", "must be a positive duration, got %s", c.LateAfter)
+	}
 	if strings.TrimSpace(c.AttributePrefix) != c.AttributePrefix {
 		add("attribute_prefix", "%q has leading or trailing spaces", c.AttributePrefix)
 	}

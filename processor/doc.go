@@ -21,6 +21,12 @@
 //   - ConsumeLogs never waits for the detector. Closed sessions go to a
 //     bounded queue; when it is full the detector's DetectFast (see
 //     FastDetector) scores the session inline, or it is marked fallback.
+//   - A worker never waits for the detector's slow stage (the LLM) while
+//     fewer than MaxPending sessions wait for it (core.Deferrer, pending.go):
+//     such a session waits on its own for up to LateAfter, then its records
+//     go out with route=pending (never an anomaly: no false alarm on a
+//     verdict not yet given) and the final verdict follows in one record of
+//     its own, anomaly.late=true. Every record is annotated either way.
 //   - Records keep every original field, their resource and scope, and their
 //     order within a resource/scope. Records without a key join a
 //     per-resource fallback session or pass through unannotated.
@@ -29,6 +35,8 @@
 //     the Go heap they keep alive, see TestBufferedBytesEstimate). Beyond the
 //     caps the pipeline holds at most QueueSize closed sessions, one session
 //     per worker, the emitter channel and one batch of maxEmitRecords.
+//     Sessions waiting for the slow stage count against MaxBufferedBytes:
+//     when it needs room the oldest of them go out at once, pending.
 //   - Downstream refusals are logged and reported (ExportObserver), not
 //     retried: retries and queues belong to the exporter (exporterhelper's
 //     retry_on_failure and sending_queue).

@@ -26,7 +26,7 @@ func (p *Processor) emitter() {
 			return // Shutdown gave up and counted what is left
 		}
 		batch = append(batch[:0], s)
-		n := s.len()
+		n := s.settles()
 		open := true
 	drain:
 		for n < maxEmitRecords {
@@ -37,7 +37,7 @@ func (p *Processor) emitter() {
 					break drain
 				}
 				batch = append(batch, s2)
-				n += s2.len()
+				n += s2.settles()
 			default:
 				break drain
 			}
@@ -149,7 +149,7 @@ func (p *Processor) build(batch []*session) (plog.Logs, int) {
 	records := 0
 	for _, s := range batch {
 		var summary plog.LogRecord
-		wantSummary := p.cfg.EmitSummary && s.verdict.anomaly
+		wantSummary := p.cfg.EmitSummary && s.verdict.anomaly && !s.synthetic
 		if wantSummary {
 			// Fill it before the records move away (it reads their timestamps).
 			summary = plog.NewLogRecord()

@@ -287,6 +287,12 @@ func cfgOf(c Config) Config {
 	if c.QueueSize == 0 {
 		c.QueueSize = d.QueueSize
 	}
+	if c.MaxPending == 0 {
+		c.MaxPending = d.MaxPending
+	}
+	if c.LateAfter == 0 {
+		c.LateAfter = d.LateAfter
+	}
 	if c.MaxLineBytes == 0 {
 		c.MaxLineBytes = d.MaxLineBytes
 	}

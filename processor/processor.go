@@ -45,16 +45,20 @@ const maxEmitRecords = 8192
 //	ConsumeLogs ─▶ sessions (keyed, LRU, caps) ─close─▶ queue ─▶ workers (Detect, annotate) ─▶ emitter ─▶ next
 //	                                                 └─ queue full ─▶ fast path ────────────────────┘
 type Processor struct {
-	cfg   Config
-	det   core.Detector
-	fast  FastDetector // nil when det has no fast path
-	next  consumer.Logs
-	log   *zap.Logger
-	obs   Observer
-	expo  ExportObserver // nil when obs does not implement it
-	keys  *keyer
-	names attrNames
-	now   func() time.Time
+	cfg  Config
+	det  core.Detector
+	fast FastDetector // nil when det has no fast path
+	// deferrer is det when it can defer its slow stage and waiting is on
+	// (Config.MaxPending > 0); nil otherwise.
+	deferrer core.Deferrer
+	waiting  *waitingRoom
+	next     consumer.Logs
+	log      *zap.Logger
+	obs      Observer
+	expo     ExportObserver // nil when obs does not implement it
+	keys     *keyer
+	names    attrNames
+	now      func() time.Time
 
 	internMu sync.Mutex
 	intern   *interner
@@ -127,6 +131,10 @@ func New(cfg Config, det core.Detector, next consumer.Logs, logger *zap.Logger, 
 		grace:    shutdownGrace,
 	}
 	p.fast, _ = det.(FastDetector)
+	p.waiting = newWaitingRoom()
+	if d, ok := det.(core.Deferrer); ok && cfg.MaxPending > 0 {
+		p.deferrer = d
+	}
 	p.expo, _ = obs.(ExportObserver)
 	return p, nil
 }
@@ -308,10 +316,15 @@ func (p *Processor) extract(ld plog.Logs, pend []pending) (_ []pending, passed p
 // insert adds the records to their sessions, closing sessions on max_records
 // and on the caps (least recently active first). Called with p.mu held.
 func (p *Processor) insert(pend []pending, now int64) (closed []*session, opened int) {
+	waitBytes := p.waiting.waitingBytes()
 	for i := range pend {
 		e := &pend[i]
 		// Make room for the record first, so the byte cap holds after each record.
-		for p.sessions.bytes+e.size > p.cfg.MaxBufferedBytes && p.sessions.oldest() != nil {
+		if p.sessions.bytes+waitBytes+e.size > p.cfg.MaxBufferedBytes && waitBytes > 0 {
+			// Sessions waiting for the slow stage give way first: forwarded now, pending.
+			waitBytes = p.waiting.releaseOldest(max(p.cfg.MaxBufferedBytes-p.sessions.bytes-e.size, 0))
+		}
+		for p.sessions.bytes+waitBytes+e.size > p.cfg.MaxBufferedBytes && p.sessions.oldest() != nil {
 			closed = append(closed, p.sessions.close(p.sessions.oldest(), CloseEvicted))
 		}
 		s := p.sessions.use(e.key)
@@ -363,7 +376,7 @@ func (p *Processor) expireLocked(cutoff, hardCutoff int64) (closed []*session) {
 
 // publish makes the gauges consistent with the state. Called with p.mu held.
 func (p *Processor) publish() {
-	open, b := int64(p.sessions.len()), p.sessions.bytes
+	open, b := int64(p.sessions.len()), p.sessions.bytes+p.waiting.waitingBytes()
 	p.open.Store(open)
 	p.buffered.Store(b)
 	if open > p.peakOpen.Load() {

@@ -24,7 +24,7 @@ const (
 // attrNames are the annotation attribute names, prefixed once.
 type attrNames struct {
 	score, isAnomaly, evolved, route, sessionID, recError, reason, modelVersion string
-	summary, recordCount, firstTime, lastTime                                   string
+	summary, recordCount, firstTime, lastTime, late                             string
 }
 
 func newAttrNames(prefix string) attrNames {
@@ -34,6 +34,7 @@ func newAttrNames(prefix string) attrNames {
 		reason: prefix + "reason", modelVersion: prefix + "model.version",
 		summary: prefix + "summary", recordCount: prefix + "session.record_count",
 		firstTime: prefix + "session.first_timestamp", lastTime: prefix + "session.last_timestamp",
+		late: prefix + "late",
 	}
 }
 
@@ -61,16 +62,28 @@ func (p *Processor) worker(sl *slot) {
 			p.workers.Done()
 			return
 		}
-		if !p.score(sl, s) {
+		switch p.score(sl, s) {
+		case scored:
+			p.toEmitter(s)
+		case taken:
 			return // Shutdown took s and this worker's WaitGroup count
+		case waiting: // a waiter owns s now
 		}
-		p.toEmitter(s)
 	}
 }
 
-// score asks the detector and annotates s; false means Shutdown took s over
-// while the detector was running and the worker must leave at once.
-func (p *Processor) score(sl *slot, s *session) bool {
+// What score did with a session.
+type outcome int
+
+const (
+	scored  outcome = iota // annotated: the caller sends it on
+	waiting                // handed to a waiter (pending.go), which sends it on
+	taken                  // Shutdown took it over; the worker must leave
+)
+
+// score asks the detector and annotates s, or hands s to a waiter when its
+// verdict needs the detector's slow stage (pending.go).
+func (p *Processor) score(sl *slot, s *session) outcome {
 	// Everything that reads s happens before s is published in the slot:
 	// from then on Shutdown may take it.
 	ms := core.Session{ID: s.id, Lines: p.lines(s), Templates: templates(s)}
@@ -78,26 +91,57 @@ func (p *Processor) score(sl *slot, s *session) bool {
 	if p.hurried() {
 		sl.mu.Unlock()
 		p.fallback(s, reasonShutdownDeadline)
-		return true
+		return scored
 	}
 	sl.s = s
 	sl.mu.Unlock()
 
-	v, err := safeDetect(p.runCtx, p.det.Detect, ms)
+	var v core.Verdict
+	var finish func(context.Context) core.Verdict
+	var err error
+	if p.deferrer != nil {
+		v, finish, err = safeDetectDeferred(p.runCtx, p.deferrer, ms)
+	} else {
+		v, err = safeDetect(p.runCtx, p.det.Detect, ms)
+	}
+	var w *waiter
+	if finish != nil && err == nil {
+		var ok bool
+		if w, ok = p.waiting.enter(s, p.cfg.MaxPending); !ok {
+			v = safeFinish(p.runCtx, finish) // the room is full: this worker waits
+		}
+	}
 
 	sl.mu.Lock()
-	taken := sl.s == nil
+	wasTaken := sl.s == nil
 	sl.s = nil
 	sl.mu.Unlock()
 	switch {
-	case taken:
-		return false
+	case wasTaken:
+		if w != nil {
+			p.waiting.leave(w)
+			p.waiting.wg.Done()
+		}
+		return taken
+	case w != nil:
+		go p.await(w, v, finish)
+		return waiting
 	case err != nil && p.hurried():
 		p.fallback(s, reasonShutdownDeadline) // cancelled for the deadline, not a detector fault
 	default:
 		p.apply(s, v, err)
 	}
-	return true
+	return scored
+}
+
+// safeDetectDeferred is safeDetect for a Deferrer.
+func safeDetectDeferred(ctx context.Context, d core.Deferrer, s core.Session) (v core.Verdict, finish func(context.Context) core.Verdict, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, finish, err = core.Verdict{}, nil, fmt.Errorf("detector panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return d.DetectDeferred(ctx, s)
 }
 
 // scoreOverloaded scores s without the queue: fast path, or fallback.
@@ -176,7 +220,9 @@ func (p *Processor) annotate(s *session) {
 		p.writeTemplates(s)
 	}
 	p.obs.RecordsAnnotated(p.runCtx, s.recs.Len())
-	p.obs.Verdict(p.runCtx, v.route, v.anomaly, v.evolved)
+	if v.route != string(core.RoutePending) {
+		p.obs.Verdict(p.runCtx, v.route, v.anomaly, v.evolved) // a pending session counts with its late verdict
+	}
 }
 
 func (p *Processor) putVerdict(a pcommon.Map, id string, v *verdictOut) {

@@ -33,9 +33,20 @@ type session struct {
 
 	reason  string // close reason
 	verdict verdictOut
+	// synthetic marks a session made of one record the processor wrote (a
+	// late verdict): nothing of it was taken in, so nothing settles.
+	synthetic bool
 }
 
 func (s *session) len() int { return s.recs.Len() }
+
+// settles is the number of records taken in that s hands on.
+func (s *session) settles() int {
+	if s.synthetic {
+		return 0
+	}
+	return s.recs.Len()
+}
 
 // verdictOut is the verdict as annotated, after fallbacks.
 type verdictOut struct {

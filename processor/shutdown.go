@@ -81,6 +81,16 @@ func (p *Processor) shutdown(ctx context.Context) error {
 	if err := p.drainWorkers(grace); err != nil {
 		return p.abandon(ctx, err)
 	}
+	// Sessions waiting for the slow stage: their waiters send them on (at
+	// the hurry signal at once, pending; runCtx, cancelled then too, ends the
+	// slow stage, whose verdict follows).
+	if err := waitCtx(grace, "sessions waiting for the detector's slow stage", p.waiting.wg.Wait); err != nil {
+		return p.abandon(ctx, err)
+	}
+	if _, peak, late := p.waiting.stats(); peak > 0 {
+		p.log.Info("coorlog processor: sessions that waited for the LLM without holding a worker",
+			zap.Int("peak_waiting", peak), zap.Int64("late_verdicts", late))
+	}
 	// Safe: the ticker, the ConsumeLogs calls and the workers that could
 	// still send have all returned, and stuck workers' sessions were taken.
 	close(p.emitCh)

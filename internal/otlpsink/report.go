@@ -24,6 +24,10 @@ type Session struct {
 	// Mixed is set when records of the session carry different verdicts
 	// (a session that was flushed and reopened, for example).
 	Mixed bool
+	// Late is set when the session's final verdict came in a record of its
+	// own (prefix + "late"), after its records went out route pending; the
+	// verdict fields are then that record's.
+	Late bool
 }
 
 // Truth is the label of a session, from the exchange-format JSONL.
@@ -92,7 +96,8 @@ func ReadTruth(path string) (map[string]Truth, error) {
 
 // Summarize groups annotated records by the session id attribute
 // (prefix + "session.id"); records without it are counted under "". Summary
-// records (prefix + "summary" = true) are counted apart.
+// records (prefix + "summary" = true) are counted apart. A late verdict
+// (prefix + "late" = true) replaces the provisional one of its session.
 func Summarize(recs []Record, prefix string) map[string]*Session {
 	out := map[string]*Session{}
 	for _, r := range recs {
@@ -103,11 +108,20 @@ func Summarize(recs []Record, prefix string) map[string]*Session {
 		evolved, _ := r.Attributes[prefix+"evolved"].(bool)
 		score, _ := r.Attributes[prefix+"score"].(float64)
 		reason, _ := r.Attributes[prefix+"reason"].(string)
-		if s == nil {
-			s = &Session{ID: id, Route: route, Anomaly: anomaly, Evolved: evolved, Score: score, Reason: reason}
+		late, _ := r.Attributes[prefix+"late"].(bool)
+		switch {
+		case s == nil:
+			s = &Session{ID: id, Route: route, Anomaly: anomaly, Evolved: evolved, Score: score, Reason: reason, Late: late}
 			out[id] = s
-		} else if s.Route != route || s.Anomaly != anomaly {
+		case late:
+			s.Route, s.Anomaly, s.Evolved, s.Score, s.Reason, s.Late = route, anomaly, evolved, score, reason, true
+		case s.Late && route == "pending":
+			// a provisional record of a session whose final verdict came first
+		case s.Route != route || s.Anomaly != anomaly:
 			s.Mixed = true
+		}
+		if late {
+			continue // the verdict's own record, not one of the session's
 		}
 		if summary, _ := r.Attributes[prefix+"summary"].(bool); summary {
 			s.Summaries++
@@ -227,9 +241,12 @@ func WriteReport(w io.Writer, sessions map[string]*Session, truth map[string]Tru
 
 	routes := map[string]int{}
 	kinds := map[string][2]int{} // kind -> {correct, total}
-	records, summaries := 0, 0
+	records, summaries, late := 0, 0, 0
 	for _, s := range sessions {
 		routes[s.Route]++
+		if s.Late {
+			late++
+		}
 		records += s.Records
 		summaries += s.Summaries
 		if t, ok := truth[s.ID]; ok {
@@ -245,6 +262,9 @@ func WriteReport(w io.Writer, sessions map[string]*Session, truth map[string]Tru
 	fmt.Fprintf(w, "\n%d annotated records in %d sessions (+%d summary records); routes:", records, len(sessions), summaries)
 	for _, r := range sortedKeys(routes) {
 		fmt.Fprintf(w, " %s=%d", r, routes[r])
+	}
+	if late > 0 {
+		fmt.Fprintf(w, "; %d final verdicts came late (their records went out pending)", late)
 	}
 	fmt.Fprintln(w)
 	for _, k := range sortedKeys(kinds) {

@@ -133,3 +133,29 @@ func TestReportScoresSessions(t *testing.T) {
 	lines := strings.Split(out, "\n")
 	assert.Contains(t, lines[1], "NO")
 }
+
+// A late verdict replaces the provisional (pending) one of its session and is
+// not one of the session's records.
+func TestSummarizeTakesLateVerdicts(t *testing.T) {
+	rec := func(id, route string, anomaly, late bool) Record {
+		a := map[string]any{"a.session.id": id, "a.route": route, "a.is_anomaly": anomaly}
+		if late {
+			a["a.late"] = true
+		}
+		return Record{Attributes: a}
+	}
+	got := Summarize([]Record{
+		rec("s1", "pending", false, false), rec("s1", "pending", false, false), rec("s1", "llm", true, true),
+		rec("s2", "llm", false, true), rec("s2", "pending", false, false), // the verdict's record first
+		rec("s3", "small_model", false, false),
+	}, "a.")
+	if s := got["s1"]; !s.Late || s.Route != "llm" || !s.Anomaly || s.Records != 2 || s.Mixed {
+		t.Fatalf("s1 %+v", *s)
+	}
+	if s := got["s2"]; !s.Late || s.Route != "llm" || s.Anomaly || s.Records != 1 || s.Mixed {
+		t.Fatalf("s2 %+v", *s)
+	}
+	if s := got["s3"]; s.Late || s.Records != 1 {
+		t.Fatalf("s3 %+v", *s)
+	}
+}

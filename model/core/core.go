@@ -26,6 +26,10 @@ const (
 	RouteLLM        Route = "llm"         // evolved; judged by the LLM (Evol-CoT)
 	RouteCache      Route = "cache"       // the same template sequence was judged before (verdict cache), or a pending AEM finding
 	RouteFallback   Route = "fallback"    // the preferred stage was unavailable (no LLM, budget, fault, overload)
+	// RoutePending marks a provisional verdict: the LLM had not answered
+	// when the records were forwarded; the final verdict follows in a record
+	// of its own (see Deferrer).
+	RoutePending Route = "pending"
 )
 
 // Verdict is what the detector says about one session.
@@ -42,6 +46,17 @@ type Verdict struct {
 // Detector judges sessions. Implementations are safe for concurrent use.
 type Detector interface {
 	Detect(ctx context.Context, s Session) (Verdict, error)
+}
+
+// Deferrer is a Detector that can answer in two parts when a session needs
+// its slow stage (the LLM): a provisional verdict at once (route pending, not
+// an anomaly, the small model's score) and finish, which waits for the slow
+// stage and returns the final verdict. finish is nil when v is final already.
+// finish is called once; it honours ctx and never fails (a failed stage is a
+// fallback verdict).
+type Deferrer interface {
+	Detector
+	DetectDeferred(ctx context.Context, s Session) (v Verdict, finish func(context.Context) Verdict, err error)
 }
 
 // Encoder turns log lines into fixed-size vectors. Implementations are safe

@@ -1,0 +1,198 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumertest"
+
+	"github.com/coorlog/coorlogprocessor/model/core"
+)
+
+// deferringDetector defers every session with an EVOLVED line: the
+// provisional verdict is pending, and finish waits for release (or ctx),
+// then answers "anomalous, route llm".
+type deferringDetector struct {
+	*fakeDetector
+	release  chan struct{}
+	inFinish atomic.Int64
+	peak     atomic.Int64
+	finished atomic.Int64
+}
+
+func newDeferring() *deferringDetector {
+	return &deferringDetector{fakeDetector: &fakeDetector{}, release: make(chan struct{})}
+}
+
+func (d *deferringDetector) DetectDeferred(ctx context.Context, s core.Session) (core.Verdict, func(context.Context) core.Verdict, error) {
+	v, err := d.Detect(ctx, s)
+	if err != nil || !v.Evolved {
+		return v, nil, err
+	}
+	prov := core.Verdict{Score: 0.2, Evolved: true, Route: core.RoutePending, Reason: "awaiting", ModelVersion: "fake-1"}
+	return prov, func(ctx context.Context) core.Verdict {
+		n := d.inFinish.Add(1)
+		for p := d.peak.Load(); n > p && !d.peak.CompareAndSwap(p, n); p = d.peak.Load() {
+		}
+		defer d.inFinish.Add(-1)
+		defer d.finished.Add(1)
+		select {
+		case <-d.release:
+			return core.Verdict{Score: 0.95, Anomaly: true, Evolved: true, Route: core.RouteLLM, Reason: "judged late", ModelVersion: "fake-1"}
+		case <-ctx.Done():
+			return core.Verdict{Score: 0.2, Evolved: true, Route: core.RouteFallback, Reason: "LLM stage timed out", ModelVersion: "fake-1"}
+		}
+	}, nil
+}
+
+func evolvedSessions(n int) []in {
+	var recs []in
+	for i := range n {
+		k := fmt.Sprint("s", i)
+		recs = append(recs, in{key: k, body: "EVOLVED line of " + k}, in{key: k, body: "second line of " + k})
+	}
+	return recs
+}
+
+// One worker, eight sessions waiting for the slow stage at once: none of
+// them holds the worker. Answered within late_after, the records carry the
+// final verdict and no late record follows.
+func TestWaitingSessionsDoNotHoldWorkers(t *testing.T) {
+	d := newDeferring()
+	sink := new(consumertest.LogsSink)
+	cfg := attrCfg()
+	cfg.Workers, cfg.MaxRecords, cfg.LateAfter = 1, 2, time.Hour
+	p := newStarted(t, cfg, d, sink, nil)
+	consume(t, p, makeLogs(evolvedSessions(8)...))
+	waitFor(t, "8 sessions in the slow stage with one worker", func() bool { return d.inFinish.Load() == 8 })
+	if sink.LogRecordCount() != 0 {
+		t.Fatalf("%d records went out before their verdict", sink.LogRecordCount())
+	}
+	close(d.release)
+	waitFor(t, "all records", func() bool { return sink.LogRecordCount() == 16 })
+	for _, o := range flatten(sink.AllLogs()) {
+		if o.attrs["anomaly.route"] != "llm" || o.attrs["anomaly.is_anomaly"] != true || o.attrs["anomaly.late"] != nil {
+			t.Fatalf("record %q: %v", o.body, o.attrs)
+		}
+	}
+	if now, peak, late := p.Waiting(); now != 0 || peak != 8 || late != 0 {
+		t.Fatalf("waiting now %d, peak %d, late %d", now, peak, late)
+	}
+	shutdown(t, p)
+}
+
+// Past late_after the records go out at once, pending and not anomalous;
+// the final verdict follows in a record of its own.
+func TestLateVerdictRecord(t *testing.T) {
+	d := newDeferring()
+	sink := new(consumertest.LogsSink)
+	cfg := attrCfg()
+	cfg.MaxRecords, cfg.LateAfter = 2, 20*time.Millisecond
+	p := newStarted(t, cfg, d, sink, nil)
+	consume(t, p, makeLogs(evolvedSessions(1)...))
+	waitFor(t, "the pending records", func() bool { return sink.LogRecordCount() == 2 })
+	for _, o := range flatten(sink.AllLogs()) {
+		if o.attrs["anomaly.route"] != "pending" || o.attrs["anomaly.is_anomaly"] != false {
+			t.Fatalf("provisional record %q: %v", o.body, o.attrs)
+		}
+	}
+	close(d.release)
+	waitFor(t, "the late record", func() bool { return sink.LogRecordCount() == 3 })
+	late := flatten(sink.AllLogs())[2]
+	a := late.attrs
+	if a["anomaly.late"] != true || a["anomaly.route"] != "llm" || a["anomaly.is_anomaly"] != true ||
+		a["anomaly.session.id"] != "s0" || a["anomaly.session.record_count"] != int64(2) || late.rec.SeverityText() != "WARN" {
+		t.Fatalf("late record %q: %v", late.body, a)
+	}
+	if _, _, n := p.Waiting(); n != 1 {
+		t.Fatalf("late verdicts %d", n)
+	}
+	shutdown(t, p) // the late record was not taken in: nothing is left unsettled
+}
+
+// A full waiting room makes the worker wait for the slow stage itself.
+func TestFullWaitingRoomWaitsInTheWorker(t *testing.T) {
+	d := newDeferring()
+	sink := new(consumertest.LogsSink)
+	cfg := attrCfg()
+	cfg.Workers, cfg.MaxRecords, cfg.MaxPending, cfg.LateAfter = 1, 2, 1, time.Hour
+	p := newStarted(t, cfg, d, sink, nil)
+	consume(t, p, makeLogs(evolvedSessions(3)...))
+	waitFor(t, "one waiter and the worker in the slow stage", func() bool { return d.inFinish.Load() == 2 })
+	if now, _, _ := p.Waiting(); now != 1 {
+		t.Fatalf("%d waiting, want 1", now)
+	}
+	close(d.release)
+	waitFor(t, "all records", func() bool { return sink.LogRecordCount() == 6 })
+	shutdown(t, p)
+	if d.peak.Load() != 2 {
+		t.Fatalf("at most %d sessions in the slow stage, want 2 (one waiter, one worker)", d.peak.Load())
+	}
+}
+
+// Waiting sessions count against max_buffered_bytes: when new records need
+// the room, the oldest waiting session goes out at once, pending.
+func TestWaitingSessionsGiveWayToTheByteCap(t *testing.T) {
+	d := newDeferring()
+	sink := new(consumertest.LogsSink)
+	cfg := attrCfg()
+	cfg.MaxRecords, cfg.LateAfter = 2, time.Hour
+	one := recordBytes(makeLogs(in{key: "s0", body: "EVOLVED line of s0"}).ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0))
+	cfg.MaxBufferedBytes = 3 * one
+	p := newStarted(t, cfg, d, sink, nil)
+	consume(t, p, makeLogs(evolvedSessions(1)...))
+	waitFor(t, "s0 waiting", func() bool { now, _, _ := p.Waiting(); return now == 1 })
+	consume(t, p, makeLogs(in{key: "x", body: "plain line"}, in{key: "x", body: "another plain line"}))
+	waitFor(t, "s0 forwarded, pending", func() bool {
+		for _, o := range flatten(sink.AllLogs()) {
+			if o.attrs["anomaly.session.id"] == "s0" && o.attrs["anomaly.route"] == "pending" {
+				return true
+			}
+		}
+		return false
+	})
+	if peak := p.peakBuffered.Load(); peak > cfg.MaxBufferedBytes {
+		t.Fatalf("buffered peak %d > cap %d", peak, cfg.MaxBufferedBytes)
+	}
+	close(d.release)
+	shutdown(t, p)
+}
+
+// At a Shutdown deadline the waiting sessions go out pending, the slow stage
+// is cancelled, and its fallback verdict still follows: nothing is lost.
+func TestShutdownWithWaitingSessions(t *testing.T) {
+	d := newDeferring()
+	sink := new(consumertest.LogsSink)
+	cfg := attrCfg()
+	cfg.MaxRecords, cfg.LateAfter = 2, time.Hour
+	p := newStarted(t, cfg, d, sink, nil)
+	consume(t, p, makeLogs(evolvedSessions(5)...))
+	waitFor(t, "5 waiting", func() bool { now, _, _ := p.Waiting(); return now == 5 })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := p.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var pending, late int
+	var mu sync.Mutex
+	for _, o := range flatten(sink.AllLogs()) {
+		mu.Lock()
+		switch {
+		case o.attrs["anomaly.late"] == true:
+			late++
+			if o.attrs["anomaly.route"] != "fallback" {
+				t.Errorf("late verdict after cancellation: %v", o.attrs)
+			}
+		case o.attrs["anomaly.route"] == "pending":
+			pending++
+		}
+		mu.Unlock()
+	}
+	if pending != 10 || late != 5 {
+		t.Fatalf("%d pending records, %d late verdicts; want 10 and 5", pending, late)
+	}
+}
