@@ -62,8 +62,15 @@ while :; do
 	[ $(( $(date +%s) - start )) -lt 900 ] || { echo "llm-latency: not every record arrived in 15 min" >&2; exit 1; }
 	sleep 2
 done
-echo "all $lines records at the sink after $(( $(date +%s) - start )) s (LLM latency $LATENCY, accuracy $ACCURACY, collector $COLLECTOR)"
+took=$(( $(date +%s) - start ))
+echo "all $lines records at the sink after $took s (LLM latency $LATENCY, accuracy $ACCURACY, collector $COLLECTOR)"
+# Late verdicts come after their records: wait until the sink has seen no record for 5 s.
+last=-1
+while got=$(records || echo 0); [ "$got" != "$last" ]; do last=$got; sleep 5; done
+echo "sink: $last records in all (annotated records + late verdicts) after $(( $(date +%s) - start )) s"
+echo "collector peak RSS: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$col/status")"
 kill -TERM "$col"; wait "$col" || true
+grep -ho 'sessions that waited for the LLM[^{]*{[^}]*}' "$run/otelcol.log" || echo "no session waited for the LLM without holding a worker"
 kill -TERM "$sink" "$llm"; wait "$sink" "$llm" 2>/dev/null || true
 bin/otlpsink report -in "$run/received.jsonl" -truth "$D/truth.jsonl" -rows 0 | grep -E "routes|precision"
 echo "fallbacks by reason:"

@@ -25,6 +25,9 @@ func New[K comparable, V any](capacity int) *List[K, V] {
 	return &List[K, V]{m: map[K]*node[K, V]{}, cap: capacity}
 }
 
+// Cap is the most entries the list holds; 0 when unbounded.
+func (l *List[K, V]) Cap() int { return max(l.cap, 0) }
+
 // Len is the number of entries.
 func (l *List[K, V]) Len() int { return len(l.m) }
 

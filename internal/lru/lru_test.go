@@ -16,7 +16,7 @@ func TestBoundedEvictsLeastRecentlyUsed(t *testing.T) {
 	if !ev || k != "b" || v != 2 {
 		t.Fatalf("evicted %q %d %v, want b 2", k, v, ev)
 	}
-	if _, ok := l.Peek("b"); ok || l.Len() != 2 {
+	if _, ok := l.Peek("b"); ok || l.Len() != 2 || l.Cap() != 2 || New[int, int](-3).Cap() != 0 {
 		t.Fatalf("b still there, len %d", l.Len())
 	}
 	if got := l.Keys(); !slices.Equal(got, []string{"a", "c"}) {
