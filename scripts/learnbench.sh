@@ -10,7 +10,10 @@
 #   hdfs-3, hdfs-20   HDFS sessions with 3% and 20% of them anomalous (`coorlog sessions`)
 #   nats              the NATS corpus's oldest release (scripts/corpus), its train split
 #   caddy             the Caddy corpus's oldest release: the held-out system, reported apart
+#   coredns           the CoreDNS corpus's oldest release: the untouched held-out system, reported apart
 # LLM: simulated at 0.99 (per session) with AEM. Writes OUT/runs/*.json and OUT/table.txt.
+# LEARNBENCH_SETS="coredns caddy" runs only those data sets (names as above; default: all);
+# LEARNBENCH_COORLOG=PATH uses a prebuilt coorlog instead of building bin/coorlog.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -20,25 +23,33 @@ SEEDS=${LEARNBENCH_SEEDS:-1}
 LLM=${LEARNBENCH_LLM:-simulated:0.99}
 BUDGET=${LEARNBENCH_BUDGET:-0.10}
 THREADS=${THREADS:-2}
+SETS=" $(echo "${LEARNBENCH_SETS:-hdfs-3 hdfs-20 nats caddy coredns}" | tr ',' ' ') "
 mkdir -p "$OUT/data" "$OUT/runs" bin
-go build -o bin/coorlog ./cmd/coorlog
+COORLOG=${LEARNBENCH_COORLOG:-}
+if [ -z "$COORLOG" ]; then
+	go build -o bin/coorlog ./cmd/coorlog
+	COORLOG=bin/coorlog
+fi
+want() { [[ "$SETS" == *" $1 "* ]]; }
 
 sets=()
 for seed in $SEEDS; do
 	for rate in 3 20; do
+		want "hdfs-$rate" || continue
 		d=$OUT/data/hdfs-$rate-s$seed
-		[ -f "$d/test.jsonl" ] || bin/coorlog sessions --source hdfs --anomaly-rate "0.$(printf %02d "$rate")" --max-normal 1500 \
+		[ -f "$d/test.jsonl" ] || "$COORLOG" sessions --source hdfs --anomaly-rate "0.$(printf %02d "$rate")" --max-normal 1500 \
 			--seed "$seed" --out "$d" >/dev/null
 		sets+=("hdfs-$rate-s$seed")
 	done
-	for server in nats caddy; do
+	for server in nats caddy coredns; do
+		want "$server" || continue
 		rel=$(ls "$CORPUS/$server" 2>/dev/null | sort -V | head -1 || true)
 		if [ -z "$rel" ]; then
 			echo "learnbench: no $server corpus under $CORPUS (scripts/corpus/run.sh builds it): skipped" >&2
 			continue
 		fi
 		d=$OUT/data/$server-s$seed
-		[ -f "$d/test.jsonl" ] || bin/coorlog sessions --source jsonl --in "$CORPUS/$server/$rel/sessions.jsonl" --seed "$seed" --out "$d" >/dev/null
+		[ -f "$d/test.jsonl" ] || "$COORLOG" sessions --source jsonl --in "$CORPUS/$server/$rel/sessions.jsonl" --seed "$seed" --out "$d" >/dev/null
 		sets+=("$server-s$seed")
 	done
 done
@@ -47,7 +58,7 @@ for s in "${sets[@]}"; do
 	for screen in off on; do
 		f=$OUT/runs/$s-screen-$screen.json
 		echo "learnbench: $s, screen $screen" >&2
-		bin/coorlog eval --learn "$OUT/data/$s/train.jsonl" --test "$OUT/data/$s/test.jsonl" --llm "$LLM" --aem \
+		"$COORLOG" eval --learn "$OUT/data/$s/train.jsonl" --test "$OUT/data/$s/test.jsonl" --llm "$LLM" --aem \
 			--screen "$screen" --review-budget "$BUDGET" --threads "$THREADS" --json >"$f"
 	done
 done

@@ -73,6 +73,8 @@ func driverFor(name string) (Driver, KeyFunc, error) {
 		return &natsDriver{}, natsKey, nil
 	case "caddy":
 		return &caddyDriver{}, caddyKey, nil
+	case "coredns":
+		return &corednsDriver{}, corednsKey, nil
 	}
 	return nil, nil, fmt.Errorf("no driver for server %q", name)
 }
