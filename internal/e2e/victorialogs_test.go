@@ -1,0 +1,385 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/coorlog/coorlogprocessor/internal/dataset"
+	"github.com/coorlog/coorlogprocessor/internal/demolog"
+	"github.com/coorlog/coorlogprocessor/internal/fakellm"
+	"github.com/coorlog/coorlogprocessor/internal/otlpsink"
+)
+
+// The base configuration of TestCollectorToVictoriaLogs. The collector runs it
+// with scripts/victorialogs-otelcol.yaml on top, the overlay `make demo` uses:
+// that file adds the file_log operators that give each record its line's own
+// timestamp, the resource attributes VictoriaLogs takes as stream fields, the
+// otlp_http/victorialogs exporter, and the pipeline's exporter list
+// (otlp_http into the test's sink, otlp_http/victorialogs, debug).
+const vlBaseConfig = `
+receivers:
+  file_log:
+    include: [%q]
+    start_at: beginning
+processors:
+  coorlog:
+    model_path: %q
+    encoder:
+      path: %q
+    session:
+      key: {source: body_regex, regex: 'blk_-?\d+'}
+      missing_key: pass_through
+      inactivity_timeout: 1s
+    workers: 2
+    llm:
+      endpoint: %q
+      model: oracle
+      max_retries: 0
+exporters:
+  otlp_http:
+    endpoint: %q
+  debug:
+    verbosity: basic
+service:
+  telemetry:
+    metrics:
+      level: none
+  pipelines:
+    logs:
+      receivers: [file_log]
+      processors: [coorlog]
+      exporters: [otlp_http]
+`
+
+// victoriaLogsBinary is $COORLOG_VICTORIALOGS, or the binary
+// scripts/victorialogs.sh installs into .deps/victorialogs, built here when
+// it is missing (go install through the module proxy; a few minutes on an
+// empty Go cache). A failed build fails the test: it never skips.
+func victoriaLogsBinary(t *testing.T, root string) string {
+	t.Helper()
+	if p := os.Getenv("COORLOG_VICTORIALOGS"); p != "" {
+		return p
+	}
+	cmd := exec.Command("bash", filepath.Join(root, "scripts", "victorialogs.sh"), "install")
+	cmd.Dir = root
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("VictoriaLogs is needed and `bash scripts/victorialogs.sh install` failed (%v); it builds "+
+			"github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs with go install (module proxy or a filled module cache); "+
+			"or set COORLOG_VICTORIALOGS to a victoria-logs binary:\n%s", err, tail(stderr.String(), 3000))
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Logf("built VictoriaLogs in %s:\n%s", d.Round(time.Second), tail(stderr.String(), 1000))
+	}
+	return strings.TrimSpace(stdout.String())
+}
+
+// victoriaLogs is a store started by the test, and its HTTP API.
+type victoriaLogs struct {
+	url string // http://127.0.0.1:PORT
+	log string // its log file
+}
+
+// startVictoriaLogs runs bin on a free port with an empty store in dir, and
+// stops it when the test ends. The retention covers the HDFS lines' 2008
+// timestamps (the default, 7 days, drops them on ingest).
+func startVictoriaLogs(t *testing.T, bin, dir string) victoriaLogs {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	v := victoriaLogs{url: "http://" + addr, log: filepath.Join(dir, "victoria-logs.log")}
+	logf, err := os.Create(v.log)
+	require.NoError(t, err)
+	cmd := exec.Command(bin, "-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "victoria-logs-data"),
+		"-retentionPeriod=100y")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		logf.Close()
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(v.url + "/health")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return v
+			}
+		}
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(v.log)
+			t.Fatalf("victoria-logs exited at start (%v):\n%s", err, tail(string(b), 3000))
+		case <-time.After(100 * time.Millisecond):
+		}
+		require.True(t, time.Now().Before(deadline), "victoria-logs did not answer on %s within 30 s", addr)
+	}
+}
+
+// query runs a LogsQL query (GET /select/logsql/query) and returns its rows;
+// VictoriaLogs writes every field as a string.
+func (v victoriaLogs) query(t *testing.T, q string) []map[string]string {
+	t.Helper()
+	resp, err := http.Get(v.url + "/select/logsql/query?" + url.Values{"query": {q}}.Encode())
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("LogsQL %q: %s: %s", q, resp.Status, b)
+	}
+	var rows []map[string]string
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		row := map[string]string{}
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &row), "LogsQL %q row %s", q, sc.Bytes())
+		rows = append(rows, row)
+	}
+	require.NoError(t, sc.Err())
+	return rows
+}
+
+// flush makes what was ingested searchable now (/internal/force_flush)
+// rather than within the next second.
+func (v victoriaLogs) flush(t *testing.T) {
+	t.Helper()
+	resp, err := http.Get(v.url + "/internal/force_flush")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+}
+
+// count is `QUERY | count()`.
+func (v victoriaLogs) count(t *testing.T, q string) int {
+	t.Helper()
+	rows := v.query(t, q+" | count() as n")
+	require.Len(t, rows, 1)
+	n, err := strconv.Atoi(rows[0]["n"])
+	require.NoError(t, err)
+	return n
+}
+
+// storeRecord turns a row of the store back into a sink record, with the
+// types the collector sent: the anomaly.* numbers and flags must parse as
+// such, or checkRecords rejects the record.
+func storeRecord(row map[string]string) otlpsink.Record {
+	r := otlpsink.Record{Body: row["_msg"], Attributes: map[string]any{}}
+	for k, val := range row {
+		if !strings.HasPrefix(k, "anomaly.") {
+			continue
+		}
+		switch k {
+		case "anomaly.score", "anomaly.reconstruction_error":
+			if f, err := strconv.ParseFloat(val, 64); err == nil {
+				r.Attributes[k] = f
+				continue
+			}
+		case "anomaly.is_anomaly", "anomaly.evolved", "anomaly.summary":
+			if b, err := strconv.ParseBool(val); err == nil {
+				r.Attributes[k] = b
+				continue
+			}
+		}
+		r.Attributes[k] = val
+	}
+	return r
+}
+
+// TestCollectorToVictoriaLogs runs the real collector binary into a real
+// VictoriaLogs (file_log -> coorlog with the oracle LLM -> otlp_http/
+// victorialogs, plus the test's own OTLP sink) and checks through the
+// store's query API alone that every line arrived once, unaltered, at its
+// own timestamp, in its stream, with every anomaly.* attribute; that each
+// session's verdict in the store is the one the collector sent; and that the
+// anomalous sessions LogsQL finds there match the labels.
+func TestCollectorToVictoriaLogs(t *testing.T) {
+	if os.Getenv("COORLOG_E2E") != "1" {
+		t.Skip("end-to-end test of the collector binary into VictoriaLogs (a few minutes): run scripts/e2e.sh, or set COORLOG_E2E=1")
+	}
+	root := repoRoot(t)
+	bin := collectorBinary(t, root)
+	vlBin := victoriaLogsBinary(t, root)
+	dir := t.TempDir()
+	start := time.Now()
+	f := buildFixture(t, root, dir)
+	t.Logf("fixture (model and log) in %s", time.Since(start).Round(time.Second))
+	vl := startVictoriaLogs(t, vlBin, dir)
+
+	oracle := &fakellm.Oracle{}
+	llmSrv := httptest.NewServer(oracle)
+	defer llmSrv.Close()
+	sink := otlpsink.New(otlpsink.WithMemory())
+	sinkSrv := httptest.NewServer(sink.Handler())
+	defer sinkSrv.Close()
+
+	base := filepath.Join(dir, "vl.yaml")
+	require.NoError(t, os.WriteFile(base, []byte(fmt.Sprintf(vlBaseConfig, f.log, f.model, f.encoder, llmSrv.URL+"/v1", sinkSrv.URL)), 0o644))
+	logf, err := os.Create(filepath.Join(dir, "vl-collector.log"))
+	require.NoError(t, err)
+	defer logf.Close()
+	colLog := func() string { b, _ := os.ReadFile(logf.Name()); return tail(string(b), 4000) }
+	cmd := exec.Command(bin, "--config", base, "--config", filepath.Join(root, "scripts", "victorialogs-otelcol.yaml"))
+	cmd.Env = append(os.Environ(), "COORLOG_DEMO_VL_ADDR="+strings.TrimPrefix(vl.url, "http://"), "COORLOG_DEMO_RUN=e2e")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	require.NoError(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() { _ = cmd.Process.Kill() }()
+
+	// The sink tells when the collector has sent everything; then SIGTERM,
+	// which drains the exporters' queues, and a clean exit.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- sink.WaitRecords(ctx, len(f.lines)) }()
+	select {
+	case err := <-waitErr:
+		require.NoError(t, err, "collector log:\n%s", colLog())
+	case err := <-exited:
+		t.Fatalf("the collector exited early (%v):\n%s", err, colLog())
+	}
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case err := <-exited:
+		require.NoError(t, err, "the collector must stop cleanly:\n%s", colLog())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the collector did not stop within 30s of SIGTERM:\n%s", colLog())
+	}
+	require.Contains(t, colLog(), "Shutdown complete")
+	sent := time.Now()
+
+	// Everything the collector sent is in the store.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		vl.flush(t)
+		if n := vl.count(t, "*"); n >= len(f.lines) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("records searchable in the store %s after the collector stopped", time.Since(sent).Round(time.Millisecond))
+
+	// Record by record, as the store returns them.
+	rows := vl.query(t, "*")
+	recs := make([]otlpsink.Record, len(rows))
+	for i, row := range rows {
+		recs[i] = storeRecord(row)
+		// Its own time, not the time the file was read.
+		line := row["_msg"]
+		require.GreaterOrEqual(t, len(line), 13, "line %q", line)
+		want, err := time.ParseInLocation("060102 150405", line[:13], time.UTC)
+		require.NoError(t, err, "the HDFS timestamp of %q", line)
+		got, err := time.Parse(time.RFC3339Nano, row["_time"])
+		require.NoError(t, err, "_time of %q", line)
+		require.True(t, want.Equal(got), "_time %s, want %s (the line's own timestamp): %q", got, want, line)
+		require.Equal(t, `{coorlog.demo.run="e2e",service.name="hdfs"}`, row["_stream"], "stream of %q", line)
+		require.NotContains(t, row, "hdfs_time", "the parser's temporary attribute is removed")
+	}
+	stored := checkRecords(t, f, recs) // every line once, unaltered, every anomaly.* attribute well formed
+
+	// Each session's verdict in the store is the one the collector sent.
+	sentSessions := otlpsink.Summarize(sink.Records(), "anomaly.")
+	require.Len(t, stored, len(sentSessions))
+	for id, s := range stored {
+		c := sentSessions[id]
+		require.NotNil(t, c, id)
+		assert.Equal(t, c.Anomaly, s.Anomaly, "verdict of %s", id)
+		assert.Equal(t, c.Route, s.Route, "route of %s", id)
+		assert.Equal(t, c.Evolved, s.Evolved, "evolved of %s", id)
+		assert.InDelta(t, c.Score, s.Score, 1e-9, "score of %s", id)
+		assert.Equal(t, c.Reason, s.Reason, "reason of %s", id)
+	}
+
+	// The queries of README's "Viewing results": anomalous sessions by
+	// LogsQL, against the labels.
+	found := map[string]int{}
+	for _, row := range vl.query(t, "anomaly.is_anomaly:true | stats by (anomaly.session.id) count() as records") {
+		n, err := strconv.Atoi(row["records"])
+		require.NoError(t, err)
+		found[row["anomaly.session.id"]] = n
+	}
+	var tp, fp, fn []string
+	for id, tr := range f.truth {
+		n, flagged := found[id]
+		switch {
+		case flagged && tr.Label == dataset.Anomalous:
+			tp = append(tp, id)
+			assert.Equal(t, len(tr.Lines), n, "records of %s", id)
+		case flagged:
+			fp = append(fp, id)
+		case tr.Label == dataset.Anomalous:
+			fn = append(fn, id)
+		}
+	}
+	for id := range found {
+		_, ok := f.truth[id]
+		assert.True(t, ok, "the store flags a session that is not in the log: %q", id)
+	}
+	sort.Strings(fp)
+	sort.Strings(fn)
+	k := byKind(f, stored)
+	t.Logf("store: %d records, %d sessions; anomalous by LogsQL: %d (true %d, false %v, missed %v); by kind %+v %+v %+v; oracle requests %d",
+		len(rows), len(stored), len(found), len(tp), fp, fn, *k[demolog.KindNormal], *k[demolog.KindAnomalous], *k[demolog.KindEvolved], oracle.Requests())
+	precision := float64(len(tp)) / float64(len(tp)+len(fp))
+	recall := float64(len(tp)) / float64(len(tp)+len(fn))
+	assert.GreaterOrEqual(t, precision, 0.9, "precision of the anomalous sessions in the store")
+	assert.GreaterOrEqual(t, recall, 0.9, "recall of the anomalous sessions in the store")
+	for _, kind := range []string{demolog.KindNormal, demolog.KindAnomalous, demolog.KindEvolved} {
+		assert.GreaterOrEqual(t, float64(k[kind].correct)/float64(k[kind].n), 0.85, "%s sessions judged right", kind)
+	}
+
+	// Per route, sessions and records, as the demo prints them.
+	byRoute := map[string]int{}
+	for _, s := range stored {
+		if s.Anomaly {
+			byRoute[s.Route]++
+		}
+	}
+	gotRoute := map[string]int{}
+	for _, row := range vl.query(t, "anomaly.is_anomaly:true | stats by (anomaly.route) count_uniq(anomaly.session.id) as sessions") {
+		n, err := strconv.Atoi(row["sessions"])
+		require.NoError(t, err)
+		gotRoute[row["anomaly.route"]] = n
+	}
+	assert.Equal(t, byRoute, gotRoute, "anomalous sessions per route")
+	// An LLM verdict carries its reason into the store.
+	assert.Positive(t, vl.count(t, `anomaly.route:=llm anomaly.reason:*`), "LLM-judged records with anomaly.reason")
+	// The time filter sees the logs' own days.
+	assert.Equal(t, len(f.lines), vl.count(t, "_time:[2008-01-01T00:00:00Z, 2009-01-01T00:00:00Z)"))
+}
