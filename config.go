@@ -100,8 +100,8 @@ type SessionConfig struct {
 // worker. A session the LLM has not answered within LateAfter goes out at
 // once, anomaly.route=pending and not anomalous, and its final verdict
 // follows in a record of its own (anomaly.late=true). Beyond MaxSessions a
-// worker waits for the LLM itself (0: always), the queue fills, and the fast
-// path takes the overflow.
+// session takes the fast path (overload), as for a full queue; 0 makes a
+// worker wait for the LLM itself.
 type PendingConfig struct {
 	MaxSessions int           `mapstructure:"max_sessions"`
 	LateAfter   time.Duration `mapstructure:"late_after"`

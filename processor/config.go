@@ -56,8 +56,9 @@ type Config struct {
 	QueueSize int // closed sessions waiting for a worker; when full the fast path scores them
 
 	// MaxPending is how many sessions may wait for the detector's slow stage
-	// (the LLM) without holding a worker (pending.go); 0 makes a worker wait
-	// for it itself. LateAfter is how long such a session's records wait for
+	// (the LLM) without holding a worker (pending.go); beyond it a session
+	// takes the overload path. 0 turns waiting off: a worker waits for the
+	// slow stage itself. LateAfter is how long such a session's records wait for
 	// the final verdict before they go out marked pending, the verdict
 	// following in a record of its own.
 	MaxPending int

@@ -21,12 +21,14 @@
 //   - ConsumeLogs never waits for the detector. Closed sessions go to a
 //     bounded queue; when it is full the detector's DetectFast (see
 //     FastDetector) scores the session inline, or it is marked fallback.
-//   - A worker never waits for the detector's slow stage (the LLM) while
-//     fewer than MaxPending sessions wait for it (core.Deferrer, pending.go):
-//     such a session waits on its own for up to LateAfter, then its records
+//   - A worker never waits for the detector's slow stage (the LLM) when
+//     MaxPending > 0 (core.Deferrer, pending.go): a session that needs it
+//     waits on its own for up to LateAfter, then its records
 //     go out with route=pending (never an anomaly: no false alarm on a
 //     verdict not yet given) and the final verdict follows in one record of
-//     its own, anomaly.late=true. Every record is annotated either way.
+//     its own, anomaly.late=true. Beyond MaxPending waiting sessions the
+//     overload path scores a session, as for a full queue. Every record is
+//     annotated either way.
 //   - Records keep every original field, their resource and scope, and their
 //     order within a resource/scope. Records without a key join a
 //     per-resource fallback session or pass through unannotated.

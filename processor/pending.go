@@ -20,8 +20,9 @@ import (
 // Config.LateAfter: an answer within it annotates the records as usual;
 // otherwise the records go out at once, route pending, and the final verdict
 // follows as a record of its own (anomaly.late). At most Config.MaxPending
-// sessions wait; beyond that a worker waits for the slow stage itself, the
-// queue fills, and the overload fast path takes over, as without waiters.
+// sessions wait; beyond that a session takes the overload path (the
+// detector's fast path, or fallback), as when the scoring queue is full: a
+// worker never waits behind the slow stage's backlog.
 // Waiting sessions count against max_buffered_bytes: when the cap needs room,
 // the oldest are forwarded at once, pending.
 

@@ -114,24 +114,40 @@ func TestLateVerdictRecord(t *testing.T) {
 	shutdown(t, p) // the late record was not taken in: nothing is left unsettled
 }
 
-// A full waiting room makes the worker wait for the slow stage itself.
-func TestFullWaitingRoomWaitsInTheWorker(t *testing.T) {
-	d := newDeferring()
+// A full waiting room sends a session down the overload path: the worker
+// does not wait behind the slow stage's backlog.
+func TestFullWaitingRoomTakesTheOverloadPath(t *testing.T) {
+	d := &fastDeferring{deferringDetector: newDeferring()}
 	sink := new(consumertest.LogsSink)
 	cfg := attrCfg()
 	cfg.Workers, cfg.MaxRecords, cfg.MaxPending, cfg.LateAfter = 1, 2, 1, time.Hour
 	p := newStarted(t, cfg, d, sink, nil)
 	consume(t, p, makeLogs(evolvedSessions(3)...))
-	waitFor(t, "one waiter and the worker in the slow stage", func() bool { return d.inFinish.Load() == 2 })
-	if now, _, _ := p.Waiting(); now != 1 {
-		t.Fatalf("%d waiting, want 1", now)
+	waitFor(t, "two sessions on the fast path", func() bool { return sink.LogRecordCount() == 4 })
+	for _, o := range flatten(sink.AllLogs()) {
+		if o.attrs["anomaly.route"] != "cache" || o.attrs["anomaly.reason"] != "fast path" {
+			t.Fatalf("record %q: %v", o.body, o.attrs)
+		}
+	}
+	if now, _, _ := p.Waiting(); now != 1 || d.fastCalls.Load() != 2 {
+		t.Fatalf("%d waiting, %d fast-path calls; want 1 and 2", now, d.fastCalls.Load())
 	}
 	close(d.release)
 	waitFor(t, "all records", func() bool { return sink.LogRecordCount() == 6 })
 	shutdown(t, p)
-	if d.peak.Load() != 2 {
-		t.Fatalf("at most %d sessions in the slow stage, want 2 (one waiter, one worker)", d.peak.Load())
-	}
+}
+
+// fastDeferring is a deferringDetector with a fast path.
+type fastDeferring struct {
+	*deferringDetector
+	fastCalls atomic.Int64
+}
+
+func (f *fastDeferring) DetectFast(_ context.Context, s core.Session) (core.Verdict, error) {
+	f.fastCalls.Add(1)
+	v := verdictFor(s)
+	v.Route, v.Reason = core.RouteCache, "fast path"
+	return v, nil
 }
 
 // Waiting sessions count against max_buffered_bytes: when new records need

@@ -105,11 +105,10 @@ func (p *Processor) score(sl *slot, s *session) outcome {
 		v, err = safeDetect(p.runCtx, p.det.Detect, ms)
 	}
 	var w *waiter
+	full := false
 	if finish != nil && err == nil {
-		var ok bool
-		if w, ok = p.waiting.enter(s, p.cfg.MaxPending); !ok {
-			v = safeFinish(p.runCtx, finish) // the room is full: this worker waits
-		}
+		w, full = p.waiting.enter(s, p.cfg.MaxPending)
+		full = !full
 	}
 
 	sl.mu.Lock()
@@ -126,6 +125,11 @@ func (p *Processor) score(sl *slot, s *session) outcome {
 	case w != nil:
 		go p.await(w, v, finish)
 		return waiting
+	case full:
+		// As many sessions wait for the slow stage as may: this one takes
+		// the overload path, as when the queue is full.
+		p.scoreOverloaded(s)
+		return scored
 	case err != nil && p.hurried():
 		p.fallback(s, reasonShutdownDeadline) // cancelled for the deadline, not a detector fault
 	default:
