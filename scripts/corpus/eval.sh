@@ -16,7 +16,7 @@
 #   content  --llm simulated-content:0.95 --aem
 # --train V1,V2 trains only on those releases (default: every release but the newest).
 # Writes OUT/runs/*.json (eval --json), OUT/splits/, OUT/models/, and OUT/table.txt and
-# OUT/table.json (corpus evaltable), the held-out server in a table of its own.
+# OUT/table.json (corpus evaltable), the held-out servers in a table of their own.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
