@@ -185,6 +185,7 @@ const (
 	judgeInline   judgeMode = iota // ask it now
 	judgeNever                     // the small model's verdict, route fallback (overload)
 	judgeDeferred                  // a provisional verdict now, the LLM's in finish
+	judgeFinish                    // finish of a deferred session: judgeInline, counted once
 )
 
 // Fallback reasons (no error text: it could carry endpoint details).
@@ -212,7 +213,9 @@ const ReasonPendingPrefix = "same session vector as"
 func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdict, func(context.Context) Verdict, error) {
 	snap := c.snap.Load()
 	v := Verdict{ModelVersion: snap.Version()}
-	c.st.sessions.Add(1)
+	if mode != judgeFinish {
+		c.st.sessions.Add(1)
+	}
 	if len(s.Lines) == 0 {
 		v.Route, v.Reason = RouteFallback, ReasonEmpty
 		c.st.route(v.Route)
@@ -290,11 +293,17 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 		v.Route, v.Reason = RouteFallback, ReasonNoLLM
 	case c.matchPending(sv, &v):
 	case mode == judgeDeferred:
+		// finish decides again on the snapshot of its time: what AEM learnt
+		// while the session waited (from the LLM's other answers) may settle
+		// it without a request, as it would have for a session arriving then.
 		base := v
 		finish := func(ctx context.Context) Verdict {
-			fv := base
-			c.judgeSession(ctx, s, snap, sv, hits, &fv)
-			c.settle(snap, s, sv, &fv)
+			fv, _, err := c.detect(ctx, s, judgeFinish)
+			if err != nil {
+				fv = base
+				fv.Route, fv.Reason = RouteFallback, ReasonLLMError
+				c.settle(snap, s, sv, &fv)
+			}
 			return fv
 		}
 		v.Route, v.Reason, v.Anomaly = RoutePending, ReasonAwaitingLLM, false

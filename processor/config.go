@@ -91,7 +91,7 @@ func DefaultConfig() Config {
 		MaxBufferedBytes:  64 << 20, // 64 MiB
 		Workers:           2,
 		QueueSize:         1000,
-		MaxPending:        1000,
+		MaxPending:        5000,
 		LateAfter:         10 * time.Second,
 		MaxLineBytes:      2048,
 		AttributePrefix:   "anomaly.",

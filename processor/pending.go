@@ -28,17 +28,30 @@ import (
 
 // waiter is one session waiting for its final verdict.
 type waiter struct {
-	s       *session
-	bytes   int64
-	release chan struct{} // closed to forward the records now, marked pending
+	s     *session
+	bytes int64
+	prov  core.Verdict // the provisional verdict, for its records if they go out first
+
+	mu    sync.Mutex
+	state waitState
+	late  *session // the record that will carry the final verdict, once forwarded
 }
+
+type waitState int
+
+const (
+	stillWaiting waitState = iota
+	forwarded              // the records went out pending; the verdict follows
+	final                  // the records went out with the final verdict
+)
 
 // waitingRoom is the set of waiting sessions. Guarded by its own mutex; the
 // Processor's mu may be held when it is taken, never the other way round.
+// wg counts the waiters and the forwards in progress.
 type waitingRoom struct {
 	mu    sync.Mutex
 	order *lru.List[*waiter, struct{}] // oldest first
-	bytes int64                        // of the sessions not yet released
+	bytes int64                        // of the sessions still in the room
 	peak  int
 	late  int64 // final verdicts delivered in a record of their own
 	wg    sync.WaitGroup
@@ -48,14 +61,14 @@ func newWaitingRoom() *waitingRoom {
 	return &waitingRoom{order: lru.New[*waiter, struct{}](0)}
 }
 
-// enter admits s unless max sessions wait already.
-func (r *waitingRoom) enter(s *session, limit int) (*waiter, bool) {
+// enter admits s unless limit sessions wait already.
+func (r *waitingRoom) enter(s *session, prov core.Verdict, limit int) (*waiter, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.order.Len() >= limit {
 		return nil, false
 	}
-	w := &waiter{s: s, bytes: s.bytes, release: make(chan struct{})}
+	w := &waiter{s: s, bytes: s.bytes, prov: prov}
 	r.order.Put(w, struct{}{})
 	r.bytes += w.bytes
 	r.peak = max(r.peak, r.order.Len())
@@ -63,7 +76,20 @@ func (r *waitingRoom) enter(s *session, limit int) (*waiter, bool) {
 	return w, true
 }
 
-// leave removes w (its records are on their way out).
+// claim takes w out of the room to forward it; false when it left already.
+// A claim counts in wg until its forward is done.
+func (r *waitingRoom) claim(w *waiter) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.order.Remove(w); !ok {
+		return false
+	}
+	r.bytes -= w.bytes
+	r.wg.Add(1) // w's own count is still held by its waiter: never from zero
+	return true
+}
+
+// leave takes w out of the room when its final verdict is there.
 func (r *waitingRoom) leave(w *waiter) {
 	r.mu.Lock()
 	if _, ok := r.order.Remove(w); ok {
@@ -72,21 +98,21 @@ func (r *waitingRoom) leave(w *waiter) {
 	r.mu.Unlock()
 }
 
-// releaseOldest forwards waiting sessions, oldest first, until at most keep
-// bytes wait; it returns the bytes that still wait.
-func (r *waitingRoom) releaseOldest(keep int64) int64 {
+// claimOldest claims waiting sessions, oldest first, until at most keep
+// bytes wait (all of them with keep < 0), and returns them with the bytes
+// that still wait.
+func (r *waitingRoom) claimOldest(keep int64) ([]*waiter, int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for r.bytes > keep {
-		w, _, ok := r.order.Oldest()
-		if !ok {
-			break
-		}
+	var out []*waiter
+	for r.order.Len() > 0 && (keep < 0 || r.bytes > keep) {
+		w, _, _ := r.order.Oldest()
 		r.order.Remove(w)
 		r.bytes -= w.bytes
-		close(w.release)
+		r.wg.Add(1)
+		out = append(out, w)
 	}
-	return r.bytes
+	return out, r.bytes
 }
 
 func (r *waitingRoom) waitingBytes() int64 {
@@ -108,34 +134,61 @@ func (r *waitingRoom) stats() (waiting, peak int, late int64) {
 // record of their own.
 func (p *Processor) Waiting() (now, peak int, late int64) { return p.waiting.stats() }
 
-// await waits for s's final verdict (see the top of this file). It owns s.
-func (p *Processor) await(w *waiter, prov core.Verdict, finish func(context.Context) core.Verdict) {
-	defer p.waiting.wg.Done()
-	s := w.s
-	res := make(chan core.Verdict, 1)
-	go func() { res <- safeFinish(p.runCtx, finish) }()
-	t := time.NewTimer(p.cfg.LateAfter)
-	defer t.Stop()
-	select {
-	case v := <-res:
-		p.waiting.leave(w)
-		p.apply(s, v, nil)
-		p.toEmitter(s)
-		return
-	case <-t.C:
-	case <-w.release:
-	case <-p.hurry:
+// releaseWaiting forwards waiting sessions, oldest first, until at most keep
+// bytes wait (all with keep < 0), each from a goroutine of its own (the
+// caller may hold p.mu); it returns the bytes that still wait.
+func (p *Processor) releaseWaiting(keep int64) int64 {
+	ws, left := p.waiting.claimOldest(keep)
+	for _, w := range ws {
+		go p.forward(w)
 	}
+	return left
+}
+
+// await is w's waiter: it runs the slow stage (one goroutine per waiting
+// session) and sends the session on with its final verdict, or sends that
+// verdict late when the session went out pending meanwhile (see the top of
+// this file).
+func (p *Processor) await(w *waiter, finish func(context.Context) core.Verdict) {
+	defer p.waiting.wg.Done()
+	t := time.AfterFunc(p.cfg.LateAfter, func() {
+		if p.waiting.claim(w) {
+			p.forward(w)
+		}
+	})
+	v := safeFinish(p.runCtx, finish) // honours runCtx, which Shutdown cancels at its deadline
+	t.Stop()
 	p.waiting.leave(w)
-	late := p.lateSession(s)
-	p.apply(s, prov, nil)
-	p.toEmitter(s)
-	v := <-res // honours runCtx, which Shutdown cancels at its deadline
+	w.mu.Lock()
+	if w.state == stillWaiting {
+		w.state = final
+		w.mu.Unlock()
+		p.apply(w.s, v, nil)
+		p.toEmitter(w.s)
+		return
+	}
+	late := w.late
+	w.mu.Unlock()
 	p.lateRecord(late, v)
 	p.waiting.mu.Lock()
 	p.waiting.late++
 	p.waiting.mu.Unlock()
 	p.toEmitter(late)
+}
+
+// forward sends a claimed waiting session on at once, route pending; its
+// waiter sends the final verdict when it comes.
+func (p *Processor) forward(w *waiter) {
+	defer p.waiting.wg.Done()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.state != stillWaiting {
+		return
+	}
+	w.state = forwarded
+	w.late = p.lateSession(w.s) // reads the records before they move on
+	p.apply(w.s, w.prov, nil)
+	p.toEmitter(w.s)
 }
 
 // safeFinish turns a panic in the slow stage into a fallback verdict.

@@ -322,7 +322,7 @@ func (p *Processor) insert(pend []pending, now int64) (closed []*session, opened
 		// Make room for the record first, so the byte cap holds after each record.
 		if p.sessions.bytes+waitBytes+e.size > p.cfg.MaxBufferedBytes && waitBytes > 0 {
 			// Sessions waiting for the slow stage give way first: forwarded now, pending.
-			waitBytes = p.waiting.releaseOldest(max(p.cfg.MaxBufferedBytes-p.sessions.bytes-e.size, 0))
+			waitBytes = p.releaseWaiting(max(p.cfg.MaxBufferedBytes-p.sessions.bytes-e.size, 0))
 		}
 		for p.sessions.bytes+waitBytes+e.size > p.cfg.MaxBufferedBytes && p.sessions.oldest() != nil {
 			closed = append(closed, p.sessions.close(p.sessions.oldest(), CloseEvicted))

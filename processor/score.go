@@ -107,7 +107,7 @@ func (p *Processor) score(sl *slot, s *session) outcome {
 	var w *waiter
 	full := false
 	if finish != nil && err == nil {
-		w, full = p.waiting.enter(s, p.cfg.MaxPending)
+		w, full = p.waiting.enter(s, v, p.cfg.MaxPending)
 		full = !full
 	}
 
@@ -123,7 +123,7 @@ func (p *Processor) score(sl *slot, s *session) outcome {
 		}
 		return taken
 	case w != nil:
-		go p.await(w, v, finish)
+		go p.await(w, finish)
 		return waiting
 	case full:
 		// As many sessions wait for the slow stage as may: this one takes

@@ -81,10 +81,18 @@ func (p *Processor) shutdown(ctx context.Context) error {
 	if err := p.drainWorkers(grace); err != nil {
 		return p.abandon(ctx, err)
 	}
-	// Sessions waiting for the slow stage: their waiters send them on (at
-	// the hurry signal at once, pending; runCtx, cancelled then too, ends the
-	// slow stage, whose verdict follows).
-	if err := waitCtx(grace, "sessions waiting for the detector's slow stage", p.waiting.wg.Wait); err != nil {
+	// Sessions waiting for the slow stage: their waiters send them on. At
+	// the hurry signal they go out at once, pending; runCtx, cancelled then
+	// too, ends the slow stage, whose verdict follows.
+	waited := make(chan struct{})
+	go func() { p.waiting.wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-p.hurry:
+		p.releaseWaiting(-1)
+	case <-grace.Done():
+	}
+	if err := waitCtx(grace, "sessions waiting for the detector's slow stage", func() { <-waited }); err != nil {
 		return p.abandon(ctx, err)
 	}
 	if _, peak, late := p.waiting.stats(); peak > 0 {
