@@ -92,7 +92,7 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		}
 	}()
 	cache := compose.Cached(enc, cfg.Encoder.CacheSize)
-	copts := model.CascadeOptions{Encoder: cache, Judge: judge}
+	copts := model.CascadeOptions{Encoder: cache, Judge: judge, JudgeConcurrency: cfg.LLM.MaxConcurrent}
 	if cfg.Feedback.Enabled() {
 		copts.RecentSessions = cfg.Feedback.RecentSessions
 	}

@@ -50,6 +50,10 @@ type CascadeOptions struct {
 	// LLM error became 18 false alarms); the Judge, with its verdict cache,
 	// settles it at the cost of one request per content.
 	TrustFragileVotes bool
+	// JudgeConcurrency is how many deferred sessions (DetectDeferred) may be
+	// with the Judge at once; the others wait for a turn before they decide
+	// again (default 4, the LLM client's default concurrency).
+	JudgeConcurrency int
 }
 
 // MinProbeCosine is the least cosine similarity between a probe line's
@@ -109,6 +113,7 @@ type Cascade struct {
 	aem   atomic.Pointer[evolve.Updater]
 
 	recent  *recentSessions // for operator feedback by session id; nil when off
+	turns   chan struct{}   // the deferred sessions' turns with the Judge
 	fbMu    sync.Mutex      // one operator edit at a time
 	editor  *evolve.Updater // applies operator edits when AEM is off
 	persist func(context.Context, *evolve.Snapshot) error
@@ -139,7 +144,10 @@ func NewCascade(b *bundle.Bundle, opts CascadeOptions) (*Cascade, error) {
 	if opts.Key == nil {
 		opts.Key = normalize.TemplateKey
 	}
-	c := &Cascade{enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, gate: !opts.TrustFragileVotes, manifest: b.Manifest, pooling: b.Manifest.Encoder.SessionPoolingOf(), encErr: encErr,
+	if opts.JudgeConcurrency <= 0 {
+		opts.JudgeConcurrency = 4
+	}
+	c := &Cascade{turns: make(chan struct{}, opts.JudgeConcurrency), enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, gate: !opts.TrustFragileVotes, manifest: b.Manifest, pooling: b.Manifest.Encoder.SessionPoolingOf(), encErr: encErr,
 		recent: newRecentSessions(opts.RecentSessions, b.Memory.Config())}
 	c.snap.Store(snapshotOf(b))
 	return c, nil
@@ -293,11 +301,22 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 		v.Route, v.Reason = RouteFallback, ReasonNoLLM
 	case c.matchPending(sv, &v):
 	case mode == judgeDeferred:
-		// finish decides again on the snapshot of its time: what AEM learnt
-		// while the session waited (from the LLM's other answers) may settle
-		// it without a request, as it would have for a session arriving then.
+		// finish waits for its turn with the Judge, then decides again on
+		// the snapshot of that time: what AEM learnt while the session
+		// waited (from the LLM's answers to the sessions before it) may
+		// settle it without a request, as it would have for a session
+		// arriving then.
 		base := v
 		finish := func(ctx context.Context) Verdict {
+			select {
+			case c.turns <- struct{}{}:
+				defer func() { <-c.turns }()
+			case <-ctx.Done():
+				fv := base
+				fv.Route, fv.Reason = RouteFallback, ReasonTimeout
+				c.settle(snap, s, sv, &fv)
+				return fv
+			}
 			fv, _, err := c.detect(ctx, s, judgeFinish)
 			if err != nil {
 				fv = base
