@@ -64,10 +64,11 @@ while :; do
 done
 took=$(( $(date +%s) - start ))
 echo "all $lines records at the sink after $took s (LLM latency $LATENCY, accuracy $ACCURACY, collector $COLLECTOR)"
-# Late verdicts come after their records: wait until the sink has seen no record for 5 s.
+# Late verdicts come after their records: wait until the sink has seen no record for 30 s.
 last=-1
-while got=$(records || echo 0); [ "$got" != "$last" ]; do last=$got; sleep 5; done
-echo "sink: $last records in all (annotated records + late verdicts) after $(( $(date +%s) - start )) s"
+while got=$(records || echo 0); [ "$got" != "$last" ]; do last=$got; sleep 30; done
+span=$(curl -sf "http://127.0.0.1:$SINK_PORT/stats" | jq -r '((.last | sub("\\.[0-9]+Z$"; "Z") | fromdate) - (.first | sub("\\.[0-9]+Z$"; "Z") | fromdate))')
+echo "sink: $last records in all (annotated records + late verdicts); first to last record: $span s"
 echo "collector peak RSS: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$col/status")"
 kill -TERM "$col"; wait "$col" || true
 grep -ho 'sessions that waited for the LLM[^{]*{[^}]*}' "$run/otelcol.log" || echo "no session waited for the LLM without holding a worker"
