@@ -71,7 +71,7 @@ span=$(curl -sf "http://127.0.0.1:$SINK_PORT/stats" | jq -r '((.last | sub("\\.[
 echo "sink: $last records in all (annotated records + late verdicts); first to last record: $span s"
 echo "collector peak RSS: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$col/status")"
 kill -TERM "$col"; wait "$col" || true
-grep -ho 'sessions that waited for the LLM[^{]*{[^}]*}' "$run/otelcol.log" || echo "no session waited for the LLM without holding a worker"
+grep -ho '"peak_waiting"[^}]*' "$run/otelcol.log" || echo "no session waited for the LLM without holding a worker"
 kill -TERM "$sink" "$llm"; wait "$sink" "$llm" 2>/dev/null || true
 bin/otlpsink report -in "$run/received.jsonl" -truth "$D/truth.jsonl" -rows 0 | grep -E "routes|precision"
 echo "fallbacks by reason:"
