@@ -87,13 +87,17 @@ func (p *Processor) shutdown(ctx context.Context) error {
 	waited := make(chan struct{})
 	go func() { p.waiting.wg.Wait(); close(waited) }()
 	select {
-	case <-waited:
-	case <-p.hurry:
-		p.releaseWaiting(-1)
-	case <-grace.Done():
-	}
-	if err := waitCtx(grace, "sessions waiting for the detector's slow stage", func() { <-waited }); err != nil {
-		return p.abandon(ctx, err)
+	case <-waited: // none waits (checked first: a ready grace must not win a tie)
+	default:
+		select {
+		case <-waited:
+		case <-p.hurry:
+			p.releaseWaiting(-1)
+		case <-grace.Done():
+		}
+		if err := waitCtx(grace, "sessions waiting for the detector's slow stage", func() { <-waited }); err != nil {
+			return p.abandon(ctx, err)
+		}
 	}
 	if _, peak, late := p.waiting.stats(); peak > 0 {
 		p.log.Info("coorlog processor: sessions that waited for the LLM without holding a worker",
@@ -239,6 +243,11 @@ func waitCtx(ctx context.Context, what string, wait func()) error {
 	case <-done:
 		return nil
 	case <-ctx.Done():
+		select {
+		case <-done: // both were ready: what was waited for is done
+			return nil
+		default:
+		}
 		return fmt.Errorf("coorlog processor shutdown: waiting for %s: %w", what, context.Cause(ctx))
 	}
 }
