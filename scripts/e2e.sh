@@ -2,7 +2,9 @@
 # End-to-end test of the collector distribution: (re)builds bin/otelcol-coorlog when a source is
 # newer, then runs internal/e2e (file_log -> coorlog -> otlp_http into a receiver run by the test,
 # raw HDFS lines of normal, anomalous and evolved sessions, attributes checked against the labels,
-# once without an LLM and once with a local oracle LLM endpoint).
+# once without an LLM, once with a local oracle LLM endpoint, once with operator feedback), and the
+# same path into a real VictoriaLogs store (scripts/victorialogs.sh builds it), checked through its
+# LogsQL query API.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
