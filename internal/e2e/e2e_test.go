@@ -157,6 +157,7 @@ processors:
       max_retries: 0
     feedback:
       endpoint: %q
+%s
 exporters:
   otlp_http:
     endpoint: %q
@@ -176,6 +177,7 @@ type collectorRun struct {
 	include, model, encoder string
 	llm                     string // LLM endpoint; "" = none
 	feedback                string // feedback endpoint (host:port); "" = off
+	extra                   string // more coorlog settings, YAML indented by 4 spaces
 }
 
 // liveCollector is a running collector with its sink.
@@ -194,7 +196,7 @@ func (r collectorRun) start(t *testing.T, bin, dir, name string) *liveCollector 
 	sink := otlpsink.New(otlpsink.WithMemory())
 	srv := httptest.NewServer(sink.Handler())
 	cfg := filepath.Join(dir, name+".yaml")
-	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(configTemplate, r.include, r.model, r.encoder, r.llm, r.feedback, srv.URL)), 0o644))
+	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(configTemplate, r.include, r.model, r.encoder, r.llm, r.feedback, r.extra, srv.URL)), 0o644))
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	require.NoError(t, err)
 	cmd := exec.Command(bin, "--config", cfg)
@@ -260,7 +262,7 @@ func checkRecords(t *testing.T, f fixture, recs []otlpsink.Record) map[string]*o
 	}
 	require.Len(t, recs, len(f.lines))
 
-	routes := map[string]bool{"small_model": true, "llm": true, "cache": true, "fallback": true}
+	routes := map[string]bool{"small_model": true, "llm": true, "cache": true, "fallback": true, "pending": true}
 	for _, r := range recs {
 		a := r.Attributes
 		require.Equal(t, blockRE.FindString(r.Body), a["anomaly.session.id"], "session id of %q", r.Body)
@@ -366,4 +368,5 @@ func TestCollectorEndToEnd(t *testing.T) {
 	})
 
 	t.Run("operator_feedback", func(t *testing.T) { feedbackEndToEnd(t, bin, dir, f) })
+	t.Run("slow_llm", func(t *testing.T) { slowLLMEndToEnd(t, bin, dir, f) })
 }
