@@ -232,7 +232,7 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 
 	// Encode: lines -> vectors -> session vector (pooled as the bundle's were).
 	t0 := time.Now()
-	lines, err := c.enc.Embed(ctx, s.Lines)
+	lines, err := embedForPooling(ctx, c.enc, s.Lines)
 	if err != nil {
 		return Verdict{}, nil, fmt.Errorf("detect %s: encode: %w", s.ID, err)
 	}

@@ -150,7 +150,7 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 		return v, nil
 	}
 	// Encode outside the lock: it is the expensive part.
-	lines, err := l.opts.Cascade.Encoder.Embed(ctx, s.Lines)
+	lines, err := embedForPooling(ctx, l.opts.Cascade.Encoder, s.Lines)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("learn %s: encode: %w", s.ID, err)
 	}

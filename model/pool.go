@@ -1,6 +1,7 @@
 package model
 
 import (
+	"context"
 	"unsafe"
 
 	"github.com/coorlog/coorlogprocessor/model/bundle"
@@ -52,4 +53,16 @@ func vecBytes(v []float32) []byte {
 		return nil
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(&v[0])), len(v)*4)
+}
+
+// embedForPooling embeds lines to pool them: the encoder's shared vectors
+// when it offers them (embedcache.Cache.EmbedShared: no copy per line), which
+// are only read here, else Embed's copies.
+func embedForPooling(ctx context.Context, enc Encoder, lines []string) ([][]float32, error) {
+	if e, ok := enc.(interface {
+		EmbedShared(context.Context, []string) ([][]float32, error)
+	}); ok {
+		return e.EmbedShared(ctx, lines)
+	}
+	return enc.Embed(ctx, lines)
 }

@@ -85,6 +85,18 @@ func (c *Cache) Stats() (hits, misses uint64, size int) {
 // are not cached go to the inner encoder, in one batch. The returned vectors
 // are copies: callers may modify them.
 func (c *Cache) Embed(ctx context.Context, lines []string) ([][]float32, error) {
+	return c.embed(ctx, lines, false)
+}
+
+// EmbedShared is Embed without the copies: the vectors are the cache's own,
+// shared with every other caller, and must not be modified. A session's line
+// vectors are read once to pool them; copying them cost an allocation of
+// len(lines)*Dim floats per session on the collector's hot path.
+func (c *Cache) EmbedShared(ctx context.Context, lines []string) ([][]float32, error) {
+	return c.embed(ctx, lines, true)
+}
+
+func (c *Cache) embed(ctx context.Context, lines []string, shared bool) ([][]float32, error) {
 	if len(lines) == 0 {
 		return [][]float32{}, nil
 	}
@@ -93,7 +105,17 @@ func (c *Cache) Embed(ctx context.Context, lines []string) ([][]float32, error) 
 	}
 	dim := c.inner.Dim()
 	out := make([][]float32, len(lines))
-	backing := make([]float32, len(lines)*dim) // one allocation for all copies
+	var backing []float32
+	if !shared {
+		backing = make([]float32, len(lines)*dim) // one allocation for all copies
+	}
+	// dst is where line i's copy goes; nil when shared.
+	dst := func(i int) []float32 {
+		if shared {
+			return nil
+		}
+		return backing[i*dim : (i+1)*dim : (i+1)*dim]
+	}
 	keys := make([]string, len(lines))
 
 	var missKeys []string     // distinct keys to embed
@@ -106,11 +128,9 @@ func (c *Cache) Embed(ctx context.Context, lines []string) ([][]float32, error) 
 	for i, l := range lines {
 		k := normalize.Line(l)
 		keys[i] = k
-		dst := backing[i*dim : (i+1)*dim : (i+1)*dim]
 		if j, seen := firstAt[k]; seen {
 			if out[j] != nil {
-				copy(dst, out[j])
-				out[i] = dst
+				out[i] = c.place(dst(i), out[j])
 			}
 			continue // a miss: filled from missAt below
 		}
@@ -120,8 +140,8 @@ func (c *Cache) Embed(ctx context.Context, lines []string) ([][]float32, error) 
 			}
 			firstAt[k] = i
 		}
-		if c.shardOf(k).get(k, dst) {
-			out[i] = dst
+		if v, ok := c.shardOf(k).get(k, dst(i)); ok {
+			out[i] = v
 			continue
 		}
 		if missAt == nil {
@@ -157,12 +177,19 @@ func (c *Cache) Embed(ctx context.Context, lines []string) ([][]float32, error) 
 	}
 	for i := range lines {
 		if out[i] == nil {
-			dst := backing[i*dim : (i+1)*dim : (i+1)*dim]
-			copy(dst, vecs[missAt[keys[i]]])
-			out[i] = dst
+			out[i] = c.place(dst(i), vecs[missAt[keys[i]]])
 		}
 	}
 	return out, nil
+}
+
+// place is v copied into dst, or v itself when dst is nil (shared).
+func (c *Cache) place(dst, v []float32) []float32 {
+	if dst == nil {
+		return v
+	}
+	copy(dst, v)
+	return dst
 }
 
 func (c *Cache) shardOf(key string) *shard {
@@ -178,15 +205,20 @@ type shard struct {
 	lru *lru.List[string, []float32] // a vector's elements are never written after insertion
 }
 
-// get copies the cached vector of key into dst and marks it recently used.
-func (s *shard) get(key string, dst []float32) bool {
+// get returns the cached vector of key, copied into dst unless dst is nil
+// (then the cache's own, which is never written), and marks it recently used.
+func (s *shard) get(key string, dst []float32) ([]float32, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.lru.Get(key)
-	if ok {
-		copy(dst, v)
+	if !ok {
+		return nil, false
 	}
-	return ok
+	if dst == nil {
+		return v, true
+	}
+	copy(dst, v)
+	return dst, true
 }
 
 // put stores vec under key unless the key is present, and returns the vector

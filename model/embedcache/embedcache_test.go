@@ -365,3 +365,41 @@ func TestConcurrentMissesOfALineGetTheSameVector(t *testing.T) {
 		}
 	}
 }
+
+// EmbedShared gives the same vectors as Embed, as the cache's own slices
+// (the same backing array for the same line), and fills the cache the same.
+func TestEmbedSharedMatchesEmbed(t *testing.T) {
+	ctx := context.Background()
+	lines := []string{"Receiving block blk_1 src /10.0.0.1", "Receiving block blk_2 src /10.0.0.2", "PacketResponder 1 terminating", "Receiving block blk_1 src /10.0.0.1"}
+	for _, warm := range []bool{false, true} {
+		a, b := New(&fakeEncoder{dim: 4}, 16), New(&fakeEncoder{dim: 4}, 16)
+		if warm {
+			_, _ = a.Embed(ctx, lines[2:3])
+			_, _ = b.Embed(ctx, lines[2:3])
+		}
+		copies, err := a.Embed(ctx, lines)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared, err := b.EmbedShared(ctx, lines)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range lines {
+			if !slices.Equal(copies[i], shared[i]) {
+				t.Fatalf("warm %v, line %d: %v vs %v", warm, i, copies[i], shared[i])
+			}
+		}
+		// Lines of one template share one vector, not a copy each.
+		if &shared[0][0] != &shared[1][0] || &shared[0][0] != &shared[3][0] {
+			t.Fatal("shared vectors of one normalised line are not the cache's one slice")
+		}
+		again, _ := b.EmbedShared(ctx, lines[:1])
+		if &again[0][0] != &shared[0][0] {
+			t.Fatal("a second call does not get the cached slice")
+		}
+		if _, _, n := b.Stats(); n != 2 {
+			t.Fatalf("%d entries, want 2", n)
+		}
+	}
+}
