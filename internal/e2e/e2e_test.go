@@ -161,6 +161,8 @@ processors:
 exporters:
   otlp_http:
     endpoint: %q
+  debug:
+    verbosity: basic
 service:
   telemetry:
     metrics:
@@ -178,6 +180,8 @@ type collectorRun struct {
 	llm                     string // LLM endpoint; "" = none
 	feedback                string // feedback endpoint (host:port); "" = off
 	extra                   string // more coorlog settings, YAML indented by 4 spaces
+	overlay                 string // a second --config on top (e.g. scripts/victorialogs-otelcol.yaml); "" = none
+	env                     []string
 }
 
 // liveCollector is a running collector with its sink.
@@ -199,7 +203,12 @@ func (r collectorRun) start(t *testing.T, bin, dir, name string) *liveCollector 
 	require.NoError(t, os.WriteFile(cfg, []byte(fmt.Sprintf(configTemplate, r.include, r.model, r.encoder, r.llm, r.feedback, r.extra, srv.URL)), 0o644))
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	require.NoError(t, err)
-	cmd := exec.Command(bin, "--config", cfg)
+	args := []string{"--config", cfg}
+	if r.overlay != "" {
+		args = append(args, "--config", r.overlay)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), r.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	require.NoError(t, cmd.Start())
 	c := &liveCollector{sink: sink, exited: make(chan error, 1)}

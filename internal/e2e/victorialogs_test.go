@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -29,47 +28,6 @@ import (
 	"github.com/coorlog/coorlogprocessor/internal/fakellm"
 	"github.com/coorlog/coorlogprocessor/internal/otlpsink"
 )
-
-// The base configuration of TestCollectorToVictoriaLogs. The collector runs it
-// with scripts/victorialogs-otelcol.yaml on top, the overlay `make demo` uses:
-// that file adds the file_log operators that give each record its line's own
-// timestamp, the resource attributes VictoriaLogs takes as stream fields, the
-// otlp_http/victorialogs exporter, and the pipeline's exporter list
-// (otlp_http into the test's sink, otlp_http/victorialogs, debug).
-const vlBaseConfig = `
-receivers:
-  file_log:
-    include: [%q]
-    start_at: beginning
-processors:
-  coorlog:
-    model_path: %q
-    encoder:
-      path: %q
-    session:
-      key: {source: body_regex, regex: 'blk_-?\d+'}
-      missing_key: pass_through
-      inactivity_timeout: 1s
-    workers: 2
-    llm:
-      endpoint: %q
-      model: oracle
-      max_retries: 0
-exporters:
-  otlp_http:
-    endpoint: %q
-  debug:
-    verbosity: basic
-service:
-  telemetry:
-    metrics:
-      level: none
-  pipelines:
-    logs:
-      receivers: [file_log]
-      processors: [coorlog]
-      exporters: [otlp_http]
-`
 
 // victoriaLogsBinary is $COORLOG_VICTORIALOGS, or the binary
 // scripts/victorialogs.sh installs into .deps/victorialogs, built here when
@@ -244,23 +202,16 @@ func TestCollectorToVictoriaLogs(t *testing.T) {
 	oracle := &fakellm.Oracle{}
 	llmSrv := httptest.NewServer(oracle)
 	defer llmSrv.Close()
-	sink := otlpsink.New(otlpsink.WithMemory())
-	sinkSrv := httptest.NewServer(sink.Handler())
-	defer sinkSrv.Close()
-
-	base := filepath.Join(dir, "vl.yaml")
-	require.NoError(t, os.WriteFile(base, []byte(fmt.Sprintf(vlBaseConfig, f.log, f.model, f.encoder, llmSrv.URL+"/v1", sinkSrv.URL)), 0o644))
-	logf, err := os.Create(filepath.Join(dir, "vl-collector.log"))
-	require.NoError(t, err)
-	defer logf.Close()
-	colLog := func() string { b, _ := os.ReadFile(logf.Name()); return tail(string(b), 4000) }
-	cmd := exec.Command(bin, "--config", base, "--config", filepath.Join(root, "scripts", "victorialogs-otelcol.yaml"))
-	cmd.Env = append(os.Environ(), "COORLOG_DEMO_VL_ADDR="+strings.TrimPrefix(vl.url, "http://"), "COORLOG_DEMO_RUN=e2e")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() { _ = cmd.Process.Kill() }()
+	// The common configuration with scripts/victorialogs-otelcol.yaml on
+	// top, the overlay `make demo` uses: it adds the file_log operators that
+	// give each record its line's own timestamp, the resource attributes
+	// VictoriaLogs takes as stream fields, the otlp_http/victorialogs
+	// exporter, and the pipeline's exporters (otlp_http into the test's sink,
+	// otlp_http/victorialogs, debug).
+	c := collectorRun{include: f.log, model: f.model, encoder: f.encoder, llm: llmSrv.URL + "/v1",
+		overlay: filepath.Join(root, "scripts", "victorialogs-otelcol.yaml"),
+		env:     []string{"COORLOG_DEMO_VL_ADDR=" + strings.TrimPrefix(vl.url, "http://"), "COORLOG_DEMO_RUN=e2e"}}.start(t, bin, dir, "vl")
+	sink := c.sink
 
 	// The sink tells when the collector has sent everything; then SIGTERM,
 	// which drains the exporters' queues, and a clean exit.
@@ -270,18 +221,11 @@ func TestCollectorToVictoriaLogs(t *testing.T) {
 	go func() { waitErr <- sink.WaitRecords(ctx, len(f.lines)) }()
 	select {
 	case err := <-waitErr:
-		require.NoError(t, err, "collector log:\n%s", colLog())
-	case err := <-exited:
-		t.Fatalf("the collector exited early (%v):\n%s", err, colLog())
+		require.NoError(t, err, "collector log:\n%s", c.log())
+	case err := <-c.exited:
+		t.Fatalf("the collector exited early (%v):\n%s", err, c.log())
 	}
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-exited:
-		require.NoError(t, err, "the collector must stop cleanly:\n%s", colLog())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("the collector did not stop within 30s of SIGTERM:\n%s", colLog())
-	}
-	require.Contains(t, colLog(), "Shutdown complete")
+	c.stop()
 	sent := time.Now()
 
 	// Everything the collector sent is in the store.
