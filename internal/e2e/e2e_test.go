@@ -239,10 +239,18 @@ func (r collectorRun) start(t *testing.T, bin, dir, name string) *liveCollector 
 func runCollector(t *testing.T, bin, dir, name string, f fixture, llmEndpoint string) []otlpsink.Record {
 	t.Helper()
 	c := collectorRun{include: f.log, model: f.model, encoder: f.encoder, llm: llmEndpoint}.start(t, bin, dir, name)
+	c.stopAfter(t, len(f.lines))
+	return c.sink.Records()
+}
+
+// stopAfter waits until the sink holds n records (3 min at most; the
+// collector must not exit before), then stops the collector (stop).
+func (c *liveCollector) stopAfter(t *testing.T, n int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	waitErr := make(chan error, 1)
-	go func() { waitErr <- c.sink.WaitRecords(ctx, len(f.lines)) }()
+	go func() { waitErr <- c.sink.WaitRecords(ctx, n) }()
 	select {
 	case err := <-waitErr:
 		require.NoError(t, err, "collector log:\n%s", c.log())
@@ -250,7 +258,6 @@ func runCollector(t *testing.T, bin, dir, name string, f fixture, llmEndpoint st
 		t.Fatalf("the collector exited early (%v):\n%s", err, c.log())
 	}
 	c.stop()
-	return c.sink.Records()
 }
 
 var blockRE = regexp.MustCompile(`blk_-?\d+`)

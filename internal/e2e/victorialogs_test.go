@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -212,20 +211,9 @@ func TestCollectorToVictoriaLogs(t *testing.T) {
 		overlay: filepath.Join(root, "scripts", "victorialogs-otelcol.yaml"),
 		env:     []string{"COORLOG_DEMO_VL_ADDR=" + strings.TrimPrefix(vl.url, "http://"), "COORLOG_DEMO_RUN=e2e"}}.start(t, bin, dir, "vl")
 	sink := c.sink
-
 	// The sink tells when the collector has sent everything; then SIGTERM,
 	// which drains the exporters' queues, and a clean exit.
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- sink.WaitRecords(ctx, len(f.lines)) }()
-	select {
-	case err := <-waitErr:
-		require.NoError(t, err, "collector log:\n%s", c.log())
-	case err := <-c.exited:
-		t.Fatalf("the collector exited early (%v):\n%s", err, c.log())
-	}
-	c.stop()
+	c.stopAfter(t, len(f.lines))
 	sent := time.Now()
 
 	// Everything the collector sent is in the store.
