@@ -206,7 +206,7 @@ func safeFinish(ctx context.Context, finish func(context.Context) core.Verdict) 
 // (count, time range), read before they move on.
 func (p *Processor) lateSession(s *session) *session {
 	first, last := timeRange(s.recs)
-	ls := &session{key: s.key, id: s.id, recs: plog.NewLogRecordSlice(), runs: []run{{scope: s.runs[0].scope, end: 1}}, synthetic: true}
+	ls := &session{key: s.key, id: s.id, recs: plog.NewLogRecordSlice(), runs: []run{{scope: s.runs[0].scope, end: 1}}, synthetic: true, reason: s.reason}
 	r := ls.recs.AppendEmpty()
 	a := r.Attributes()
 	a.PutInt(p.names.recordCount, int64(s.len()))
@@ -224,7 +224,7 @@ func (p *Processor) lateRecord(ls *session, v core.Verdict) {
 		mv = p.cfg.ModelVersion
 	}
 	ls.verdict = verdictOut{score: v.Score, recErr: v.RecError, anomaly: v.Anomaly, evolved: v.Evolved,
-		route: string(v.Route), reason: v.Reason, modelVersion: mv}
+		route: string(v.Route), reason: v.Reason, modelVersion: mv, partial: ls.partial()}
 	r := ls.recs.At(0)
 	now := pcommon.NewTimestampFromTime(p.now())
 	r.SetTimestamp(now)

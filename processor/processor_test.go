@@ -34,6 +34,13 @@ func TestCloseOnMaxRecords(t *testing.T) {
 	if sink.LogRecordCount() != 7 {
 		t.Fatalf("records out = %d, want 7", sink.LogRecordCount())
 	}
+	// Only the session that shutdown cut off is marked partial: more of it
+	// may follow (on another collector, after a rebalance).
+	for _, o := range flatten(sink.AllLogs()) {
+		if got, want := o.attrs["anomaly.session.partial"] == true, o.body == "line 6"; got != want {
+			t.Errorf("record %q: partial = %v, want %v (%v)", o.body, got, want, o.attrs)
+		}
+	}
 	obs.mu.Lock()
 	defer obs.mu.Unlock()
 	if obs.closed[CloseMaxRecords] != 2 || obs.closed[CloseShutdown] != 1 || obs.opened != 3 || obs.annotated != 7 {
@@ -84,8 +91,8 @@ func TestMaxOpenSessionsEvictsLeastRecentlyActive(t *testing.T) {
 	consume(t, p, makeLogs(in{key: "a", body: "a2"})) // a is now the most recent; b the oldest
 	consume(t, p, makeLogs(in{key: "d", body: "d1"})) // over the cap: b goes first
 	waitFor(t, "evicted session", func() bool { return sink.LogRecordCount() == 1 })
-	if got := flatten(sink.AllLogs())[0]; got.body != "b1" {
-		t.Fatalf("evicted %q first, want b1", got.body)
+	if got := flatten(sink.AllLogs())[0]; got.body != "b1" || got.attrs["anomaly.session.partial"] != true {
+		t.Fatalf("evicted %q first (%v), want b1 marked partial", got.body, got.attrs)
 	}
 	if p.OpenSessions() != 3 {
 		t.Fatalf("open = %d, want 3", p.OpenSessions())

@@ -24,7 +24,7 @@ const (
 // attrNames are the annotation attribute names, prefixed once.
 type attrNames struct {
 	score, isAnomaly, evolved, route, sessionID, recError, reason, modelVersion string
-	summary, recordCount, firstTime, lastTime, late                             string
+	summary, recordCount, firstTime, lastTime, late, partial                    string
 }
 
 func newAttrNames(prefix string) attrNames {
@@ -34,7 +34,7 @@ func newAttrNames(prefix string) attrNames {
 		reason: prefix + "reason", modelVersion: prefix + "model.version",
 		summary: prefix + "summary", recordCount: prefix + "session.record_count",
 		firstTime: prefix + "session.first_timestamp", lastTime: prefix + "session.last_timestamp",
-		late: prefix + "late",
+		late: prefix + "late", partial: prefix + "session.partial",
 	}
 }
 
@@ -215,9 +215,10 @@ func (p *Processor) fallback(s *session, reason string) {
 
 func (p *Processor) annotate(s *session) {
 	v := &s.verdict
+	v.partial = s.partial()
 	for i := 0; i < s.recs.Len(); i++ {
 		a := s.recs.At(i).Attributes()
-		a.EnsureCapacity(a.Len() + 8)
+		a.EnsureCapacity(a.Len() + 9)
 		p.putVerdict(a, s.id, v)
 	}
 	if p.cfg.WriteTemplate {
@@ -241,6 +242,9 @@ func (p *Processor) putVerdict(a pcommon.Map, id string, v *verdictOut) {
 		a.PutStr(n.reason, v.reason)
 	}
 	a.PutStr(n.modelVersion, v.modelVersion)
+	if v.partial {
+		a.PutBool(n.partial, true)
+	}
 }
 
 // summaryRecord fills r with the one-record summary of an anomalous session.

@@ -40,6 +40,9 @@ type session struct {
 
 func (s *session) len() int { return s.recs.Len() }
 
+// partial is true when s was closed before it could end on its own.
+func (s *session) partial() bool { return s.reason == CloseShutdown || s.reason == CloseEvicted }
+
 // settles is the number of records taken in that s hands on.
 func (s *session) settles() int {
 	if s.synthetic {
@@ -54,6 +57,10 @@ type verdictOut struct {
 	anomaly, evolved bool
 	route, reason    string
 	modelVersion     string
+	// partial: the session was closed before it could end on its own (the
+	// collector shut down, or a memory cap evicted it), so more of it may
+	// follow, in another session here or on another collector.
+	partial bool
 }
 
 // openSessions is the set of open sessions: by key, in order of last
