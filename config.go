@@ -34,6 +34,12 @@ type Config struct {
 	// ModelPath is the model bundle directory written by `coorlog train` (or
 	// by learn mode, which persists what it learnt there when set).
 	ModelPath string `mapstructure:"model_path"`
+	// ModelReloadInterval, when positive, makes this collector follow the
+	// bundle at ModelPath: it checks the file this often and swaps in a
+	// newer one (another replica with AEM on writes it). 0 = never. A
+	// follower does not learn itself, so it excludes aem.enabled and the
+	// feedback endpoint (they belong to the replica that writes the bundle).
+	ModelReloadInterval time.Duration `mapstructure:"model_reload_interval"`
 
 	Encoder EncoderConfig `mapstructure:"encoder"`
 	Session SessionConfig `mapstructure:"session"`
@@ -246,6 +252,20 @@ func (c *Config) Validate() error {
 		positiveDuration(add, "learn.duration", c.Learn.Duration)
 		if c.Learn.Screen && !(c.Learn.ReviewBudget > 0 && c.Learn.ReviewBudget <= 1) {
 			add("learn.review_budget", "%v is not in (0, 1]", c.Learn.ReviewBudget)
+		}
+	}
+	if c.ModelReloadInterval < 0 {
+		add("model_reload_interval", "must not be negative, got %s", c.ModelReloadInterval)
+	}
+	if c.ModelReloadInterval > 0 {
+		if c.EffectiveMode() != ModeDetect {
+			add("model_reload_interval", "follows the bundle at model_path, so it needs mode %q with model_path set", ModeDetect)
+		}
+		if c.AEM.Enabled {
+			add("model_reload_interval", "a replica that follows the bundle does not learn: turn aem.enabled off here and on in the one replica that writes model_path")
+		}
+		if c.Feedback.Enabled() {
+			add("model_reload_interval", "operator feedback goes to the replica that learns and writes the bundle: remove feedback.endpoint here")
 		}
 	}
 	if c.AEM.Enabled {

@@ -100,6 +100,9 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "invalid_llm_without_model"), errMsg: "llm.model: required"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_llm_temperature"), errMsg: "llm.temperature: 3 is outside [0, 2]"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_llm_redact"), errMsg: "llm.redact[0]: error parsing regexp"},
+		{id: component.NewIDWithName(metadata.Type, "invalid_reload_with_aem"), errMsg: "model_reload_interval: a replica that follows the bundle does not learn"},
+		{id: component.NewIDWithName(metadata.Type, "invalid_reload_in_learn_mode"), errMsg: `model_reload_interval: follows the bundle at model_path, so it needs mode "detect"`},
+		{id: component.NewIDWithName(metadata.Type, "invalid_reload_negative"), errMsg: "model_reload_interval: must not be negative, got -1s"},
 	}
 
 	for _, tt := range tests {

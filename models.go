@@ -68,7 +68,11 @@ func newJudge(ctx context.Context, c LLMConfig, host component.Host, set compone
 func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.Logger) (ms modelSet, err error) {
 	mode := cfg.EffectiveMode()
 	var b *bundle.Bundle
+	var follow *bundleFollower
 	if mode == ModeDetect {
+		if cfg.ModelReloadInterval > 0 {
+			follow = newBundleFollower(cfg.ModelPath, cfg.ModelReloadInterval, log) // before the load: no save missed
+		}
 		if b, err = bundle.Load(cfg.ModelPath); err != nil {
 			return ms, fmt.Errorf("loading the model bundle (model_path %s): %w", cfg.ModelPath, err)
 		}
@@ -97,8 +101,8 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		copts.RecentSessions = cfg.Feedback.RecentSessions
 	}
 
-	// AEM runs in the background until Shutdown; in learn mode it starts when
-	// the trained cascade takes over.
+	// AEM (or the bundle follower) runs in the background until Shutdown; in
+	// learn mode AEM starts when the trained cascade takes over.
 	aemCtx, stopAEM := context.WithCancel(context.Background())
 	var aemDone sync.WaitGroup
 	var updater atomic.Pointer[evolve.Updater]
@@ -133,6 +137,16 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 			return ms, fmt.Errorf("model bundle %s: %w", cfg.ModelPath, err)
 		}
 		startAEM(c)
+		if follow != nil { // Validate keeps AEM and feedback off here
+			follow.swap, follow.version = c.Swap, c.ModelVersion
+			aemDone.Add(1)
+			go func() {
+				defer aemDone.Done()
+				follow.run(aemCtx)
+			}()
+			log.Info("coorlog: following the bundle another replica writes",
+				zap.String("model_path", cfg.ModelPath), zap.Duration("model_reload_interval", cfg.ModelReloadInterval))
+		}
 		ms.detector, ms.version = c, c.ModelVersion()
 		ms.cascade = func() teacher { return c }
 		ms.tau = func() (float64, bool) { return c.Snapshot().Coordinator.Tau(), true }
