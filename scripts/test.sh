@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make test` (and CI's .ci/run): setup, the generated collector sources checked against their
-# inputs, gofmt, go vet, and the race tests of every package (the fuzz targets' seed corpora and
-# the 1M-record soak among them). Each step says what it is, and a step that runs for long says so
-# every 20 s.
+# inputs, gofmt, go vet, and the race tests of every package (the fuzz targets' seed corpora, the
+# 1M-record soak, and the processor into a real VictoriaLogs store among them). Each step says
+# what it is, and a step that runs for long says so every 20 s.
 #
 # Heavier checks have their own targets: `make e2e` (the collector binary end to end: it compiles
 # the collector's 1,144 packages), `make fuzz` (new fuzz inputs: it compiles every fuzzed package's
@@ -19,6 +19,11 @@ t0=$(date +%s)
 
 step "build: setup and the -race variants of the packages the tests compile (scripts/build.sh --tests)"
 bash scripts/build.sh --tests
+
+# TestBackendVictoriaLogs (root package) sends the processor's records to a real VictoriaLogs and
+# reads them back with LogsQL; the store is built here, once per machine, not inside the tests.
+step "VictoriaLogs, the OTLP log store the backend test queries (scripts/victorialogs.sh install)"
+bash scripts/victorialogs.sh install >/dev/null
 
 step "generated collector sources (cmd/otelcol-coorlog) match builder-config.yaml and go.mod"
 bash scripts/otelcol.sh --check-generated

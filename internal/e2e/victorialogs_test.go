@@ -1,21 +1,12 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"io"
-	"net"
-	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,131 +17,8 @@ import (
 	"github.com/coorlog/coorlogprocessor/internal/demolog"
 	"github.com/coorlog/coorlogprocessor/internal/fakellm"
 	"github.com/coorlog/coorlogprocessor/internal/otlpsink"
+	"github.com/coorlog/coorlogprocessor/internal/victorialogs"
 )
-
-// victoriaLogsBinary is $COORLOG_VICTORIALOGS, or the binary
-// scripts/victorialogs.sh installs into .deps/victorialogs, built here when
-// it is missing (go install through the module proxy; a few minutes on an
-// empty Go cache). A failed build fails the test: it never skips.
-func victoriaLogsBinary(t *testing.T, root string) string {
-	t.Helper()
-	if p := os.Getenv("COORLOG_VICTORIALOGS"); p != "" {
-		return p
-	}
-	cmd := exec.Command("bash", filepath.Join(root, "scripts", "victorialogs.sh"), "install")
-	cmd.Dir = root
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("VictoriaLogs is needed and `bash scripts/victorialogs.sh install` failed (%v); it builds "+
-			"github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs with go install (module proxy or a filled module cache); "+
-			"or set COORLOG_VICTORIALOGS to a victoria-logs binary:\n%s", err, tail(stderr.String(), 3000))
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Logf("built VictoriaLogs in %s:\n%s", d.Round(time.Second), tail(stderr.String(), 1000))
-	}
-	return strings.TrimSpace(stdout.String())
-}
-
-// victoriaLogs is a store started by the test, and its HTTP API.
-type victoriaLogs struct {
-	url string // http://127.0.0.1:PORT
-	log string // its log file
-}
-
-// startVictoriaLogs runs bin on a free port with an empty store in dir, and
-// stops it when the test ends. The retention covers the HDFS lines' 2008
-// timestamps (the default, 7 days, drops them on ingest).
-func startVictoriaLogs(t *testing.T, bin, dir string) victoriaLogs {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	v := victoriaLogs{url: "http://" + addr, log: filepath.Join(dir, "victoria-logs.log")}
-	logf, err := os.Create(v.log)
-	require.NoError(t, err)
-	cmd := exec.Command(bin, "-httpListenAddr="+addr, "-storageDataPath="+filepath.Join(dir, "victoria-logs-data"),
-		"-retentionPeriod=100y")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	require.NoError(t, cmd.Start())
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		logf.Close()
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(v.url + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return v
-			}
-		}
-		select {
-		case err := <-exited:
-			b, _ := os.ReadFile(v.log)
-			t.Fatalf("victoria-logs exited at start (%v):\n%s", err, tail(string(b), 3000))
-		case <-time.After(100 * time.Millisecond):
-		}
-		require.True(t, time.Now().Before(deadline), "victoria-logs did not answer on %s within 30 s", addr)
-	}
-}
-
-// query runs a LogsQL query (GET /select/logsql/query) and returns its rows;
-// VictoriaLogs writes every field as a string.
-func (v victoriaLogs) query(t *testing.T, q string) []map[string]string {
-	t.Helper()
-	resp, err := http.Get(v.url + "/select/logsql/query?" + url.Values{"query": {q}}.Encode())
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("LogsQL %q: %s: %s", q, resp.Status, b)
-	}
-	var rows []map[string]string
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 0, 1<<20), 16<<20)
-	for sc.Scan() {
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
-		}
-		row := map[string]string{}
-		require.NoError(t, json.Unmarshal(sc.Bytes(), &row), "LogsQL %q row %s", q, sc.Bytes())
-		rows = append(rows, row)
-	}
-	require.NoError(t, sc.Err())
-	return rows
-}
-
-// flush makes what was ingested searchable now (/internal/force_flush)
-// rather than within the next second.
-func (v victoriaLogs) flush(t *testing.T) {
-	t.Helper()
-	resp, err := http.Get(v.url + "/internal/force_flush")
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-}
-
-// count is `QUERY | count()`.
-func (v victoriaLogs) count(t *testing.T, q string) int {
-	t.Helper()
-	rows := v.query(t, q+" | count() as n")
-	require.Len(t, rows, 1)
-	n, err := strconv.Atoi(rows[0]["n"])
-	require.NoError(t, err)
-	return n
-}
 
 // storeRecord turns a row of the store back into a sink record, with the
 // types the collector sent: the anomaly.* numbers and flags must parse as
@@ -191,12 +59,12 @@ func TestCollectorToVictoriaLogs(t *testing.T) {
 	}
 	root := repoRoot(t)
 	bin := collectorBinary(t, root)
-	vlBin := victoriaLogsBinary(t, root)
+	vlBin := victorialogs.Binary(t, root)
 	dir := t.TempDir()
 	start := time.Now()
 	f := buildFixture(t, root, dir)
 	t.Logf("fixture (model and log) in %s", time.Since(start).Round(time.Second))
-	vl := startVictoriaLogs(t, vlBin, dir)
+	vl := victorialogs.Start(t, vlBin, dir)
 
 	oracle := &fakellm.Oracle{}
 	llmSrv := httptest.NewServer(oracle)
@@ -209,7 +77,7 @@ func TestCollectorToVictoriaLogs(t *testing.T) {
 	// otlp_http/victorialogs, debug).
 	c := collectorRun{include: f.log, model: f.model, encoder: f.encoder, llm: llmSrv.URL + "/v1",
 		overlay: filepath.Join(root, "scripts", "victorialogs-otelcol.yaml"),
-		env:     []string{"COORLOG_DEMO_VL_ADDR=" + strings.TrimPrefix(vl.url, "http://"), "COORLOG_DEMO_RUN=e2e"}}.start(t, bin, dir, "vl")
+		env:     []string{"COORLOG_DEMO_VL_ADDR=" + vl.Addr(), "COORLOG_DEMO_RUN=e2e"}}.start(t, bin, dir, "vl")
 	sink := c.sink
 	// The sink tells when the collector has sent everything; then SIGTERM,
 	// which drains the exporters' queues, and a clean exit.
@@ -217,18 +85,11 @@ func TestCollectorToVictoriaLogs(t *testing.T) {
 	sent := time.Now()
 
 	// Everything the collector sent is in the store.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		vl.flush(t)
-		if n := vl.count(t, "*"); n >= len(f.lines) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	vl.WaitFor(t, "*", len(f.lines), 30*time.Second)
 	t.Logf("records searchable in the store %s after the collector stopped", time.Since(sent).Round(time.Millisecond))
 
 	// Record by record, as the store returns them.
-	rows := vl.query(t, "*")
+	rows := vl.Query(t, "*")
 	recs := make([]otlpsink.Record, len(rows))
 	for i, row := range rows {
 		recs[i] = storeRecord(row)
@@ -261,7 +122,7 @@ func TestCollectorToVictoriaLogs(t *testing.T) {
 	// The queries of README's "Viewing results": anomalous sessions by
 	// LogsQL, against the labels.
 	found := map[string]int{}
-	for _, row := range vl.query(t, "anomaly.is_anomaly:true | stats by (anomaly.session.id) count() as records") {
+	for _, row := range vl.Query(t, "anomaly.is_anomaly:true | stats by (anomaly.session.id) count() as records") {
 		n, err := strconv.Atoi(row["records"])
 		require.NoError(t, err)
 		found[row["anomaly.session.id"]] = n
@@ -304,14 +165,14 @@ func TestCollectorToVictoriaLogs(t *testing.T) {
 		}
 	}
 	gotRoute := map[string]int{}
-	for _, row := range vl.query(t, "anomaly.is_anomaly:true | stats by (anomaly.route) count_uniq(anomaly.session.id) as sessions") {
+	for _, row := range vl.Query(t, "anomaly.is_anomaly:true | stats by (anomaly.route) count_uniq(anomaly.session.id) as sessions") {
 		n, err := strconv.Atoi(row["sessions"])
 		require.NoError(t, err)
 		gotRoute[row["anomaly.route"]] = n
 	}
 	assert.Equal(t, byRoute, gotRoute, "anomalous sessions per route")
 	// An LLM verdict carries its reason into the store.
-	assert.Positive(t, vl.count(t, `anomaly.route:=llm anomaly.reason:*`), "LLM-judged records with anomaly.reason")
+	assert.Positive(t, vl.Count(t, `anomaly.route:=llm anomaly.reason:*`), "LLM-judged records with anomaly.reason")
 	// The time filter sees the logs' own days.
-	assert.Equal(t, len(f.lines), vl.count(t, "_time:[2008-01-01T00:00:00Z, 2009-01-01T00:00:00Z)"))
+	assert.Equal(t, len(f.lines), vl.Count(t, "_time:[2008-01-01T00:00:00Z, 2009-01-01T00:00:00Z)"))
 }
