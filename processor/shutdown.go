@@ -99,10 +99,11 @@ func (p *Processor) shutdown(ctx context.Context) error {
 			return p.abandon(ctx, err)
 		}
 	}
-	if _, peak, late := p.waiting.stats(); peak > 0 {
-		p.log.Info("coorlog processor: sessions that waited for the LLM without holding a worker",
-			zap.Int("peak_waiting", peak), zap.Int64("late_verdicts", late))
-	}
+	_, peak, late := p.waiting.stats()
+	p.log.Info("coorlog processor: peaks since start",
+		zap.Int64("peak_open_sessions", p.peakOpen.Load()),
+		zap.Int64("peak_buffered_bytes", p.peakBuffered.Load()), zap.Int64("max_buffered_bytes", p.cfg.MaxBufferedBytes),
+		zap.Int("peak_waiting", peak), zap.Int64("late_verdicts", late)) // waiting: for the LLM without holding a worker
 	// Safe: the ticker, the ConsumeLogs calls and the workers that could
 	// still send have all returned, and stuck workers' sessions were taken.
 	close(p.emitCh)

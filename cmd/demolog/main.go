@@ -4,7 +4,7 @@
 //	    a synthetic labelled HDFS data set (train/valid/test.jsonl) for machines
 //	    without the shared data (use `coorlog sessions` when it is there)
 //	demolog compose --test test.jsonl --evolved evolved.jsonl --log hdfs.log --truth truth.jsonl
-//	                [--normal 30] [--anomalous 10] [--evolved-sessions 20] [--seed 7]
+//	                [--normal 30] [--anomalous 10] [--evolved-sessions 20] [--concurrent 0] [--seed 7]
 //	    a raw log file of interleaved normal, anomalous and evolved block
 //	    sessions, and their labels (exchange format, attribute "kind")
 //	demolog lines   --out hdfs.log [--sessions 10000] [--anomaly-rate 0.03] [--concurrent 0] [--seed 7]
@@ -95,8 +95,12 @@ func compose(args []string, stdout io.Writer) error {
 	fs.IntVar(&opt.Anomalous, "anomalous", 10, "anomalous sessions")
 	fs.IntVar(&opt.Evolved, "evolved-sessions", 20, "evolved sessions (normal and anomalous, as labelled)")
 	fs.Uint64Var(&opt.Seed, "seed", 7, "seed")
+	fs.IntVar(&opt.Concurrent, "concurrent", 0, "sessions in progress at a time (0 = all interleaved at once)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if opt.Concurrent < 0 {
+		return errors.New("compose: --concurrent must not be negative")
 	}
 	if *testPath == "" || *evolvedPath == "" || *logPath == "" || *truthPath == "" {
 		return errors.New("compose: --test, --evolved, --log and --truth are required")

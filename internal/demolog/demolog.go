@@ -28,6 +28,10 @@ const KindAttr = dataset.KindAttr
 type Options struct {
 	Normal, Anomalous, Evolved int // sessions of each kind to include
 	Seed                       uint64
+	// Concurrent, when positive, keeps at most that many sessions in
+	// progress at a time (InterleaveWindow over the picked sessions in a
+	// random order), as on a live cluster; 0 interleaves them all at once.
+	Concurrent int
 }
 
 // Compose picks sessions of each kind (evolved ones from evolved, only those
@@ -83,6 +87,11 @@ func Compose(test, evolved []dataset.Session, opt Options) (lines []string, trut
 	}
 	if err := pick(test, opt.Anomalous, KindAnomalous, func(s dataset.Session) bool { return s.Label == dataset.Anomalous }); err != nil {
 		return nil, nil, err
+	}
+	if opt.Concurrent > 0 {
+		order := slices.Clone(truth)
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		return InterleaveWindow(order, opt.Concurrent, rng), truth, nil
 	}
 	return Interleave(truth, rng), truth, nil
 }

@@ -102,3 +102,51 @@ func TestInterleaveWindowBoundsOpenSessions(t *testing.T) {
 		require.LessOrEqual(t, open, 10, "line %d", i)
 	}
 }
+
+// TestComposeConcurrent: with Concurrent, at most that many sessions are in
+// progress at any line, each keeps its order, and the kinds are mixed along
+// the file (not all evolved sessions first, as they are picked).
+func TestComposeConcurrent(t *testing.T) {
+	test := Synthesize(400, 0.1, 4)
+	evolved := make([]dataset.Session, len(test))
+	for i, s := range test {
+		s.Attributes = map[string]string{dataset.EvolutionAttr: "changed-prefix"}
+		evolved[i] = s
+	}
+	lines, truth, err := Compose(test, evolved, Options{Normal: 200, Anomalous: 20, Evolved: 40, Seed: 3, Concurrent: 8})
+	require.NoError(t, err)
+	kind := map[string]string{}
+	want := map[string][]string{}
+	for _, s := range truth {
+		kind[s.ID] = s.Attributes[KindAttr]
+		want[s.ID] = s.Lines
+	}
+	first, last := map[string]int{}, map[string]int{}
+	got := map[string][]string{}
+	for i, l := range lines {
+		id := blk.FindString(l)
+		if _, ok := first[id]; !ok {
+			first[id] = i
+		}
+		last[id] = i
+		got[id] = append(got[id], l)
+	}
+	assert.Equal(t, want, got, "every session whole, in its own order")
+	for i := range lines {
+		open := 0
+		for id := range first {
+			if first[id] <= i && i <= last[id] {
+				open++
+			}
+		}
+		require.LessOrEqual(t, open, 8, "sessions in progress at line %d", i)
+	}
+	evolvedEarly := 0
+	for _, s := range truth[:40] { // the picked evolved sessions
+		if first[s.ID] < len(lines)/3 {
+			evolvedEarly++
+		}
+	}
+	assert.Less(t, evolvedEarly, 30, "evolved sessions spread along the file")
+	assert.Equal(t, KindEvolved, kind[truth[0].ID])
+}
