@@ -10,8 +10,8 @@
 # OCB runs only when those inputs changed: installing it and letting it resolve the distribution's
 # modules cost a fresh machine about a minute of CPU. Commit what it regenerates.
 #
-#   --if-stale   do nothing when bin/otelcol-coorlog is newer than every Go file, go.mod and the
-#                manifest (the demo and the end-to-end scripts)
+#   --if-stale   do nothing when bin/otelcol-coorlog (or bin/$OTELCOL_NAME) is newer than every Go
+#                file, go.mod and the manifest (the demo and the end-to-end scripts)
 #   --generate   only make sure the sources are generated (no compile, no setup beyond
 #                .deps/gotch's module)
 #   --check-generated
@@ -25,6 +25,11 @@
 #   COORLOG_SRC    build the processor from this directory instead of the working tree (e.g. a
 #                  `git archive HEAD` export, when the tree holds unfinished edits): generates into
 #                  dist/otelcol-coorlog (git-ignored) every time
+#   OTELCOL_MANIFEST, OTELCOL_DIST, OTELCOL_NAME
+#                  another distribution: its manifest (default builder-config.yaml), the directory
+#                  its output_path names (default cmd/otelcol-coorlog; the inputs file lives there),
+#                  and the binary's name in bin/ (default otelcol-coorlog). scripts/otelcol-scale.sh
+#                  builds the Kafka scale-out one (examples/scale-out/builder-config.yaml) this way
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,14 +40,17 @@ export CGO_ENABLED=1
 
 log() { printf 'otelcol: %s\n' "$*"; }
 
-DIST=cmd/otelcol-coorlog
+MANIFEST=${OTELCOL_MANIFEST:-builder-config.yaml}
+NAME=${OTELCOL_NAME:-otelcol-coorlog}
+BIN=bin/$NAME
+DIST=${OTELCOL_DIST:-cmd/otelcol-coorlog}
 INPUTS=$DIST/.builder-inputs
-[ -z "${COORLOG_SRC:-}" ] || DIST=dist/otelcol-coorlog
+[ -z "${COORLOG_SRC:-}" ] || DIST=dist/$NAME
 
 # inputs prints what the committed sources were generated from.
 inputs() {
-	printf 'ocb %s\nbuilder-config.yaml %s\ngo.mod %s\n' "$OCB_VERSION" \
-		"$(sha256sum <builder-config.yaml | cut -c1-16)" "$(sha256sum <go.mod | cut -c1-16)"
+	printf 'ocb %s\n%s %s\ngo.mod %s\n' "$OCB_VERSION" "$MANIFEST" \
+		"$(sha256sum <"$MANIFEST" | cut -c1-16)" "$(sha256sum <go.mod | cut -c1-16)"
 }
 generated() {
 	[ -z "${COORLOG_SRC:-}" ] && [ -s "$DIST/go.mod" ] && [ -s "$DIST/components.go" ] &&
@@ -51,14 +59,15 @@ generated() {
 
 mode=${1:-}
 if [ "$mode" = --check-generated ]; then
-	generated && { log "cmd/otelcol-coorlog is generated from the current builder-config.yaml and go.mod"; exit 0; }
-	log "cmd/otelcol-coorlog is not generated from the current builder-config.yaml and go.mod:"
-	log "run scripts/otelcol.sh --generate and commit cmd/otelcol-coorlog"
+	generated && { log "$DIST is generated from the current $MANIFEST and go.mod"; exit 0; }
+	log "$DIST is not generated from the current $MANIFEST and go.mod:"
+	log "run scripts/otelcol.sh --generate and commit $DIST"
 	exit 1
 fi
-if [ "$mode" = --if-stale ] && [ -x bin/otelcol-coorlog ] && generated &&
-	[ -z "$(find . \( -path ./.deps -o -path ./dist -o -path ./.git \) -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum -o -name builder-config.yaml \) -newer bin/otelcol-coorlog -print -quit)" ]; then
-	log "bin/otelcol-coorlog is up to date"
+# (test/scale is a test module of its own, not part of any distribution.)
+if [ "$mode" = --if-stale ] && [ -x "$BIN" ] && generated &&
+	[ -z "$(find . \( -path ./.deps -o -path ./dist -o -path ./.git -o -path ./test/scale \) -prune -o \( -name '*.go' -o -name go.mod -o -name go.sum -o -name builder-config.yaml \) -newer "$BIN" -print -quit)" ]; then
+	log "$BIN is up to date"
 	exit 0
 fi
 
@@ -77,15 +86,16 @@ generate() {
 			GOBIN=$ROOT/.deps/bin progress "otelcol: installing the builder" go install "go.opentelemetry.io/collector/cmd/builder@$OCB_VERSION"
 		fi
 	fi
-	local manifest=builder-config.yaml src
+	local manifest=$MANIFEST src
 	if [ -n "${COORLOG_SRC:-}" ]; then
 		src=$(cd "$COORLOG_SRC" && pwd)
 		mkdir -p dist
 		manifest=dist/builder-config.effective.yaml
 		sed -e "s|^\(    path: \)\.\$|\1$src|" -e "s|^\(  output_path: \).*|\1./$DIST|" \
-			-e "s|=> \.\./\.\./\.deps/gotch|=> $ROOT/.deps/gotch|" builder-config.yaml >"$manifest"
+			-e "s|=> \.\./\.\./\.deps/gotch|=> $ROOT/.deps/gotch|" "$MANIFEST" >"$manifest"
 		log "processor sources from $src"
 	fi
+	mkdir -p "$(dirname "$DIST")" # OCB creates the output directory, not its parents (dist/)
 	log "generating $DIST and resolving its modules (OCB $OCB_VERSION)"
 	progress "otelcol: builder" "$OCB" --config "$manifest" --skip-compilation
 	gofmt -w "$DIST"/*.go # OCB's output is not gofmt-clean; the committed copy is
@@ -94,7 +104,7 @@ generate() {
 # The modules are fetched by the first go command that needs them (scripts/build.sh's `go list`
 # fetches only those the build needs; `go mod download` would fetch the whole graph first).
 if generated; then
-	log "$DIST is generated from the current builder-config.yaml and go.mod"
+	log "$DIST is generated from the current $MANIFEST and go.mod"
 else
 	generate
 fi
@@ -104,21 +114,21 @@ fi
 # tests' are shared through the Go build cache.
 mkdir -p bin
 log "compiling $DIST (cgo; a first build on 2 cores takes a few minutes)"
-(cd "$DIST" && progress "otelcol: go build" go build -ldflags="-s -w" -o "$ROOT/bin/otelcol-coorlog" .)
-log "built bin/otelcol-coorlog in $(( $(date +%s) - start ))s"
+(cd "$DIST" && progress "otelcol: go build" go build -ldflags="-s -w" -o "$ROOT/$BIN" .)
+log "built $BIN in $(( $(date +%s) - start ))s"
 
 # The distribution must carry the processor; a wrong replace or a stale manifest would drop it.
-components=$(bin/otelcol-coorlog components 2>&1) || { log "bin/otelcol-coorlog components failed: $components"; exit 1; }
+components=$("$BIN" components 2>&1) || { log "$BIN components failed: $components"; exit 1; }
 if ! grep -qE '^\s*-?\s*name:\s*coorlog\s*$' <<<"$components"; then
-	log "bin/otelcol-coorlog components does not list the coorlog processor"; exit 1
+	log "$BIN components does not list the coorlog processor"; exit 1
 fi
-log "bin/otelcol-coorlog lists the coorlog processor"
+log "$BIN lists the coorlog processor"
 
 # It must start with a valid configuration and stop cleanly (exit 0) on SIGTERM.
 if [ "${SKIP_SMOKE:-}" != 1 ]; then
 	smoke_log=$(mktemp)
 	trap 'rm -f "$smoke_log"' EXIT
-	bin/otelcol-coorlog --config testdata/otelcol.yaml >"$smoke_log" 2>&1 &
+	"$BIN" --config testdata/otelcol.yaml >"$smoke_log" 2>&1 &
 	pid=$!
 	ready=0
 	for _ in $(seq 1 120); do
@@ -129,12 +139,12 @@ if [ "${SKIP_SMOKE:-}" != 1 ]; then
 	if [ "$ready" != 1 ]; then
 		kill -TERM "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
-		log "bin/otelcol-coorlog did not start with testdata/otelcol.yaml:"; tail -20 "$smoke_log"; exit 1
+		log "$BIN did not start with testdata/otelcol.yaml:"; tail -20 "$smoke_log"; exit 1
 	fi
 	kill -TERM "$pid"
 	if ! wait "$pid"; then
-		log "bin/otelcol-coorlog did not stop cleanly:"; tail -20 "$smoke_log"; exit 1
+		log "$BIN did not stop cleanly:"; tail -20 "$smoke_log"; exit 1
 	fi
 	grep -q "Shutdown complete" "$smoke_log" || { log "no 'Shutdown complete' in the collector log:"; tail -20 "$smoke_log"; exit 1; }
-	log "bin/otelcol-coorlog starts with testdata/otelcol.yaml and stops cleanly"
+	log "$BIN starts with testdata/otelcol.yaml and stops cleanly"
 fi
