@@ -5,7 +5,7 @@ export CGO_ENABLED := 1
 COUNT ?= 5
 HOG ?= 1
 
-.PHONY: setup test check vet fmt-check fuzz otelcol demo e2e bench throughput stress clean
+.PHONY: setup test check vet fmt-check fuzz otelcol demo e2e e2e-scale bench throughput stress clean
 
 setup: ## libtorch, OpenBLAS and gotch adapted to them (idempotent; seconds when done)
 	@bash scripts/setup.sh
@@ -39,6 +39,9 @@ demo: ## the main job on embedded defaults: setup and build (scripts/build.sh), 
 
 e2e: setup ## end-to-end test of the real collector binary (builds it when stale)
 	@bash scripts/e2e.sh
+
+e2e-scale: setup ## the Kafka scale-out recipe (examples/scale-out) on kfake: 1-3 collectors, ~1M records, a rebalance, model reload (minutes; not in test or CI)
+	@bash scripts/e2e-scale.sh
 
 bench: setup ## regenerate every evaluation figure (BENCHMARKS.md) from ../shared/data
 	@bash scripts/bench.sh
