@@ -46,5 +46,5 @@ e2e-scale: setup ## the Kafka scale-out recipe (examples/scale-out) on kfake: 1-
 bench: setup ## regenerate every evaluation figure (BENCHMARKS.md) from ../shared/data
 	@bash scripts/bench.sh
 
-throughput: setup ## otelcol with and without coorlog, same input, side by side
+throughput: setup ## otelcol with and without coorlog, same input, side by side; then the slow-LLM scenario (TPUT_LLM=0 skips it)
 	@bash scripts/e2e-throughput.sh
