@@ -198,6 +198,37 @@ func (r *run) feed(t *testing.T, lines []string) time.Time {
 	return t0
 }
 
+// feedPaced writes lines the way a live log grows: the first chunk as a new
+// file (feed), then a chunk appended every interval. It returns when the
+// first chunk appeared; the channel yields the append loop's error (nil) once
+// the last chunk is written.
+func (r *run) feedPaced(t *testing.T, lines []string, chunks int, every time.Duration) (time.Time, <-chan error) {
+	t.Helper()
+	per := (len(lines) + chunks - 1) / chunks
+	r.tl.expect(lines[per:])
+	t0 := r.feed(t, lines[:per])
+	path := filepath.Join(r.inDir, "hdfs.log")
+	errc := make(chan error, 1)
+	go func() {
+		for i := per; i < len(lines); i += per {
+			time.Sleep(every)
+			f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+			if err == nil {
+				_, err = f.WriteString(strings.Join(lines[i:min(i+per, len(lines))], "\n") + "\n")
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	return t0, errc
+}
+
 // all returns every collector of the run (for liveness checks).
 func (r *run) all() []*collector { return append([]*collector{r.tier1}, r.tier2...) }
 
@@ -285,8 +316,11 @@ func (s *suite) throughput(t *testing.T, n int, lines []string) {
 func (s *suite) rebalance(t *testing.T) {
 	const n, victim = 3, 1
 	r := s.deploy(t, "rebalance", make([]replica, n))
+	// ~300k lines over ~10 s (30 chunks, one every 330 ms: about half of
+	// what the pipeline can take here), so that the stopped collector's
+	// partitions still have records to come when it stops.
 	lines := loadLines(15000, 33)
-	t0 := r.feed(t, lines)
+	t0, written := r.feedPaced(t, lines, 30, 330*time.Millisecond)
 
 	// A third of the input out, then SIGTERM.
 	for {
@@ -327,6 +361,7 @@ func (s *suite) rebalance(t *testing.T) {
 	r.tier2[victim].wait(t)
 	exited := time.Now()
 	wg.Wait()
+	require.NoError(t, <-written)
 	done := r.tl.wait(t, 10*time.Minute, r.all()...)
 	time.Sleep(2 * time.Second)
 	r.shutdown(t)
@@ -439,22 +474,8 @@ func (s *suite) modelReload(t *testing.T) {
 	head, _, err := demolog.Compose(s.test, s.evolved, demolog.Options{Normal: 60, Anomalous: 15, Evolved: 60, Seed: 3})
 	require.NoError(t, err)
 	load := loadLines(7500, 44) // ~150k lines
-	const chunks = 60
-	r.tl.expect(load)
-	t0 := r.feed(t, head)
-	logPath := filepath.Join(r.inDir, "hdfs.log")
-	per := (len(load) + chunks - 1) / chunks
-	for i := 0; i < len(load); i += per {
-		time.Sleep(500 * time.Millisecond)
-		f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
-		require.NoError(t, err)
-		_, err = f.WriteString(strings.Join(load[i:min(i+per, len(load))], "\n") + "\n")
-		require.NoError(t, err)
-		require.NoError(t, f.Close())
-		for _, c := range r.all() {
-			c.alive(t)
-		}
-	}
+	t0, appended := r.feedPaced(t, append(head, load...), 60, 500*time.Millisecond)
+	require.NoError(t, <-appended)
 	r.tl.wait(t, 5*time.Minute, r.all()...)
 	time.Sleep(2 * time.Second)
 	r.shutdown(t)
