@@ -27,6 +27,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/internal/demolog"
+	"github.com/coorlog/coorlogprocessor/internal/e2efixture"
 	"github.com/coorlog/coorlogprocessor/internal/fakellm"
 	"github.com/coorlog/coorlogprocessor/internal/otlpsink"
 )
@@ -84,56 +85,16 @@ type fixture struct {
 
 func buildFixture(t *testing.T, root, dir string) fixture {
 	t.Helper()
-	cli := filepath.Join(dir, "coorlog")
-	run := func(name string, args ...string) {
-		t.Helper()
-		cmd := exec.Command(name, args...)
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s %s:\n%s", name, strings.Join(args, " "), tail(string(out), 3000))
-	}
-	run("go", "build", "-o", cli, "./cmd/coorlog")
-
-	// Synthetic HDFS sessions in the real log's wording: the test must not
-	// depend on the shared data, and the oracle LLM keys on the failure events.
-	all := demolog.Synthesize(1500, 0.1, 11)
-	trainAll, test, err := dataset.Split(all, 0.8, 11)
-	require.NoError(t, err)
-	train, valid, err := dataset.Split(trainAll, 0.9, 12)
-	require.NoError(t, err)
-	for name, s := range map[string][]dataset.Session{"train": train, "valid": valid, "test": test} {
-		require.NoError(t, dataset.WriteFile(filepath.Join(dir, name+".jsonl"), s))
-	}
-	run(cli, "evolve", "--in", filepath.Join(dir, "test.jsonl"), "--out", filepath.Join(dir, "evolved.jsonl"), "--seed", "5")
-	model := filepath.Join(dir, "model")
-	trainArgs := []string{"train", "--train", filepath.Join(dir, "train.jsonl"), "--valid", filepath.Join(dir, "valid.jsonl"), "--out", model}
-	if enc := encoderPath(root); enc != "" {
-		trainArgs = append(trainArgs, "--encoder", enc)
-	}
-	run(cli, trainArgs...)
-
-	evolved, err := dataset.ReadFile(filepath.Join(dir, "evolved.jsonl"))
-	require.NoError(t, err)
-	lines, truth, err := demolog.Compose(test, evolved, demolog.Options{Normal: 40, Anomalous: 12, Evolved: 24, Seed: 3})
+	m := e2efixture.Train(t, root, dir)
+	lines, truth, err := demolog.Compose(m.Test, m.Evolved, demolog.Options{Normal: 40, Anomalous: 12, Evolved: 24, Seed: 3})
 	require.NoError(t, err)
 	logPath := filepath.Join(dir, "hdfs.log")
 	require.NoError(t, os.WriteFile(logPath, []byte(strings.Join(lines, "\n")+"\n"), 0o644))
-	f := fixture{model: model, encoder: encoderPath(root), log: logPath, lines: lines, truth: map[string]dataset.Session{}}
+	f := fixture{model: m.Dir, encoder: m.Encoder, log: logPath, lines: lines, truth: map[string]dataset.Session{}}
 	for _, s := range truth {
 		f.truth[s.ID] = s
 	}
 	return f
-}
-
-// encoderPath is $COORLOG_E2E_ENCODER (a BERT checkpoint directory; a
-// relative path is taken from the repository root), or "" for the embedded
-// default encoder.
-func encoderPath(root string) string {
-	p := os.Getenv("COORLOG_E2E_ENCODER")
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(root, p)
 }
 
 const configTemplate = `

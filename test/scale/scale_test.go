@@ -23,7 +23,6 @@ import (
 	"math/rand/v2"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -39,6 +38,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/internal/demolog"
+	"github.com/coorlog/coorlogprocessor/internal/e2efixture"
 	"github.com/coorlog/coorlogprocessor/internal/fakellm"
 )
 
@@ -66,14 +66,6 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
-func encoderPath(root string) string {
-	p := os.Getenv("COORLOG_E2E_ENCODER")
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(root, p)
-}
-
 func newSuite(t *testing.T) *suite {
 	t.Helper()
 	root := repoRoot(t)
@@ -84,7 +76,7 @@ func newSuite(t *testing.T) *suite {
 	if _, err := os.Stat(bin); err != nil {
 		t.Skipf("%s is not built: run scripts/e2e-scale.sh (make e2e-scale), or scripts/otelcol-scale.sh", bin)
 	}
-	s := &suite{root: root, bin: bin, dir: t.TempDir(), encoder: encoderPath(root),
+	s := &suite{root: root, bin: bin, dir: t.TempDir(), encoder: e2efixture.EncoderPath(root),
 		tier1: filepath.Join(root, "examples", "scale-out", "tier1.yaml"),
 		tier2: filepath.Join(root, "examples", "scale-out", "tier2.yaml")}
 	s.cpuSelf = func() time.Duration {
@@ -96,33 +88,8 @@ func newSuite(t *testing.T) *suite {
 	// The model, as internal/e2e makes it: synthetic HDFS sessions in the
 	// real log's wording, `coorlog train`, and an evolved copy of the test
 	// sessions (`coorlog evolve`) for the LLM and AEM.
-	cli := filepath.Join(s.dir, "coorlog")
-	run := func(name string, args ...string) {
-		t.Helper()
-		cmd := exec.Command(name, args...)
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, "%s %s:\n%s", name, strings.Join(args, " "), tail(string(out), 3000))
-	}
-	run("go", "build", "-o", cli, "./cmd/coorlog")
-	all := demolog.Synthesize(1500, 0.1, 11)
-	trainAll, test, err := dataset.Split(all, 0.8, 11)
-	require.NoError(t, err)
-	train, valid, err := dataset.Split(trainAll, 0.9, 12)
-	require.NoError(t, err)
-	for name, ss := range map[string][]dataset.Session{"train": train, "valid": valid, "test": test} {
-		require.NoError(t, dataset.WriteFile(filepath.Join(s.dir, name+".jsonl"), ss))
-	}
-	run(cli, "evolve", "--in", filepath.Join(s.dir, "test.jsonl"), "--out", filepath.Join(s.dir, "evolved.jsonl"), "--seed", "5")
-	s.model = filepath.Join(s.dir, "model")
-	args := []string{"train", "--train", filepath.Join(s.dir, "train.jsonl"), "--valid", filepath.Join(s.dir, "valid.jsonl"), "--out", s.model}
-	if s.encoder != "" {
-		args = append(args, "--encoder", s.encoder)
-	}
-	run(cli, args...)
-	s.test = test
-	s.evolved, err = dataset.ReadFile(filepath.Join(s.dir, "evolved.jsonl"))
-	require.NoError(t, err)
+	m := e2efixture.Train(t, root, s.dir)
+	s.model, s.test, s.evolved = m.Dir, m.Test, m.Evolved
 	return s
 }
 
