@@ -161,7 +161,7 @@ func (c *Cascade) contentKey(s Session) string {
 
 func snapshotOf(b *bundle.Bundle) *evolve.Snapshot {
 	return &evolve.Snapshot{Coordinator: b.Coordinator, Small: b.Small, Memory: b.Memory,
-		Base: evolve.BaseVersion(b.Manifest.ModelVersion), Updates: b.Manifest.Updates, Feedback: b.Feedback}
+		Base: evolve.BaseVersion(b.Manifest.ModelVersion), Updates: b.Manifest.Updates, Feedback: b.Feedback, Lexical: b.Manifest.Encoder.Lexical}
 }
 
 // Detect judges one session through the full cascade.
@@ -232,14 +232,15 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 
 	// Encode: lines -> vectors -> session vector (pooled as the bundle's were).
 	t0 := time.Now()
-	lines, err := embedForPooling(ctx, c.enc, s.Lines)
+	keys := lineKeys(s.Lines)
+	lines, err := embedForPooling(ctx, c.enc, s.Lines, keys)
 	if err != nil {
 		return Verdict{}, nil, fmt.Errorf("detect %s: encode: %w", s.ID, err)
 	}
-	sv := SessionVector(lines, c.pooling)
-	if len(lines) != len(s.Lines) || len(sv) != snap.Coordinator.Dim() {
+	sv := sessionVectorKeys(lines, keys, c.pooling, snap.Lexical)
+	if len(lines) != len(s.Lines) || len(sv) != snap.Small.Dim() {
 		return Verdict{}, nil, fmt.Errorf("detect %s: encoder returned %d vectors of width %d for %d lines, model expects width %d",
-			s.ID, len(lines), len(sv), len(s.Lines), snap.Coordinator.Dim())
+			s.ID, len(lines), len(sv), len(s.Lines), snap.Small.Dim())
 	}
 	if !vec.Finite(sv) {
 		return Verdict{}, nil, fmt.Errorf("detect %s: encoder returned a non-finite vector", s.ID)
@@ -248,7 +249,7 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 	c.st.encodeNs.Add(int64(t1.Sub(t0)))
 
 	// Coordinator: is the session evolved?
-	v.RecError, v.Evolved = snap.Coordinator.Evolved(sv)
+	v.RecError, v.Evolved = snap.Coordinator.Evolved(snap.Lexical.Semantic(sv))
 	if math.IsInf(v.RecError, 0) || math.IsNaN(v.RecError) {
 		v.RecError = math.MaxFloat64 // keep the verdict serialisable
 	}
@@ -357,7 +358,7 @@ func (c *Cascade) known(snap *evolve.Snapshot, sv []float32, hits []smallmodel.H
 	tau := snap.Coordinator.Tau()
 	for _, h := range hits {
 		it := snap.Memory.Item(h.Index)
-		if (it.Judged || it.Operator) && (it.Label == 1) == anomaly && snap.Coordinator.Distance(sv, it.Vec) < tau {
+		if (it.Judged || it.Operator) && (it.Label == 1) == anomaly && snap.Coordinator.Distance(snap.Lexical.Semantic(sv), snap.Lexical.Semantic(it.Vec)) < tau {
 			return true
 		}
 	}
@@ -415,6 +416,7 @@ func (c *Cascade) bundleOf(s *evolve.Snapshot) *bundle.Bundle {
 	m := c.manifest
 	m.ModelVersion = s.Base
 	m.Updates = s.Updates
+	m.Encoder.Lexical = s.Lexical
 	return &bundle.Bundle{Manifest: m, Coordinator: s.Coordinator, Small: s.Small, Memory: s.Memory, Feedback: s.Feedback}
 }
 

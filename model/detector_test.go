@@ -168,7 +168,7 @@ func TestAEMTakesEvolvedSessionsOffTheLLM(t *testing.T) {
 	if st.LLMCalls != uint64(len(toLLM)) || st.PromptTokens != 100*uint64(len(toLLM)) || st.Findings != uint64(len(toLLM)) || st.LLM <= 0 {
 		t.Fatalf("LLM counters %+v for %d calls", st, len(toLLM))
 	}
-	if nb := c.Neighbours(mustVec(t, f.enc, toLLM[0].Lines), 3); len(nb) != 3 || nb[0].Similarity < nb[2].Similarity || nb[0].ID == "" {
+	if nb := c.Neighbours(sessionVec(t, f, toLLM[0].Lines), 3); len(nb) != 3 || nb[0].Similarity < nb[2].Similarity || nb[0].ID == "" {
 		t.Fatalf("Neighbours: %+v", nb)
 	}
 	if len(judge.lastNbr) != 5 || judge.lastNbr[0].Similarity < judge.lastNbr[4].Similarity || len(judge.lastNbr[0].Lines) == 0 {
@@ -403,15 +403,6 @@ func TestTrainRejectsBadInput(t *testing.T) {
 	}
 }
 
-func mustVec(t *testing.T, enc model.Encoder, lines []string) []float32 {
-	t.Helper()
-	v, err := enc.Embed(context.Background(), lines)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return model.SessionVector(v, bundle.SessionPoolDistinct) // the pooling model.Train defaults to
-}
-
 // A bundle remembers a few training lines and their vectors; a cascade over
 // an encoder that no longer reproduces them (other weights, pooling or
 // normaliser) is reported at start (or refused) instead of silently routing
@@ -478,8 +469,8 @@ search:
 			if len(lines) == 0 {
 				continue
 			}
-			xv := sessionVec(t, f.enc, lines)
-			_, ev := f.b.Coordinator.Evolved(xv)
+			xv := sessionVec(t, f, lines)
+			_, ev := f.b.Coordinator.Evolved(f.b.Manifest.Encoder.Lexical.Semantic(xv))
 			hits := f.b.Memory.Search(f.b.Small.Project(xv), f.b.Memory.Config().K)
 			if _, exact := f.b.Memory.Score(xv, hits); !ev && !exact {
 				s = model.LabelledSession{ID: x.ID + "-", Label: 0, Lines: lines}
@@ -490,7 +481,7 @@ search:
 	if s.ID == "" {
 		t.Fatal("no normal session below tau outside the memory")
 	}
-	sv := sessionVec(t, f.enc, s.Lines)
+	sv := sessionVec(t, f, s.Lines)
 	// Five items next to it (not the same vector), two normal and three
 	// anomalous: they are the five nearest, the vote is 3-2 and one label
 	// decides it.
@@ -571,13 +562,15 @@ func nearby(t *testing.T, v []float32, seed int64) []float32 {
 	return out
 }
 
-func sessionVec(t *testing.T, enc model.Encoder, lines []string) []float32 {
+// sessionVec is the session vector of lines as the models of the fixture's
+// bundle take it.
+func sessionVec(t *testing.T, f fixture, lines []string) []float32 {
 	t.Helper()
-	vs, err := enc.Embed(context.Background(), lines)
+	vs, err := f.enc.Embed(context.Background(), lines)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return model.SessionVector(vs, bundle.SessionPoolDistinct)
+	return model.SessionVectorOf(f.b.Manifest.Encoder, vs, lines)
 }
 
 // A session above tau that an LLM-judged memory session explains (within tau
@@ -590,7 +583,7 @@ func TestJudgedSessionWithinTauMakesASessionKnown(t *testing.T) {
 	ctx := context.Background()
 	it := f.b.Memory.Item(0)
 	s := f.evolvedTest[0]
-	sv := sessionVec(t, f.enc, s.Lines)
+	sv := sessionVec(t, f, s.Lines)
 	judge := &oracleJudge{labels: labelsOf(f.train, f.evolvedTest)}
 	// Each part sets tau below the reconstruction error of its session.
 	var tau float64
@@ -621,7 +614,8 @@ func TestJudgedSessionWithinTauMakesASessionKnown(t *testing.T) {
 	}
 
 	// A training session seen again: still evolved.
-	tau = f.b.Coordinator.Error(it.Vec) / 2
+	semantic := f.b.Manifest.Encoder.Lexical.Semantic // the coordinator's half
+	tau = f.b.Coordinator.Error(semantic(it.Vec)) / 2
 	calls := judge.calls
 	if v := detect(cascade(), it.ID, it.Lines); !v.Evolved || v.Route != model.RouteLLM || judge.calls != calls+1 {
 		t.Fatalf("training session %s seen again: %+v", it.ID, v)
@@ -629,9 +623,9 @@ func TestJudgedSessionWithinTauMakesASessionKnown(t *testing.T) {
 
 	// An upgraded session next to one the LLM judged with the label the vote
 	// gives: known.
-	tau = f.b.Coordinator.Error(sv) / 2
+	tau = f.b.Coordinator.Error(semantic(sv)) / 2
 	near := nearby(t, sv, 1)
-	if d := f.b.Coordinator.Distance(sv, near); !(d < tau/10) {
+	if d := f.b.Coordinator.Distance(semantic(sv), semantic(near)); !(d < tau/10) {
 		t.Fatalf("nearby vector at distance %g, tau %g", d, tau)
 	}
 	judged := smallmodel.Item{ID: "judged", Key: "judged", Lines: s.Lines, Vec: near, Judged: true}
@@ -676,7 +670,7 @@ func TestMemoryLabelOfTheSameContentBeatsTheVote(t *testing.T) {
 			break
 		}
 	}
-	sv := sessionVec(t, f.enc, s.Lines)
+	sv := sessionVec(t, f, s.Lines)
 	mem0, err := smallmodel.NewMemory(smallmodel.MemoryConfig{K: 5}, f.b.Small, []smallmodel.Item{
 		{ID: "own", Key: "own", Label: 0, Count: 3, Lines: s.Lines, Vec: sv},
 		{ID: "a1", Key: "a1", Label: 1, Lines: s.Lines, Vec: nearby(t, sv, 1)},

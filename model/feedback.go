@@ -102,8 +102,8 @@ func (c *Cascade) Teach(ctx context.Context, r FeedbackRequest) (bundle.Feedback
 		if err != nil {
 			return bundle.Feedback{}, fmt.Errorf("feedback: encode: %w", err)
 		}
-		sv = SessionVector(vs, c.pooling)
-		if !vec.Finite(sv) || len(sv) != c.snap.Load().Coordinator.Dim() {
+		sv = sessionVector(vs, lines, c.pooling, c.snap.Load().Lexical)
+		if !vec.Finite(sv) || len(sv) != c.snap.Load().Small.Dim() {
 			return bundle.Feedback{}, errors.New("feedback: the encoder gave no usable vector for these lines")
 		}
 		key = c.key(lines)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/model/bundle"
 	"github.com/coorlog/coorlogprocessor/model/internal/vec"
+	"github.com/coorlog/coorlogprocessor/model/lexical"
 )
 
 // DefaultLearnSessions is how many sessions a Learner collects before it
@@ -72,7 +73,8 @@ type Learner struct {
 	mu       sync.Mutex
 	first    time.Time
 	sessions []LabelledSession
-	vecs     [][]float32
+	vecs     [][]float32      // pooled line vectors; the lexical half is added at training
+	counts   []lexical.Counts // token counts, for the lexical half (nil when it is off)
 	traits   []sessionTraits
 	training bool
 	review   ReviewStats // of the last screen
@@ -150,7 +152,7 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 		return v, nil
 	}
 	// Encode outside the lock: it is the expensive part.
-	lines, err := embedForPooling(ctx, l.opts.Cascade.Encoder, s.Lines)
+	lines, err := embedForPooling(ctx, l.opts.Cascade.Encoder, s.Lines, nil)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("learn %s: encode: %w", s.ID, err)
 	}
@@ -164,6 +166,10 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 	var tr sessionTraits
 	if !l.opts.Review.Off {
 		tr = traitsOf(s.Lines) // from every line: the kept text is capped
+	}
+	var counts lexical.Counts
+	if l.opts.Train.LexicalDims >= 0 {
+		counts = lexical.CountsOf(s.Lines) // from every line, as detection will
 	}
 	kept := make([]string, 0, min(len(s.Lines), l.opts.MaxLines))
 	for _, line := range s.Lines[:min(len(s.Lines), l.opts.MaxLines)] {
@@ -184,22 +190,30 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 	}
 	l.sessions = append(l.sessions, LabelledSession{ID: s.ID, Lines: kept})
 	l.vecs = append(l.vecs, sv)
+	l.counts = append(l.counts, counts)
 	l.traits = append(l.traits, tr)
 	n := len(l.sessions)
 	timeUp := l.opts.Duration > 0 && now.Sub(l.first) >= l.opts.Duration && n >= l.opts.MinSessions
 	if (n >= l.opts.Sessions || timeUp) && l.ctx.Err() == nil { // not after Close
 		l.wg.Add(1)
 		l.training = true
-		sessions, vecs, traits := l.sessions, l.vecs, l.traits
-		l.sessions, l.vecs, l.traits = nil, nil, nil
-		go l.train(sessions, vecs, traits)
+		sessions, vecs, counts, traits := l.sessions, l.vecs, l.counts, l.traits
+		l.sessions, l.vecs, l.counts, l.traits = nil, nil, nil, nil
+		go l.train(sessions, vecs, counts, traits)
 	}
 	return v, nil
 }
 
 // train runs in the background; on failure collection starts over.
-func (l *Learner) train(sessions []LabelledSession, vecs [][]float32, traits []sessionTraits) {
+func (l *Learner) train(sessions []LabelledSession, vecs [][]float32, counts []lexical.Counts, traits []sessionTraits) {
 	defer l.wg.Done()
+	topts := l.opts.Train
+	if topts.LexicalDims >= 0 { // the lexical half, fitted on the whole window (IDF needs no labels)
+		topts.Encoder.Lexical = lexical.Fit(counts, topts.LexicalDims)
+		for i := range vecs {
+			vecs[i] = lexical.Append(vecs[i], topts.Encoder.Lexical.VectorOf(counts[i]))
+		}
+	}
 	plan := screen(l.ctx, l.opts.Review, l.opts.Cascade.Judge, sessions, vecs, traits)
 	l.mu.Lock()
 	l.review = plan.stats
@@ -236,7 +250,7 @@ func (l *Learner) train(sessions []LabelledSession, vecs [][]float32, traits []s
 	}
 	var b *bundle.Bundle
 	if err == nil {
-		b, err = trainVectors(l.ctx, kept, keptVecs, nil, probe, l.opts.Train, info, judged, nil)
+		b, err = trainVectors(l.ctx, kept, keptVecs, nil, probe, topts, info, judged, nil)
 	}
 	var c *Cascade
 	if err == nil {

@@ -5,6 +5,8 @@ import (
 	"unsafe"
 
 	"github.com/coorlog/coorlogprocessor/model/bundle"
+	"github.com/coorlog/coorlogprocessor/model/lexical"
+	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
 
 // SessionVector is the session representation of CoorLog: the mean of its
@@ -46,6 +48,32 @@ func SessionVector(lines [][]float32, pooling string) []float32 {
 	return out
 }
 
+// SessionVectorOf is the session vector of a session's lines as the models
+// of a bundle take it (ref = its manifest's encoder): the line vectors
+// pooled as ref says, followed by the lexical part when ref has one. nil for
+// an empty session.
+func SessionVectorOf(ref bundle.EncoderRef, lineVecs [][]float32, lines []string) []float32 {
+	return sessionVector(lineVecs, lines, ref.SessionPoolingOf(), ref.Lexical)
+}
+
+func sessionVector(lineVecs [][]float32, lines []string, pooling string, lx *lexical.Model) []float32 {
+	sv := SessionVector(lineVecs, pooling)
+	if sv == nil || lx == nil {
+		return sv
+	}
+	return lexical.Append(sv, lx.Vector(lines))
+}
+
+// sessionVectorKeys is sessionVector with the lines normalised already
+// (lineKeys).
+func sessionVectorKeys(lineVecs [][]float32, keys []string, pooling string, lx *lexical.Model) []float32 {
+	sv := SessionVector(lineVecs, pooling)
+	if sv == nil || lx == nil {
+		return sv
+	}
+	return lexical.Append(sv, lx.VectorOfKeys(keys))
+}
+
 // vecBytes is v's memory as bytes, to key distinct vectors: the embedding
 // cache gives every occurrence of a line the same bits (model/embedcache).
 func vecBytes(v []float32) []byte {
@@ -57,12 +85,28 @@ func vecBytes(v []float32) []byte {
 
 // embedForPooling embeds lines to pool them: the encoder's shared vectors
 // when it offers them (embedcache.Cache.EmbedShared: no copy per line), which
-// are only read here, else Embed's copies.
-func embedForPooling(ctx context.Context, enc Encoder, lines []string) ([][]float32, error) {
+// are only read here, else Embed's copies. keys, when not nil, are the lines
+// normalised (normalize.Line), for an encoder that can take them.
+func embedForPooling(ctx context.Context, enc Encoder, lines, keys []string) ([][]float32, error) {
+	if e, ok := enc.(interface {
+		EmbedSharedKeys(context.Context, []string, []string) ([][]float32, error)
+	}); ok && keys != nil {
+		return e.EmbedSharedKeys(ctx, lines, keys)
+	}
 	if e, ok := enc.(interface {
 		EmbedShared(context.Context, []string) ([][]float32, error)
 	}); ok {
 		return e.EmbedShared(ctx, lines)
 	}
 	return enc.Embed(ctx, lines)
+}
+
+// lineKeys is every line through normalize.Line: a session's lines are
+// normalised once, for the embedding cache's keys and the lexical half.
+func lineKeys(lines []string) []string {
+	keys := make([]string, len(lines))
+	for i, l := range lines {
+		keys[i] = normalize.Line(l)
+	}
+	return keys
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/model/bundle"
 	"github.com/coorlog/coorlogprocessor/model/coordinator"
+	"github.com/coorlog/coorlogprocessor/model/lexical"
 	"github.com/coorlog/coorlogprocessor/model/normalize"
 	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 )
@@ -30,9 +31,13 @@ type TrainOptions struct {
 	// SessionPooling is how line vectors become a session vector (bundle.SessionPoolDistinct
 	// or bundle.SessionPoolMean); default bundle.SessionPoolDistinct.
 	SessionPooling string
-	Version        string // model version; default "coorlog-<UTC time>"
-	Key            func([]string) string
-	Now            func() time.Time // clock for Created; default time.Now
+	// LexicalDims is the width of the session vectors' lexical half (package
+	// lexical), fitted on the training sessions; 0 takes
+	// lexical.DefaultDims, a negative value leaves it out.
+	LexicalDims int
+	Version     string // model version; default "coorlog-<UTC time>"
+	Key         func([]string) string
+	Now         func() time.Time // clock for Created; default time.Now
 }
 
 // Train builds a bundle from labelled old-version sessions, as in CoorLog:
@@ -58,11 +63,12 @@ func Train(ctx context.Context, enc Encoder, train, valid []LabelledSession, opt
 		opts.SessionPooling = bundle.SessionPoolDistinct
 	}
 	t0 := time.Now()
-	trainVecs, err := EncodeSessions(ctx, enc, train, opts.SessionPooling, progressf(progress, "encode train"))
+	opts.Encoder.Lexical = fitLexical(train, opts.LexicalDims)
+	trainVecs, err := EncodeSessions(ctx, enc, train, opts.SessionPooling, opts.Encoder.Lexical, progressf(progress, "encode train"))
 	if err != nil {
 		return nil, err
 	}
-	validVecs, err := EncodeSessions(ctx, enc, valid, opts.SessionPooling, progressf(progress, "encode valid"))
+	validVecs, err := EncodeSessions(ctx, enc, valid, opts.SessionPooling, opts.Encoder.Lexical, progressf(progress, "encode valid"))
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +132,19 @@ func trainVectors(ctx context.Context, train []LabelledSession, trainVecs, valid
 		opts.Version = "coorlog-" + created.Format("20060102T150405Z")
 	}
 
+	// The coordinator asks whether a session is new to the encoder: it takes
+	// the semantic half only (the lexical half ignores unseen tokens by
+	// design, so it cannot tell new content).
+	lx := opts.Encoder.Lexical
+	semantic := func(vs [][]float32) [][]float32 {
+		out := make([][]float32, len(vs))
+		for i, v := range vs {
+			out[i] = lx.Semantic(v)
+		}
+		return out
+	}
 	t0 := time.Now()
-	coord, err := coordinator.Train(ctx, trainVecs, validVecs, opts.Coordinator, func(p coordinator.Progress) {
+	coord, err := coordinator.Train(ctx, semantic(trainVecs), semantic(validVecs), opts.Coordinator, func(p coordinator.Progress) {
 		logf(progress, "coordinator: epoch %d/%d loss %.5f\n", p.Epoch, p.Epochs, p.Loss)
 	})
 	if err != nil {
@@ -162,7 +179,7 @@ func trainVectors(ctx context.Context, train []LabelledSession, trainVecs, valid
 	info.Seed = coord.Config().Seed
 
 	ref := opts.Encoder
-	ref.Dim = coord.Dim()
+	ref.Dim = small.Dim()
 	ref.Probe = probe
 	ref.SessionPooling = opts.SessionPooling
 	ref.Normalizer = normalize.Version
@@ -172,10 +189,24 @@ func trainVectors(ctx context.Context, train []LabelledSession, trainVecs, valid
 	}, nil
 }
 
+// fitLexical fits the lexical half of the session vectors on the training
+// sessions (TrainOptions.LexicalDims; nil when it is negative).
+func fitLexical(train []LabelledSession, dims int) *lexical.Model {
+	if dims < 0 {
+		return nil
+	}
+	counts := make([]lexical.Counts, len(train))
+	for i, s := range train {
+		counts[i] = lexical.CountsOf(s.Lines)
+	}
+	return lexical.Fit(counts, dims)
+}
+
 // EncodeSessions embeds every session and returns its session vector (its
-// line vectors pooled as SessionVector does). progress, when not nil, is
-// called after each session with the count done.
-func EncodeSessions(ctx context.Context, enc Encoder, sessions []LabelledSession, pooling string, progress func(done, total int)) ([][]float32, error) {
+// line vectors pooled as SessionVector does, followed by the lexical part
+// when lx is not nil). progress, when not nil, is called after each session
+// with the count done.
+func EncodeSessions(ctx context.Context, enc Encoder, sessions []LabelledSession, pooling string, lx *lexical.Model, progress func(done, total int)) ([][]float32, error) {
 	out := make([][]float32, len(sessions))
 	for i, s := range sessions {
 		if err := ctx.Err(); err != nil {
@@ -188,9 +219,9 @@ func EncodeSessions(ctx context.Context, enc Encoder, sessions []LabelledSession
 		if len(lines) != len(s.Lines) {
 			return nil, fmt.Errorf("encode session %s: %d vectors for %d lines", s.ID, len(lines), len(s.Lines))
 		}
-		out[i] = SessionVector(lines, pooling)
-		if len(out[i]) != enc.Dim() {
-			return nil, fmt.Errorf("encode session %s: vector of width %d, encoder says %d", s.ID, len(out[i]), enc.Dim())
+		out[i] = sessionVector(lines, s.Lines, pooling, lx)
+		if want := enc.Dim() + lx.Width(); len(out[i]) != want {
+			return nil, fmt.Errorf("encode session %s: vector of width %d, want %d", s.ID, len(out[i]), want)
 		}
 		if progress != nil {
 			progress(i+1, len(sessions))

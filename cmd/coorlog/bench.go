@@ -209,7 +209,7 @@ func benchSet(ctx context.Context, f *benchFlags, name string, all []dataset.Ses
 	sr.Evolution = erep
 
 	t0 := time.Now()
-	b, err := trainBundle(ctx, train, valid, newCache(enc), ref, int64(f.seed), 0, stderr)
+	b, err := trainBundle(ctx, train, valid, newCache(enc), ref, int64(f.seed), 0, 0, stderr)
 	if err != nil {
 		return sr, nil, err
 	}

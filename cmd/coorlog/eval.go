@@ -121,8 +121,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer closeEnc()
-	if enc.Dim() != b.Manifest.Encoder.Dim {
-		return fmt.Errorf("encoder %s has width %d, the bundle was trained on width %d", ref, enc.Dim(), b.Manifest.Encoder.Dim)
+	if lx := b.Manifest.Encoder.LexicalDims(); enc.Dim()+lx != b.Manifest.Encoder.Dim {
+		return fmt.Errorf("encoder %s has width %d, the bundle was trained on width %d (%d of them lexical)", ref, enc.Dim(), b.Manifest.Encoder.Dim, lx)
 	}
 
 	rep := evalReport{Model: *modelDir, Test: *test, LLM: lf.note(), Simulated: lf.simulated, AEM: *aem, Tau: b.Coordinator.Tau()}

@@ -42,13 +42,13 @@ func (st *stages) run(ctx context.Context, lines []string) (stageResult, error) 
 	if err != nil {
 		return r, fmt.Errorf("encoding: %w", err)
 	}
-	r.vec = model.SessionVector(vecs, st.b.Manifest.Encoder.SessionPoolingOf())
+	r.vec = model.SessionVectorOf(st.b.Manifest.Encoder, vecs, lines)
 	t1 := time.Now()
 	r.encode = t1.Sub(t0)
 	if r.vec == nil {
-		r.vec = make([]float32, st.b.Coordinator.Dim())
+		r.vec = make([]float32, st.b.Small.Dim())
 	}
-	r.rec, r.evolved = st.b.Coordinator.Evolved(r.vec)
+	r.rec, r.evolved = st.b.Coordinator.Evolved(st.b.Manifest.Encoder.Lexical.Semantic(r.vec))
 	t2 := time.Now()
 	r.coord = t2.Sub(t1)
 	r.smScore, r.smAnomaly, r.hits = st.b.Memory.Classify(st.b.Small, r.vec)

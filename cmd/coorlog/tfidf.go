@@ -4,12 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
-	"unicode"
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/model"
-	"github.com/coorlog/coorlogprocessor/model/normalize"
+	"github.com/coorlog/coorlogprocessor/model/lexical"
 )
 
 // tfidfK is the neighbour count of baseline (g), fixed before looking at any
@@ -38,16 +36,11 @@ type posting struct {
 	w   float64
 }
 
-// tfidfTokens are the masked tokens of a session: each line through
-// normalize.Line, cut at every rune that is not a letter, digit, '_', '<' or
-// '>' (so placeholders such as <NUM> stay whole), lower-cased.
+// tfidfTokens are the masked tokens of a session (lexical.Tokens: the
+// tokens of the cascade's own lexical half).
 func tfidfTokens(lines []string) []string {
 	var out []string
-	for _, l := range lines {
-		out = append(out, strings.FieldsFunc(strings.ToLower(normalize.Line(l)), func(r rune) bool {
-			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_' && r != '<' && r != '>'
-		})...)
-	}
+	lexical.Tokens(lines, func(t string) { out = append(out, t) })
 	return out
 }
 

@@ -20,6 +20,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	seed := fs.Int64("seed", 1, "seed of every training step")
 	threads := fs.Int("threads", 0, "libtorch intra-op threads (0 = libtorch default)")
 	quantile := fs.Float64("quantile", 0, "tau = this quantile of the validation sessions' reconstruction error, also after each AEM fine-tune (0 = the coordinator's default, 0.9)")
+	lexDims := fs.Int("lexical-dims", 0, "width of the session vectors' lexical half, TF-IDF of masked tokens (0 = 256, -1 = none)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -58,7 +59,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer closeEnc()
-	b, err := trainBundle(ctx, train, valid, newCache(enc), ref, *seed, *quantile, stderr)
+	b, err := trainBundle(ctx, train, valid, newCache(enc), ref, *seed, *quantile, *lexDims, stderr)
 	if err != nil {
 		return err
 	}

@@ -33,9 +33,10 @@ func loadEncoder(ref string, threads int) (model.Encoder, func(), error) {
 }
 
 // trainBundle trains coordinator, small model and memory (model.Train).
-// quantile 0 keeps the coordinator's default.
-func trainBundle(ctx context.Context, train, valid []dataset.Session, enc model.Encoder, ref string, seed int64, quantile float64, stderr io.Writer) (*bundle.Bundle, error) {
-	opts := model.TrainOptions{Encoder: bundle.EncoderRef{Name: ref}}
+// quantile 0 keeps the coordinator's default; lexDims is
+// model.TrainOptions.LexicalDims.
+func trainBundle(ctx context.Context, train, valid []dataset.Session, enc model.Encoder, ref string, seed int64, quantile float64, lexDims int, stderr io.Writer) (*bundle.Bundle, error) {
+	opts := model.TrainOptions{Encoder: bundle.EncoderRef{Name: ref}, LexicalDims: lexDims}
 	opts.Coordinator.Seed = seed
 	opts.Coordinator.Quantile = quantile
 	opts.Small.Seed = seed

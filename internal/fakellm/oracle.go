@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 
 	"github.com/coorlog/coorlogprocessor/internal/simdraw"
@@ -96,13 +97,20 @@ func (o *Oracle) abnormal(session string) bool {
 	return failureRE.MatchString(session)
 }
 
-// key is the session key in a session's text, "" when there is none.
+// key is the session key in a session's lines, "" when there is none. The
+// prompt quotes each line as a JSON string; the key is looked for in the
+// lines as the log wrote them (a key pattern with quotes, such as Caddy's
+// "remote_port":"N", does not match the quoted form).
 func (o *Oracle) key(session string) string {
 	re := o.KeyRE
 	if re == nil {
 		re = blockRE
 	}
-	m := re.FindStringSubmatch(session)
+	text := session
+	if lines := SectionLines(session); len(lines) > 0 {
+		text = strings.Join(lines, "\n")
+	}
+	m := re.FindStringSubmatch(text)
 	switch {
 	case m == nil:
 		return ""

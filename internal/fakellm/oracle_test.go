@@ -104,3 +104,14 @@ func word(n int) string {
 		}
 	}
 }
+
+// A key pattern with quotes (Caddy's "remote_port":"N") is matched on the
+// lines as the log wrote them, not on their JSON-quoted form in the prompt.
+func TestOracleKeyWithQuotes(t *testing.T) {
+	o := &Oracle{Labels: map[string]int{"20109": 1}, Accuracy: 1, KeyRE: regexp.MustCompile(`"remote_port":"?([0-9]+)`)}
+	line := `{"level":"error","logger":"http.log.error","msg":"dial tcp: connection refused","request":{"remote_ip":"127.0.0.1","remote_port":"20109"}}`
+	q, _ := json.Marshal(line)
+	section := "### NEW SESSION: 1 lines\n" + string(q) + "\n"
+	require.Equal(t, "20109", o.key(section))
+	assert.True(t, o.abnormal(section), "answered from the label of the key in the quoted line")
+}

@@ -30,6 +30,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/model/coordinator"
 	"github.com/coorlog/coorlogprocessor/model/internal/wire"
+	"github.com/coorlog/coorlogprocessor/model/lexical"
 	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 )
 
@@ -65,7 +66,17 @@ type EncoderRef struct {
 	// Normalizer is the masking rules' version the training lines went through
 	// (normalize.Version; "" before it was recorded).
 	Normalizer string `json:"normalizer,omitempty"`
+	// Lexical is the lexical half of the session vectors (package lexical):
+	// a session vector is the pooled line vectors followed by Lexical.Dims
+	// TF-IDF buckets of the session's masked tokens. nil in bundles made
+	// without it (and before it existed): the session vector is the pooled
+	// line vectors alone.
+	Lexical *lexical.Model `json:"lexical,omitempty"`
 }
+
+// LexicalDims is the width of the lexical half of the session vectors (0
+// without one).
+func (r EncoderRef) LexicalDims() int { return r.Lexical.Width() }
 
 // Session poolings (EncoderRef.SessionPooling).
 const (
@@ -146,7 +157,7 @@ func (b *Bundle) Encode() ([]byte, error) {
 	m.MemoryItems = b.Memory.Len()
 	m.MemoryClasses = b.Memory.ClassCounts()
 	if m.Encoder.Dim == 0 {
-		m.Encoder.Dim = b.Coordinator.Dim()
+		m.Encoder.Dim = b.Small.Dim()
 	}
 	sections := make([]section, 0, 3)
 	for _, s := range []struct {
@@ -257,17 +268,22 @@ func Decode(p []byte) (*Bundle, error) {
 			return nil, fmt.Errorf("bundle: %w", err)
 		}
 	}
-	if c, s := b.Coordinator.Dim(), b.Small.Dim(); c != s {
-		return nil, fmt.Errorf("bundle: coordinator takes width %d, small model %d", c, s)
+	if c, s, lx := b.Coordinator.Dim(), b.Small.Dim(), b.Manifest.Encoder.LexicalDims(); c+lx != s {
+		return nil, fmt.Errorf("bundle: coordinator takes width %d, small model %d, lexical half %d", c, s, lx)
 	}
 	if p := b.Manifest.Encoder.SessionPoolingOf(); p != SessionPoolMean && p != SessionPoolDistinct {
 		return nil, fmt.Errorf("bundle: %w: session pooling %q (this build knows %q and %q)", ErrVersion, p, SessionPoolMean, SessionPoolDistinct)
 	}
-	if d := b.Manifest.Encoder.Dim; d != 0 && d != b.Coordinator.Dim() {
-		return nil, fmt.Errorf("bundle: manifest says encoder width %d, models take %d", d, b.Coordinator.Dim())
+	if d := b.Manifest.Encoder.Dim; d != 0 && d != b.Small.Dim() {
+		return nil, fmt.Errorf("bundle: manifest says session vector width %d, models take %d", d, b.Small.Dim())
+	}
+	if lx := b.Manifest.Encoder.Lexical; lx != nil {
+		if err := lx.Validate(); err != nil {
+			return nil, fmt.Errorf("bundle: %w", err)
+		}
 	}
 	for i, p := range b.Manifest.Encoder.Probe {
-		if len(p.Vector) != b.Coordinator.Dim() {
+		if len(p.Vector) != b.Coordinator.Dim() { // the encoder's width
 			return nil, fmt.Errorf("bundle: encoder probe %d has width %d, models take %d", i, len(p.Vector), b.Coordinator.Dim())
 		}
 	}

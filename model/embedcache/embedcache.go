@@ -85,7 +85,7 @@ func (c *Cache) Stats() (hits, misses uint64, size int) {
 // are not cached go to the inner encoder, in one batch. The returned vectors
 // are copies: callers may modify them.
 func (c *Cache) Embed(ctx context.Context, lines []string) ([][]float32, error) {
-	return c.embed(ctx, lines, false)
+	return c.embed(ctx, lines, nil, false)
 }
 
 // EmbedShared is Embed without the copies: the vectors are the cache's own,
@@ -93,10 +93,20 @@ func (c *Cache) Embed(ctx context.Context, lines []string) ([][]float32, error) 
 // vectors are read once to pool them; copying them cost an allocation of
 // len(lines)*Dim floats per session on the collector's hot path.
 func (c *Cache) EmbedShared(ctx context.Context, lines []string) ([][]float32, error) {
-	return c.embed(ctx, lines, true)
+	return c.embed(ctx, lines, nil, true)
 }
 
-func (c *Cache) embed(ctx context.Context, lines []string, shared bool) ([][]float32, error) {
+// EmbedSharedKeys is EmbedShared for a caller that has normalised the lines
+// already: keys[i] must be normalize.Line(lines[i]). The cascade normalises
+// a session's lines once for the cache and the lexical half.
+func (c *Cache) EmbedSharedKeys(ctx context.Context, lines, keys []string) ([][]float32, error) {
+	if len(keys) != len(lines) {
+		return nil, fmt.Errorf("embedcache: %d keys for %d lines", len(keys), len(lines))
+	}
+	return c.embed(ctx, lines, keys, true)
+}
+
+func (c *Cache) embed(ctx context.Context, lines, given []string, shared bool) ([][]float32, error) {
 	if len(lines) == 0 {
 		return [][]float32{}, nil
 	}
@@ -126,7 +136,12 @@ func (c *Cache) embed(ctx context.Context, lines []string, shared bool) ([][]flo
 	// their vectors).
 	var firstAt map[string]int
 	for i, l := range lines {
-		k := normalize.Line(l)
+		var k string
+		if given != nil {
+			k = given[i]
+		} else {
+			k = normalize.Line(l)
+		}
 		keys[i] = k
 		if j, seen := firstAt[k]; seen {
 			if out[j] != nil {

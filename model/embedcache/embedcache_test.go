@@ -403,3 +403,34 @@ func TestEmbedSharedMatchesEmbed(t *testing.T) {
 		}
 	}
 }
+
+// EmbedSharedKeys takes the normalised lines from its caller and gives what
+// EmbedShared gives; keys of another length are an error, not a panic.
+func TestEmbedSharedKeysMatchesEmbedShared(t *testing.T) {
+	ctx := context.Background()
+	lines := []string{"Receiving block blk_1 src /10.0.0.1", "PacketResponder 1 terminating", "Receiving block blk_2 src /10.0.0.2"}
+	keys := make([]string, len(lines))
+	for i, l := range lines {
+		keys[i] = normalize.Line(l)
+	}
+	a, b := New(&fakeEncoder{dim: 4}, 16), New(&fakeEncoder{dim: 4}, 16)
+	want, err := a.EmbedShared(ctx, lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.EmbedSharedKeys(ctx, lines, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range lines {
+		if !slices.Equal(want[i], got[i]) {
+			t.Fatalf("line %d: %v vs %v", i, got[i], want[i])
+		}
+	}
+	if _, _, n := b.Stats(); n != 2 {
+		t.Fatalf("%d entries, want 2 (the two blocks share a key)", n)
+	}
+	if _, err := b.EmbedSharedKeys(ctx, lines, keys[:1]); err == nil {
+		t.Fatal("1 key for 3 lines: no error")
+	}
+}

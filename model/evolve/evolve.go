@@ -35,6 +35,7 @@ import (
 	"github.com/coorlog/coorlogprocessor/model/bundle"
 	"github.com/coorlog/coorlogprocessor/model/coordinator"
 	"github.com/coorlog/coorlogprocessor/model/internal/vec"
+	"github.com/coorlog/coorlogprocessor/model/lexical"
 	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 )
 
@@ -48,6 +49,10 @@ type Snapshot struct {
 	// Feedback is the operators' labels (undone ones included), oldest
 	// first; shared, never modified (an edit publishes a new slice).
 	Feedback []bundle.Feedback
+	// Lexical is the lexical half of the session vectors these models take
+	// (bundle.EncoderRef.Lexical; nil: none). It travels with the models so
+	// that a reloaded bundle swaps both at once.
+	Lexical *lexical.Model
 }
 
 // Suppressed returns the standing suppression of content key, if any.
@@ -336,7 +341,7 @@ func (u *Updater) apply(ctx context.Context, batch []Finding) error {
 // update computes the snapshot that follows cur once batch is learnt.
 func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*Snapshot, error) {
 	rng := rand.New(rand.NewSource(u.cfg.Seed + int64(cur.Updates)))
-	dim := cur.Coordinator.Dim()
+	dim := cur.Small.Dim() // the session vector's width; the coordinator takes its semantic half
 	var fresh []Finding
 	for _, f := range batch {
 		if len(f.Vec) != dim {
@@ -360,8 +365,8 @@ func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*
 	for round := range coordinatorRounds {
 		var evolved [][]float32
 		for _, f := range fresh {
-			if _, ev := coord.Evolved(f.Vec); ev {
-				evolved = append(evolved, f.Vec)
+			if _, ev := coord.Evolved(cur.Lexical.Semantic(f.Vec)); ev {
+				evolved = append(evolved, cur.Lexical.Semantic(f.Vec))
 			}
 		}
 		if len(evolved) == 0 {
@@ -372,7 +377,7 @@ func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*
 		}
 		tune := append([][]float32(nil), evolved...)
 		for _, i := range replayIndices(rng, cur.Memory, nReplay) {
-			tune = append(tune, memSamples[i].Vec)
+			tune = append(tune, cur.Lexical.Semantic(memSamples[i].Vec))
 		}
 		var err error
 		if coord, err = coord.FineTune(ctx, tune, u.cfg.CoordinatorEpochs<<round); err != nil {
@@ -428,7 +433,7 @@ func (u *Updater) update(ctx context.Context, cur *Snapshot, batch []Finding) (*
 	if err != nil {
 		return nil, fmt.Errorf("aem: memory: %w", err)
 	}
-	return &Snapshot{Coordinator: coord, Small: small, Memory: mem, Base: cur.Base, Updates: cur.Updates + 1, Feedback: cur.Feedback}, nil
+	return &Snapshot{Coordinator: coord, Small: small, Memory: mem, Base: cur.Base, Updates: cur.Updates + 1, Feedback: cur.Feedback, Lexical: cur.Lexical}, nil
 }
 
 // replayIndices picks k memory items to replay: half the most recently seen
