@@ -575,9 +575,10 @@ func sessionVec(t *testing.T, f fixture, lines []string) []float32 {
 
 // A session above tau that an LLM-judged memory session explains (within tau
 // in the coordinator's metric, same label as the vote) is not evolved: the
-// small model routes it, with no LLM request. A training session does not
-// explain it (the autoencoder, trained on those, has the last word), nor does
-// a judged session whose label the vote contradicts.
+// small model routes it, with no LLM request. A training session near it does
+// not explain it (the autoencoder, trained on those, has the last word; only
+// the very content of one does), nor does a judged session whose label the
+// vote contradicts.
 func TestJudgedSessionWithinTauMakesASessionKnown(t *testing.T) {
 	f := trained(t)
 	ctx := context.Background()
@@ -613,12 +614,20 @@ func TestJudgedSessionWithinTauMakesASessionKnown(t *testing.T) {
 		return v
 	}
 
-	// A training session seen again: still evolved.
+	// A training session seen again: the memory holds this very content
+	// with one label, so it is known and stays on the small model, whatever
+	// the autoencoder says. With one line more it is other content: near
+	// training sessions the autoencoder keeps the last word, and it goes to
+	// the LLM.
 	semantic := f.b.Manifest.Encoder.Lexical.Semantic // the coordinator's half
-	tau = f.b.Coordinator.Error(semantic(it.Vec)) / 2
+	other := append(slices.Clone(it.Lines), f.evolvedTest[1].Lines[0])
+	tau = min(f.b.Coordinator.Error(semantic(it.Vec)), f.b.Coordinator.Error(semantic(sessionVec(t, f, other)))) / 2
 	calls := judge.calls
-	if v := detect(cascade(), it.ID, it.Lines); !v.Evolved || v.Route != model.RouteLLM || judge.calls != calls+1 {
+	if v := detect(cascade(), it.ID, it.Lines); v.Evolved || v.Route != model.RouteSmallModel || judge.calls != calls {
 		t.Fatalf("training session %s seen again: %+v", it.ID, v)
+	}
+	if v := detect(cascade(), it.ID, other); !v.Evolved || v.Route != model.RouteLLM || judge.calls != calls+1 {
+		t.Fatalf("training session %s with a line more: %+v", it.ID, v)
 	}
 
 	// An upgraded session next to one the LLM judged with the label the vote
