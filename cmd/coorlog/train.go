@@ -19,7 +19,7 @@ func runTrain(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	validFrac := fs.Float64("valid-frac", 0.1, "without --valid: share of each label of --train held out for tau")
 	seed := fs.Int64("seed", 1, "seed of every training step")
 	threads := fs.Int("threads", 0, "libtorch intra-op threads (0 = libtorch default)")
-	quantile := fs.Float64("quantile", 0, "tau = this quantile of the validation sessions' reconstruction error, also after each AEM fine-tune (0 = the coordinator's default, 0.9)")
+	quantile := fs.Float64("quantile", 0, "tau = this quantile of the validation sessions' reconstruction error, also after each AEM fine-tune (0 = the coordinator's default, 0.95)")
 	lexDims := fs.Int("lexical-dims", 0, "width of the session vectors' lexical half, TF-IDF of masked tokens (0 = 256, -1 = none)")
 	if err := parse(fs, args); err != nil {
 		return err

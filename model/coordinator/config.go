@@ -10,7 +10,7 @@ type Config struct {
 	Epochs        int     `json:"epochs"`         // default 30
 	BatchSize     int     `json:"batch_size"`     // default 256
 	LR            float64 `json:"lr"`             // Adam learning rate; default 1e-3
-	Quantile      float64 `json:"quantile"`       // tau = this quantile of validation error; default 0.9
+	Quantile      float64 `json:"quantile"`       // tau = this quantile of validation error; default 0.95 (see DefaultConfig)
 	ValidFraction float64 `json:"valid_fraction"` // held out of train when no validation set is given; default 0.2
 	Seed          int64   `json:"seed"`           // default 1
 	// AllValid takes tau over every validation session, repeats included,
@@ -21,8 +21,14 @@ type Config struct {
 }
 
 // DefaultConfig is the configuration used for zero fields.
+//
+// Quantile 0.95: with a 0.9 quantile a tenth of in-distribution sessions
+// count as evolved by construction and cost an LLM request. Decided on the
+// tuned sets (NATS, HDFS; BENCHMARKS.md, "The lexical half"): NATS LLM
+// sessions 10.7 / 4.9 / 5.8% -> 6.8 / 3.6 / 4.9% (intra, v2.10.7, v2.14.0)
+// at equal or better F1, HDFS upgrades 7.7% -> 6.3% at equal F1.
 func DefaultConfig() Config {
-	return Config{Hidden: []int{64, 128, 64}, Output: "linear", Epochs: 30, BatchSize: 256, LR: 1e-3, Quantile: 0.9, ValidFraction: 0.2, Seed: 1}
+	return Config{Hidden: []int{64, 128, 64}, Output: "linear", Epochs: 30, BatchSize: 256, LR: 1e-3, Quantile: 0.95, ValidFraction: 0.2, Seed: 1}
 }
 
 // WithDefaults fills zero fields from DefaultConfig.

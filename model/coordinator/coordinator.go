@@ -35,8 +35,8 @@ const minStd = 1e-3
 const maxValidErrs = 2048
 
 // maxHeld bounds the validation sessions kept to re-derive tau after
-// fine-tuning (512 x 128-d = 256 KiB; the 0.9 quantile of 512 samples has a
-// standard error of about 1.3 percentile points).
+// fine-tuning (512 x 128-d = 256 KiB; the 0.95 quantile of 512 samples has a
+// standard error of about 1 percentile point).
 const maxHeld = 512
 
 // Error is the reconstruction MSE of vec in standardised space. A vector of
