@@ -152,7 +152,8 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 		return v, nil
 	}
 	// Encode outside the lock: it is the expensive part.
-	lines, err := embedForPooling(ctx, l.opts.Cascade.Encoder, s.Lines, nil)
+	keys := lineKeys(s.Lines) // once, for the embedding cache and the lexical half
+	lines, err := embedForPooling(ctx, l.opts.Cascade.Encoder, s.Lines, keys)
 	if err != nil {
 		return Verdict{}, fmt.Errorf("learn %s: encode: %w", s.ID, err)
 	}
@@ -169,7 +170,7 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 	}
 	var counts lexical.Counts
 	if l.opts.Train.LexicalDims >= 0 {
-		counts = lexical.CountsOf(s.Lines) // from every line, as detection will
+		counts = lexical.CountsOfKeys(keys) // from every line, as detection will
 	}
 	kept := make([]string, 0, min(len(s.Lines), l.opts.MaxLines))
 	for _, line := range s.Lines[:min(len(s.Lines), l.opts.MaxLines)] {

@@ -82,6 +82,16 @@ func CountsOf(lines []string) Counts {
 	return c
 }
 
+// CountsOfKeys is CountsOf of lines already normalised: keys[i] =
+// normalize.Line(line i).
+func CountsOfKeys(keys []string) Counts {
+	c := Counts{}
+	for _, k := range keys {
+		tokensOf(k, func(t string) { c[t]++ })
+	}
+	return c
+}
+
 // Fit learns the vocabulary and its IDF from training sessions' counts
 // (every session, whatever its label: IDF needs no labels). dims <= 0
 // takes DefaultDims.

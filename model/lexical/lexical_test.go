@@ -66,6 +66,9 @@ func TestVector(t *testing.T) {
 	if w := m.VectorOf(CountsOf([]string{"close", "open read"})); maxDiff(v, w) > 1e-6 {
 		t.Errorf("VectorOf(counts) = %v, Vector(lines) = %v", w, v)
 	}
+	if c, d := CountsOf([]string{"open read close"}), CountsOfKeys([]string{normalize.Line("open read close")}); len(c) != 3 || len(d) != 3 || c["read"] != d["read"] {
+		t.Errorf("CountsOfKeys(normalised lines) = %v, CountsOf(lines) = %v", d, c)
+	}
 	if w := m.VectorOfKeys([]string{normalize.Line("open read close")}); maxDiff(v, w) > 1e-6 {
 		t.Errorf("VectorOfKeys(normalised lines) = %v, Vector(lines) = %v", w, v)
 	}
