@@ -237,7 +237,7 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 	if err != nil {
 		return Verdict{}, nil, fmt.Errorf("detect %s: encode: %w", s.ID, err)
 	}
-	sv := sessionVectorKeys(lines, keys, c.pooling, snap.Lexical)
+	sv := sessionVector(lines, keys, c.pooling, snap.Lexical)
 	if len(lines) != len(s.Lines) || len(sv) != snap.Small.Dim() {
 		return Verdict{}, nil, fmt.Errorf("detect %s: encoder returned %d vectors of width %d for %d lines, model expects width %d",
 			s.ID, len(lines), len(sv), len(s.Lines), snap.Small.Dim())

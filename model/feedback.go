@@ -98,11 +98,12 @@ func (c *Cascade) Teach(ctx context.Context, r FeedbackRequest) (bundle.Feedback
 		}
 		sv, key, lines = rs.vec, rs.key, rs.lines
 	} else {
-		vs, err := c.enc.Embed(ctx, lines)
+		keys := lineKeys(lines)
+		vs, err := embedForPooling(ctx, c.enc, lines, keys)
 		if err != nil {
 			return bundle.Feedback{}, fmt.Errorf("feedback: encode: %w", err)
 		}
-		sv = sessionVector(vs, lines, c.pooling, c.snap.Load().Lexical)
+		sv = sessionVector(vs, keys, c.pooling, c.snap.Load().Lexical)
 		if !vec.Finite(sv) || len(sv) != c.snap.Load().Small.Dim() {
 			return bundle.Feedback{}, errors.New("feedback: the encoder gave no usable vector for these lines")
 		}

@@ -53,20 +53,13 @@ func SessionVector(lines [][]float32, pooling string) []float32 {
 // pooled as ref says, followed by the lexical part when ref has one. nil for
 // an empty session.
 func SessionVectorOf(ref bundle.EncoderRef, lineVecs [][]float32, lines []string) []float32 {
-	return sessionVector(lineVecs, lines, ref.SessionPoolingOf(), ref.Lexical)
+	return sessionVector(lineVecs, lineKeys(lines), ref.SessionPoolingOf(), ref.Lexical)
 }
 
-func sessionVector(lineVecs [][]float32, lines []string, pooling string, lx *lexical.Model) []float32 {
-	sv := SessionVector(lineVecs, pooling)
-	if sv == nil || lx == nil {
-		return sv
-	}
-	return lexical.Append(sv, lx.Vector(lines))
-}
-
-// sessionVectorKeys is sessionVector with the lines normalised already
-// (lineKeys).
-func sessionVectorKeys(lineVecs [][]float32, keys []string, pooling string, lx *lexical.Model) []float32 {
+// sessionVector is the session vector of line vectors lineVecs whose lines,
+// normalised (lineKeys), are keys: pooled as pooling says, followed by the
+// lexical half when lx is not nil.
+func sessionVector(lineVecs [][]float32, keys []string, pooling string, lx *lexical.Model) []float32 {
 	sv := SessionVector(lineVecs, pooling)
 	if sv == nil || lx == nil {
 		return sv

@@ -212,14 +212,15 @@ func EncodeSessions(ctx context.Context, enc Encoder, sessions []LabelledSession
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("encode sessions: %w", err)
 		}
-		lines, err := enc.Embed(ctx, s.Lines)
+		keys := lineKeys(s.Lines)
+		lines, err := embedForPooling(ctx, enc, s.Lines, keys)
 		if err != nil {
 			return nil, fmt.Errorf("encode session %s: %w", s.ID, err)
 		}
 		if len(lines) != len(s.Lines) {
 			return nil, fmt.Errorf("encode session %s: %d vectors for %d lines", s.ID, len(lines), len(s.Lines))
 		}
-		out[i] = sessionVector(lines, s.Lines, pooling, lx)
+		out[i] = sessionVector(lines, keys, pooling, lx)
 		if want := enc.Dim() + lx.Width(); len(out[i]) != want {
 			return nil, fmt.Errorf("encode session %s: vector of width %d, want %d", s.ID, len(out[i]), want)
 		}

@@ -160,18 +160,9 @@ func (m *Model) Validate() error {
 	return nil
 }
 
-// Vector is the session's lexical vector (length Dims, unit norm, or zero
-// when no token is known): the TF-IDF weights of its known tokens summed
-// per bucket.
-func (m *Model) Vector(lines []string) []float32 {
-	keys := make([]string, len(lines))
-	for i, l := range lines {
-		keys[i] = normalize.Line(l)
-	}
-	return m.VectorOfKeys(keys)
-}
-
-// VectorOfKeys is Vector of lines already normalised: keys[i] =
+// VectorOfKeys is the session's lexical vector (length Dims, unit norm, or
+// zero when no token is known): the TF-IDF weights of its known tokens
+// summed per bucket. keys are its lines normalised: keys[i] =
 // normalize.Line(line i).
 func (m *Model) VectorOfKeys(keys []string) []float32 {
 	v := make([]float32, m.Dims)
