@@ -50,6 +50,12 @@ type CascadeOptions struct {
 	// LLM error became 18 false alarms); the Judge, with its verdict cache,
 	// settles it at the cost of one request per content.
 	TrustFragileVotes bool
+	// LearnUncorroboratedAlarms lets AEM learn at once an LLM answer
+	// "anomalous" that overrules the small model's "normal". By default such
+	// an answer waits until an answer about another content within tau
+	// agrees with it, and the sessions within tau of it go to the Judge
+	// meanwhile (see corroborate.go).
+	LearnUncorroboratedAlarms bool
 	// JudgeConcurrency is how many deferred sessions (DetectDeferred) may be
 	// with the Judge at once; the others wait for a turn before they decide
 	// again (default 4, the LLM client's default concurrency).
@@ -102,7 +108,8 @@ type Cascade struct {
 	judge Judge
 	k     int
 	key   func([]string) string
-	gate  bool // send fragile small-model verdicts to the Judge
+	gate  bool           // send fragile small-model verdicts to the Judge
+	held  *corroboration // surprising LLM answers awaiting corroboration; nil: learnt at once
 
 	snap     atomic.Pointer[evolve.Snapshot]
 	manifest bundle.Manifest // of the loaded bundle, for persisting AEM snapshots
@@ -149,6 +156,9 @@ func NewCascade(b *bundle.Bundle, opts CascadeOptions) (*Cascade, error) {
 	}
 	c := &Cascade{turns: make(chan struct{}, opts.JudgeConcurrency), enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, gate: !opts.TrustFragileVotes, manifest: b.Manifest, pooling: b.Manifest.Encoder.SessionPoolingOf(), encErr: encErr,
 		recent: newRecentSessions(opts.RecentSessions, b.Memory.Config())}
+	if !opts.LearnUncorroboratedAlarms {
+		c.held = &corroboration{}
+	}
 	c.snap.Store(snapshotOf(b))
 	return c, nil
 }
@@ -296,6 +306,13 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 	uncertain := c.gate && !v.Evolved && !exact && c.judge != nil && mode != judgeNever && mem.Fragile(voting)
 	if uncertain {
 		c.st.fragile.Add(1)
+	}
+	// A session within tau of an LLM answer held for corroboration is asked
+	// about too: its answer corroborates the held one or discards it.
+	if !v.Evolved && !uncertain && c.held != nil && c.judge != nil && mode != judgeNever &&
+		c.held.near(snap.Lexical.Semantic(sv), sv, snap.Coordinator.Distance, snap.Coordinator.Tau()) {
+		uncertain = true
+		c.st.nearHeld.Add(1)
 	}
 	switch {
 	case !v.Evolved && !uncertain:

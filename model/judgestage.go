@@ -28,12 +28,22 @@ func (c *Cascade) matchPending(sv []float32, v *Verdict) bool {
 		return false
 	}
 	id, label, ok := upd.Match(sv)
+	held := false
+	if !ok && c.held != nil {
+		var f evolve.Finding
+		if f, held = c.held.match(sv); held {
+			id, label, ok = f.ID, f.Label, true
+		}
+	}
 	if !ok {
 		return false
 	}
 	c.st.pendingHits.Add(1)
 	v.Route, v.Anomaly, v.Score = RouteCache, label == 1, float64(label)
 	v.Reason = fmt.Sprintf("%s %s, judged by the LLM (AEM update pending)", ReasonPendingPrefix, id)
+	if held {
+		v.Reason = fmt.Sprintf("%s %s, judged by the LLM (held for corroboration)", ReasonPendingPrefix, id)
+	}
 	return true
 }
 
@@ -46,6 +56,7 @@ func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snap
 	}
 	upd := c.aem.Load()
 	mem := snap.Memory
+	smallSays := v.Anomaly // the small model's vote, before the Judge's
 	hits = hits[:min(c.k, len(hits))]
 	neighbours := make([]Neighbour, len(hits))
 	for i, h := range hits {
@@ -99,6 +110,16 @@ func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snap
 		it := mem.Item(hits[i].Index)
 		f.Relations = append(f.Relations, evolve.Relation{OldID: it.ID, OldVec: it.Vec, OldLabel: it.Label})
 	}
-	upd.Submit(f)
-	c.st.findings.Add(1)
+	learn := []evolve.Finding{f}
+	if c.held != nil {
+		sem := snap.Lexical.Semantic(sv)
+		// An alarm overrules the small model only where it has learnt what
+		// an anomaly looks like (a learn-mode bundle has not).
+		alarm := j.Anomaly && !smallSays && snap.Small.Trained()
+		learn = c.held.observe(f, sem, alarm, snap.Coordinator.Distance, snap.Coordinator.Tau(), &c.st)
+	}
+	for _, f := range learn {
+		upd.Submit(f)
+		c.st.findings.Add(1)
+	}
 }

@@ -26,20 +26,36 @@ type Stats struct {
 	Fragile          uint64 // sessions below tau sent to the Judge because their kNN verdict was fragile
 	PendingHits      uint64 // evolved sessions answered from a pending AEM finding with the same vector (route cache)
 	Known            uint64 // sessions above tau routed as not evolved because an LLM-judged memory session lies within tau
+
+	// LLM answers that overruled the small model (corroborate.go): held
+	// until another content agrees, corroborated (then learnt), contradicted
+	// by an answer with the other label, or expired unlearnt at the bound;
+	// Held now is how many wait. NearHeld counts the sessions below tau
+	// sent to the Judge because a held answer lies within tau.
+	Held, Corroborated, Contradicted, Expired, NearHeld uint64
+	HeldNow                                             int
 }
 
 // Stats returns a consistent-enough copy of the counters (each counter is
 // read atomically; they are not read at one instant).
-func (c *Cascade) Stats() Stats { return c.st.snapshot() }
+func (c *Cascade) Stats() Stats {
+	s := c.st.snapshot()
+	if c.held != nil {
+		s.HeldNow = c.held.len()
+	}
+	return s
+}
 
 type counters struct {
-	sessions, evolved, anomalies             atomic.Uint64
-	small, llm, cache, fallback              atomic.Uint64
-	encodeNs, coordNs, smallNs, llmNs        atomic.Int64
-	llmCalls, promptTokens, completionTokens atomic.Int64
-	tokensEstimated                          atomic.Bool
-	judgeErrors, fastPath, findings          atomic.Uint64
-	fragile, pendingHits, known              atomic.Uint64
+	sessions, evolved, anomalies              atomic.Uint64
+	small, llm, cache, fallback               atomic.Uint64
+	encodeNs, coordNs, smallNs, llmNs         atomic.Int64
+	llmCalls, promptTokens, completionTokens  atomic.Int64
+	tokensEstimated                           atomic.Bool
+	judgeErrors, fastPath, findings           atomic.Uint64
+	fragile, pendingHits, known               atomic.Uint64
+	held, corroborated, contradicted, expired atomic.Uint64
+	nearHeld                                  atomic.Uint64
 }
 
 func (c *counters) route(r Route) {
@@ -63,5 +79,6 @@ func (c *counters) snapshot() Stats {
 		SmallModel: time.Duration(c.smallNs.Load()), LLM: time.Duration(c.llmNs.Load()),
 		LLMCalls: uint64(c.llmCalls.Load()), PromptTokens: uint64(c.promptTokens.Load()), CompletionTokens: uint64(c.completionTokens.Load()),
 		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(), Fragile: c.fragile.Load(), PendingHits: c.pendingHits.Load(), Known: c.known.Load(),
+		Held: c.held.Load(), Corroborated: c.corroborated.Load(), Contradicted: c.contradicted.Load(), Expired: c.expired.Load(), NearHeld: c.nearHeld.Load(),
 	}
 }

@@ -38,6 +38,15 @@ type decisions struct {
 	Fragile     uint64  `json:"fragile"`      // below tau, split vote: LLM
 	PendingHits uint64  `json:"pending_hits"` // same vector as a finding AEM has not applied: its label
 	TauAtEnd    float64 `json:"tau_at_end"`   // after AEM's updates
+	// LLM answers that overruled the small model: held for corroboration,
+	// then corroborated (learnt), contradicted or expired (not learnt);
+	// still held at the end.
+	Held         uint64 `json:"held"`
+	Corroborated uint64 `json:"corroborated"`
+	Contradicted uint64 `json:"contradicted"`
+	Expired      uint64 `json:"expired"`
+	HeldAtEnd    int    `json:"held_at_end"`
+	NearHeld     uint64 `json:"near_held"` // below tau, within tau of a held answer: LLM
 }
 
 // stageTimes are mean milliseconds per session (encoding uses the embedding
@@ -178,7 +187,8 @@ func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	cs := det.c.Stats()
-	rep.Decisions = decisions{Known: cs.Known, Fragile: cs.Fragile, PendingHits: cs.PendingHits, TauAtEnd: det.c.Snapshot().Coordinator.Tau()}
+	rep.Decisions = decisions{Known: cs.Known, Fragile: cs.Fragile, PendingHits: cs.PendingHits, TauAtEnd: det.c.Snapshot().Coordinator.Tau(),
+		Held: cs.Held, Corroborated: cs.Corroborated, Contradicted: cs.Contradicted, Expired: cs.Expired, HeldAtEnd: cs.HeldNow, NearHeld: cs.NearHeld}
 	if lf.simulated {
 		res.TokensNote = "simulated"
 	}
@@ -235,6 +245,9 @@ func printEval(w io.Writer, r evalReport) {
 	}
 	d := r.Decisions
 	fmt.Fprintf(w, "cascade: %d above tau but next to an LLM-judged session (small model), %d fragile votes (LLM), %d same vector as a pending finding (cache)\n", d.Known, d.Fragile, d.PendingHits)
+	if d.Held > 0 {
+		fmt.Fprintf(w, "AEM: %d LLM answers overruled the small model and waited for corroboration: %d corroborated, %d contradicted, %d expired, %d still held\n", d.Held, d.Corroborated, d.Contradicted, d.Expired, d.HeldAtEnd)
+	}
 	if res.OnEvolved != nil {
 		fmt.Fprintf(w, "F1 on the sessions the injector changed: %s\n", f3(float64(res.OnEvolvedF1)))
 	}
