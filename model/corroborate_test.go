@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/coorlog/coorlogprocessor/model/evolve"
+	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 )
 
 // The coordinator's metric in these tests: squared distance on the first
@@ -122,5 +123,37 @@ func TestCorroborationNearIsAnotherContentWithinTau(t *testing.T) {
 		if got := c.near(tc.v, tc.v, lineDist, 1); got != tc.want {
 			t.Errorf("near(%v) = %v, want %v", tc.v, got, tc.want)
 		}
+	}
+}
+
+func TestCorroborationWouldTurnOnlyAVoteTheAlarmDecides(t *testing.T) {
+	// The test works in the projection space directly, through the held
+	// alarm's cached projection.
+	var c corroboration
+	var st counters
+	f, sem := finding("alarm", 0, 1, 1)
+	c.observe(f, sem, true, lineDist, 1, &st)
+	small := &smallmodel.Model{}
+	c.held[0].proj, c.held[0].projBy = []float32{1, 0}, small
+
+	labels := map[int]int{0: 0, 1: 0, 2: 1}
+	label := func(i int) int { return labels[i] }
+	// Voters: two normal items at similarity 0.9 and 0.8 and one anomalous
+	// at 0.85, weakest last.
+	voting := []smallmodel.Hit{{Index: 0, Similarity: 0.9}, {Index: 2, Similarity: 0.85}, {Index: 1, Similarity: 0.8}}
+	for _, tc := range []struct {
+		p    []float32
+		want bool
+	}{
+		{[]float32{0.95, 0.3}, true}, // the alarm displaces the weakest normal voter: 2 of 3 anomalous
+		{[]float32{0.7, 0.7}, false}, // not more similar than the weakest voter
+		{[]float32{-1, 0}, false},    // far
+	} {
+		if got := c.turns(tc.p, []float32{9, 9}, voting, label, 0.5, small); got != tc.want {
+			t.Errorf("wouldTurn(%v) = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	if c.turns([]float32{0.95, 0.3}, []float32{0, 5}, voting, label, 0.5, small) {
+		t.Error("the alarm's own content turned a vote (it answers that content itself)")
 	}
 }

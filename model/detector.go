@@ -53,8 +53,8 @@ type CascadeOptions struct {
 	// LearnUncorroboratedAlarms lets AEM learn at once an LLM answer
 	// "anomalous" that overrules the small model's "normal". By default such
 	// an answer waits until an answer about another content within tau
-	// agrees with it, and the sessions within tau of it go to the Judge
-	// meanwhile (see corroborate.go).
+	// agrees with it, and the sessions near it (within tau, or with a vote
+	// it would turn) go to the Judge meanwhile (see corroborate.go).
 	LearnUncorroboratedAlarms bool
 	// JudgeConcurrency is how many deferred sessions (DetectDeferred) may be
 	// with the Judge at once; the others wait for a turn before they decide
@@ -270,7 +270,8 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 	// fallback verdict), and its neighbours are the LLM's context.
 	mem := snap.Memory
 	kVote := mem.Config().K
-	hits := mem.Search(snap.Small.Project(sv), max(kVote, c.k))
+	proj := snap.Small.Project(sv)
+	hits := mem.Search(proj, max(kVote, c.k))
 	voting := hits[:min(kVote, len(hits))]
 	var exact bool
 	v.Score, exact = mem.Score(sv, voting)
@@ -307,10 +308,12 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 	if uncertain {
 		c.st.fragile.Add(1)
 	}
-	// A session within tau of an LLM answer held for corroboration is asked
-	// about too: its answer corroborates the held one or discards it.
+	// A session near an LLM alarm held for corroboration is asked about
+	// too: within tau of it, or with a vote the alarm would turn were it
+	// learnt. Its answer corroborates the alarm or discards it.
 	if !v.Evolved && !uncertain && c.held != nil && c.judge != nil && mode != judgeNever &&
-		c.held.near(snap.Lexical.Semantic(sv), sv, snap.Coordinator.Distance, snap.Coordinator.Tau()) {
+		(c.held.near(snap.Lexical.Semantic(sv), sv, snap.Coordinator.Distance, snap.Coordinator.Tau()) ||
+			c.held.wouldTurn(proj, sv, mem, voting, snap.Small)) {
 		uncertain = true
 		c.st.nearHeld.Add(1)
 	}
