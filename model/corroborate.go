@@ -137,7 +137,9 @@ func (c *corroboration) wouldTurn(p, v []float32, mem *smallmodel.Memory, voting
 
 // turns is wouldTurn with the memory's labels and threshold given apart.
 func (c *corroboration) turns(p, v []float32, voting []smallmodel.Hit, label func(index int) int, threshold float64, small *smallmodel.Model) bool {
-	if len(voting) == 0 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(voting) == 0 || len(c.held) == 0 {
 		return false
 	}
 	var w, a float64 // the vote without its weakest voter
@@ -147,8 +149,6 @@ func (c *corroboration) turns(p, v []float32, voting []smallmodel.Hit, label fun
 		a += s * float64(label(h.Index))
 	}
 	worst := voting[len(voting)-1].Similarity
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for i := range c.held {
 		h := &c.held[i]
 		if h.projBy != small {
