@@ -52,9 +52,9 @@ type heldFinding struct {
 	projBy *smallmodel.Model // the small model of proj
 }
 
-// corroborationStats are its counters (see Stats).
-type corroborationStats struct {
-	held, corroborated, contradicted, expired uint64
+// same reports whether v is the held finding's vector (its very content).
+func (h *heldFinding) same(v []float32) bool {
+	return vec.Cosine(v, h.f.Vec) >= smallmodel.SameVectorCosine
 }
 
 // observe takes a fresh LLM finding f (sem: its semantic half) and returns
@@ -74,7 +74,7 @@ func (c *corroboration) observe(f evolve.Finding, sem []float32, surprise bool, 
 		switch {
 		case h.f.Label != f.Label:
 			st.contradicted.Add(1) // discarded: two answers disagree about the region
-		case vec.Cosine(f.Vec, h.f.Vec) >= smallmodel.SameVectorCosine:
+		case h.same(f.Vec):
 			kept = append(kept, h) // the same content again: no second opinion
 		default:
 			st.corroborated.Add(1)
@@ -101,7 +101,7 @@ func (c *corroboration) match(v []float32) (evolve.Finding, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := len(c.held) - 1; i >= 0; i-- {
-		if vec.Cosine(v, c.held[i].f.Vec) >= smallmodel.SameVectorCosine {
+		if c.held[i].same(v) {
 			return c.held[i].f, true
 		}
 	}
@@ -114,7 +114,7 @@ func (c *corroboration) near(sem, v []float32, dist func(a, b []float32) float64
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, h := range c.held {
-		if dist(sem, h.sem) < tau && vec.Cosine(v, h.f.Vec) < smallmodel.SameVectorCosine {
+		if dist(sem, h.sem) < tau && !h.same(v) {
 			return true
 		}
 	}
@@ -155,7 +155,7 @@ func (c *corroboration) turns(p, v []float32, voting []smallmodel.Hit, label fun
 			h.proj, h.projBy = small.Project(h.f.Vec), small
 		}
 		sim := vec.Dot(p, h.proj)
-		if !(sim > worst) || vec.Cosine(v, h.f.Vec) >= smallmodel.SameVectorCosine {
+		if !(sim > worst) || h.same(v) {
 			continue
 		}
 		s := max(float64(sim), 0)

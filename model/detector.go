@@ -259,7 +259,8 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 	c.st.encodeNs.Add(int64(t1.Sub(t0)))
 
 	// Coordinator: is the session evolved?
-	v.RecError, v.Evolved = snap.Coordinator.Evolved(snap.Lexical.Semantic(sv))
+	sem := snap.Lexical.Semantic(sv) // the coordinator's half
+	v.RecError, v.Evolved = snap.Coordinator.Evolved(sem)
 	if math.IsInf(v.RecError, 0) || math.IsNaN(v.RecError) {
 		v.RecError = math.MaxFloat64 // keep the verdict serialisable
 	}
@@ -312,7 +313,7 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 	// too: within tau of it, or with a vote the alarm would turn were it
 	// learnt. Its answer corroborates the alarm or discards it.
 	if !v.Evolved && !uncertain && c.held != nil && c.judge != nil && mode != judgeNever &&
-		(c.held.near(snap.Lexical.Semantic(sv), sv, snap.Coordinator.Distance, snap.Coordinator.Tau()) ||
+		(c.held.near(sem, sv, snap.Coordinator.Distance, snap.Coordinator.Tau()) ||
 			c.held.wouldTurn(proj, sv, mem, voting, snap.Small)) {
 		uncertain = true
 		c.st.nearHeld.Add(1)
