@@ -106,7 +106,7 @@ run_one() { # $1 = variant; prints: variant wall_s cpu_s rss_mib tail_s wall95_s
 	# (default $LINES); QUIET: then wait until the sink has had no record for that many seconds
 	# (late verdicts), and tail_s is the time to the last record.
 	local v=$1 log="$OUT/$1.log" want=${WANT:-$LINES}
-	bin/otlpsink -listen "127.0.0.1:$PORT" -out "${SINK_OUT:-/dev/null}" 2>/dev/null &
+	bin/otlpsink -listen "127.0.0.1:$PORT" -out "${SINK_OUT:-}" 2>/dev/null &
 	local sink=$!
 	sleep 0.3
 	"$COL" --config "$OUT/$v.yaml" >"$log" 2>&1 &

@@ -2,6 +2,7 @@
 // end-to-end tests.
 //
 //	otlpsink [-listen 127.0.0.1:4319] [-out received.jsonl]   serve POST /v1/logs, GET /stats
+//	                                                         (-out "": count the records only)
 //	otlpsink report -in received.jsonl [-truth sessions.jsonl] [-prefix anomaly.] [-rows 40]
 //
 // Serving writes every received log record as one JSON line (to -out, or
@@ -38,22 +39,26 @@ func run(args []string, stdout io.Writer) error {
 	}
 	fs := flag.NewFlagSet("otlpsink", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:4319", "address to serve OTLP/HTTP on")
-	out := fs.String("out", "-", `file to append received records to as JSON lines ("-" = stdout)`)
+	out := fs.String("out", "-", `file to append received records to as JSON lines ("-" = stdout, "" = only count them, for GET /stats)`)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	w := stdout
-	if *out != "-" {
+	var opts []otlpsink.Option
+	switch *out {
+	case "":
+	case "-":
+		opts = append(opts, otlpsink.WithWriter(stdout))
+	default:
 		f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
 			return fmt.Errorf("opening output: %w", err)
 		}
 		defer f.Close()
-		w = f
+		opts = append(opts, otlpsink.WithWriter(f))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return serve(ctx, *listen, otlpsink.New(otlpsink.WithWriter(w)))
+	return serve(ctx, *listen, otlpsink.New(opts...))
 }
 
 func serve(ctx context.Context, addr string, sink *otlpsink.Sink) error {

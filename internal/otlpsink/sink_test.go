@@ -159,3 +159,23 @@ func TestSummarizeTakesLateVerdicts(t *testing.T) {
 		t.Fatalf("s3 %+v", *s)
 	}
 }
+
+func TestSinkWithoutWriterOnlyCounts(t *testing.T) {
+	sink := New()
+	srv := httptest.NewServer(sink.Handler())
+	defer srv.Close()
+
+	pb, err := plogotlp.NewExportRequestFromLogs(sampleLogs("a", "b", "c")).MarshalProto()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, post(t, srv.URL+"/v1/logs", "application/x-protobuf", "", pb).StatusCode)
+	empty, err := plogotlp.NewExportRequestFromLogs(plog.NewLogs()).MarshalProto()
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, post(t, srv.URL+"/v1/logs", "application/x-protobuf", "", empty).StatusCode)
+
+	st := sink.Stats()
+	assert.Equal(t, 2, st.Requests)
+	assert.Equal(t, 3, st.Records)
+	assert.False(t, st.First.IsZero())
+	assert.Equal(t, st.First, st.Last, "a request without records does not move Last")
+	assert.Empty(t, sink.Records(), "nothing is kept without WithMemory")
+}
