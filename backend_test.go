@@ -124,6 +124,7 @@ func TestBackendVictoriaLogs(t *testing.T) {
 			want[l]++
 		}
 	}
+	fullRows := map[string]int{} // session id -> records with the whole verdict
 	for _, row := range store.Query(t, "*") {
 		line := row["_msg"]
 		require.Positive(t, want[line], "a record the store holds once too often, or never sent: %q", line)
@@ -138,6 +139,14 @@ func TestBackendVictoriaLogs(t *testing.T) {
 		anomalous, err := strconv.ParseBool(row["anomaly.is_anomaly"])
 		require.NoError(t, err, "anomaly.is_anomaly of %q", line)
 		assert.Equal(t, sent[id], anomalous, "verdict of %q", line)
+		assert.NotContains(t, row, "anomaly.session.partial", "sessions ended on their own")
+		if _, ok := row["anomaly.route"]; !ok {
+			// attributes: compact: a later record of a session judged normal.
+			assert.False(t, anomalous, "an anomalous session carries the whole verdict on every record: %q", line)
+			assert.NotContains(t, row, "anomaly.score")
+			continue
+		}
+		fullRows[id]++
 		score, err := strconv.ParseFloat(row["anomaly.score"], 64)
 		require.NoError(t, err, "anomaly.score of %q", line)
 		assert.True(t, score >= 0 && score <= 1, "score %v", score)
@@ -145,7 +154,14 @@ func TestBackendVictoriaLogs(t *testing.T) {
 		require.NoError(t, err, "anomaly.reconstruction_error of %q", line)
 		assert.Contains(t, []string{"small_model", "cache", "llm"}, row["anomaly.route"], "route of %q", line)
 		assert.Contains(t, row["anomaly.model.version"], "test-bundle-1")
-		assert.NotContains(t, row, "anomaly.session.partial", "sessions ended on their own")
+	}
+	// The whole verdict: on every record of an anomalous session, on one of a normal one.
+	for _, s := range sessions {
+		want := 1
+		if sent[s.ID] {
+			want = len(s.Lines)
+		}
+		assert.Equal(t, want, fullRows[s.ID], "records of %s with the whole verdict", s.ID)
 	}
 
 	// README's "Viewing results" query: the anomalous sessions, each with

@@ -53,6 +53,10 @@ type Config struct {
 	Pending PendingConfig `mapstructure:"pending"`
 	// AttributePrefix is prepended to every attribute the processor writes.
 	AttributePrefix string `mapstructure:"attribute_prefix"`
+	// Attributes is compact or full: whether the records of a session judged
+	// normal all carry the whole verdict (full), or only its first record
+	// does and the others carry is_anomaly and session.id (compact).
+	Attributes string `mapstructure:"attributes"`
 	// EmitSummary adds one summary log record per anomalous session.
 	EmitSummary bool `mapstructure:"emit_summary"`
 	// WriteTemplate writes our normalised template on every record that
@@ -296,6 +300,7 @@ func (c *Config) streaming(modelVersion string) streaming.Config {
 		LateAfter:         c.Pending.LateAfter,
 		MaxLineBytes:      s.MaxLineBytes,
 		AttributePrefix:   c.AttributePrefix,
+		Attributes:        c.Attributes,
 		EmitSummary:       c.EmitSummary,
 		WriteTemplate:     c.WriteTemplate,
 		ModelVersion:      modelVersion,

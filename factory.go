@@ -71,6 +71,7 @@ func createDefaultConfig() component.Config {
 		QueueSize:       st.QueueSize,
 		Pending:         PendingConfig{MaxSessions: st.MaxPending, LateAfter: st.LateAfter},
 		AttributePrefix: st.AttributePrefix,
+		Attributes:      st.Attributes,
 		EmitSummary:     st.EmitSummary,
 		WriteTemplate:   st.WriteTemplate,
 		Learn: LearnConfig{

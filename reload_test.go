@@ -61,7 +61,8 @@ func TestFollowerServesTheBundleAnotherReplicaWrites(t *testing.T) {
 			require.Eventually(t, func() bool { return sink.LogRecordCount() == before+len(s.Lines) }, 10*time.Second, 5*time.Millisecond)
 			all := sink.AllLogs()
 			lrs := all[len(all)-1].ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
-			v, ok := lrs.At(lrs.Len() - 1).Attributes().Get("anomaly.model.version")
+			// The session's first record carries the whole verdict (attributes: compact).
+			v, ok := lrs.At(lrs.Len() - len(s.Lines)).Attributes().Get("anomaly.model.version")
 			require.True(t, ok)
 			if got = v.Str(); got == want {
 				return got

@@ -28,6 +28,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{func(c *Config) { c.MaxBufferedBytes, c.Workers = -1, -2 }, "workers: must be positive, got -2"},
 		{func(c *Config) { c.QueueSize = 0 }, "queue_size"},
 		{func(c *Config) { c.AttributePrefix = " anomaly." }, "attribute_prefix"},
+		{func(c *Config) { c.Attributes = "some" }, "attributes: \"some\" is not one of"},
 	} {
 		cfg := DefaultConfig()
 		tc.edit(&cfg)

@@ -32,6 +32,13 @@
 //     its own, anomaly.late=true. Beyond MaxPending waiting sessions the
 //     overload path scores a session, as for a full queue. Every record is
 //     annotated either way.
+//   - Every annotated record carries is_anomaly and session.id. With
+//     AttributesCompact (the default) the whole verdict (score, route,
+//     evolved, reconstruction error, model version, reason) is on every
+//     record of a session that is anomalous, fell back, is pending or was
+//     cut off, and on the first record of a session judged normal; with
+//     AttributesFull it is on every record. A fallback or pending record
+//     thus never reads as a normal verdict.
 //   - Records keep every original field, their resource and scope, and their
 //     order within a resource/scope. Records without a key join a
 //     per-resource fallback session or pass through unannotated.

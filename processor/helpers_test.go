@@ -218,8 +218,10 @@ func newStarted(t testing.TB, cfg Config, det core.Detector, next consumer.Logs,
 	return p
 }
 
+// attrCfg writes the whole verdict on every record, so that a test can read
+// it from any record (AttributesCompact has tests of its own).
 func attrCfg() Config {
-	return cfgOf(Config{KeySource: KeyFromAttribute, KeyName: "block", Workers: 2})
+	return cfgOf(Config{KeySource: KeyFromAttribute, KeyName: "block", Workers: 2, Attributes: AttributesFull})
 }
 
 func shutdown(t testing.TB, p *Processor) {
@@ -298,6 +300,9 @@ func cfgOf(c Config) Config {
 	}
 	if c.AttributePrefix == "" {
 		c.AttributePrefix = d.AttributePrefix
+	}
+	if c.Attributes == "" {
+		c.Attributes = d.Attributes
 	}
 	return c
 }

@@ -216,8 +216,15 @@ func (p *Processor) fallback(s *session, reason string) {
 func (p *Processor) annotate(s *session) {
 	v := &s.verdict
 	v.partial = s.partial()
+	compact := p.cfg.Attributes == AttributesCompact && v.judgedNormal()
 	for i := 0; i < s.recs.Len(); i++ {
 		a := s.recs.At(i).Attributes()
+		if compact && i > 0 {
+			a.EnsureCapacity(a.Len() + 2)
+			a.PutBool(p.names.isAnomaly, false)
+			a.PutStr(p.names.sessionID, s.id)
+			continue
+		}
 		a.EnsureCapacity(a.Len() + 9)
 		p.putVerdict(a, s.id, v)
 	}

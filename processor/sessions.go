@@ -4,6 +4,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/coorlog/coorlogprocessor/internal/lru"
+	"github.com/coorlog/coorlogprocessor/model/core"
 )
 
 // sessKey identifies an open session: a key, or a resource's fallback session.
@@ -61,6 +62,20 @@ type verdictOut struct {
 	// collector shut down, or a memory cap evicted it), so more of it may
 	// follow, in another session here or on another collector.
 	partial bool
+}
+
+// judgedNormal is a verdict the detector gave (no fallback, not pending) that
+// the session is normal, on a session that ended on its own: the verdict that
+// AttributesCompact writes whole on the first record only.
+func (v *verdictOut) judgedNormal() bool {
+	if v.anomaly || v.partial {
+		return false
+	}
+	switch core.Route(v.route) {
+	case core.RouteSmallModel, core.RouteLLM, core.RouteCache:
+		return true
+	}
+	return false
 }
 
 // openSessions is the set of open sessions: by key, in order of last

@@ -44,10 +44,12 @@ func (c *checkingSink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 					c.dups++
 				}
 				c.seen[i] = true
-				route, ok := lr.Attributes().Get("anomaly.route")
-				if !ok {
+				// Every record carries is_anomaly; a fallback session carries its
+				// route on every record (AttributesCompact leaves it off only the
+				// later records of a session judged normal).
+				if _, ok := lr.Attributes().Get("anomaly.is_anomaly"); !ok {
 					c.unmarked++
-				} else if route.Str() == "fallback" {
+				} else if route, ok := lr.Attributes().Get("anomaly.route"); ok && route.Str() == "fallback" {
 					c.fallbacks++
 				}
 			}

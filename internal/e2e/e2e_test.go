@@ -243,11 +243,23 @@ func checkRecords(t *testing.T, f fixture, recs []otlpsink.Record) map[string]*o
 	for _, r := range recs {
 		a := r.Attributes
 		require.Equal(t, blockRE.FindString(r.Body), a["anomaly.session.id"], "session id of %q", r.Body)
+		anomalous, ok := a["anomaly.is_anomaly"].(bool)
+		require.True(t, ok, "anomaly.is_anomaly is a bool: %v", a)
+		if _, full := a["anomaly.route"]; !full {
+			// attributes: compact (the default): a later record of a session judged normal.
+			require.False(t, anomalous, "an anomalous session carries the whole verdict on every record: %v", a)
+			n := 0
+			for k := range a {
+				if strings.HasPrefix(k, "anomaly.") {
+					n++
+				}
+			}
+			require.Equal(t, 2, n, "a compact record: %v", a)
+			continue
+		}
 		score, ok := a["anomaly.score"].(float64)
 		require.True(t, ok, "anomaly.score is a double: %v", a)
 		require.True(t, score >= 0 && score <= 1, "score %v in [0,1]", score)
-		_, ok = a["anomaly.is_anomaly"].(bool)
-		require.True(t, ok, "anomaly.is_anomaly is a bool: %v", a)
 		_, ok = a["anomaly.evolved"].(bool)
 		require.True(t, ok, "anomaly.evolved is a bool: %v", a)
 		require.True(t, routes[fmt.Sprint(a["anomaly.route"])], "route %v", a["anomaly.route"])
@@ -262,6 +274,7 @@ func checkRecords(t *testing.T, f fixture, recs []otlpsink.Record) map[string]*o
 		require.True(t, ok, "unexpected session %s", id)
 		assert.Equal(t, len(tr.Lines), s.Records, "records of %s", id)
 		assert.False(t, s.Mixed, "every record of %s carries the same verdict", id)
+		assert.NotEmpty(t, s.Route, "a record of %s carries the whole verdict", id)
 	}
 	return sessions
 }

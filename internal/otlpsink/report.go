@@ -95,7 +95,10 @@ func ReadTruth(path string) (map[string]Truth, error) {
 }
 
 // Summarize groups annotated records by the session id attribute
-// (prefix + "session.id"); records without it are counted under "". Summary
+// (prefix + "session.id"); records without it are counted under "". The
+// verdict is read from the records that carry a route; the others (the
+// compact records of a session judged normal) only have to agree on
+// is_anomaly. Summary
 // records (prefix + "summary" = true) are counted apart. A late verdict
 // (prefix + "late" = true) replaces the provisional one of its session.
 func Summarize(recs []Record, prefix string) map[string]*Session {
@@ -103,7 +106,7 @@ func Summarize(recs []Record, prefix string) map[string]*Session {
 	for _, r := range recs {
 		id, _ := r.Attributes[prefix+"session.id"].(string)
 		s := out[id]
-		route, _ := r.Attributes[prefix+"route"].(string)
+		route, full := r.Attributes[prefix+"route"].(string)
 		anomaly, _ := r.Attributes[prefix+"is_anomaly"].(bool)
 		evolved, _ := r.Attributes[prefix+"evolved"].(bool)
 		score, _ := r.Attributes[prefix+"score"].(float64)
@@ -113,6 +116,12 @@ func Summarize(recs []Record, prefix string) map[string]*Session {
 		case s == nil:
 			s = &Session{ID: id, Route: route, Anomaly: anomaly, Evolved: evolved, Score: score, Reason: reason, Late: late}
 			out[id] = s
+		case !full: // a compact record (attributes: compact): is_anomaly and session.id only
+			if s.Anomaly != anomaly && !s.Late {
+				s.Mixed = true
+			}
+		case s.Route == "" && !s.Late: // the session's records so far were compact ones
+			s.Route, s.Anomaly, s.Evolved, s.Score, s.Reason = route, anomaly, evolved, score, reason
 		case late:
 			s.Route, s.Anomaly, s.Evolved, s.Score, s.Reason, s.Late = route, anomaly, evolved, score, reason, true
 		case s.Late && route == "pending":

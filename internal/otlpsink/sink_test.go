@@ -179,3 +179,24 @@ func TestSinkWithoutWriterOnlyCounts(t *testing.T) {
 	assert.Equal(t, st.First, st.Last, "a request without records does not move Last")
 	assert.Empty(t, sink.Records(), "nothing is kept without WithMemory")
 }
+
+// The compact records of a session judged normal carry no route: the verdict
+// is the full record's, wherever it stands, and they only have to agree on
+// is_anomaly.
+func TestSummarizeReadsCompactSessions(t *testing.T) {
+	compact := func(id string, anomaly bool) Record {
+		return Record{Attributes: map[string]any{"a.session.id": id, "a.is_anomaly": anomaly}}
+	}
+	full := func(id, route string, score float64) Record {
+		return Record{Attributes: map[string]any{"a.session.id": id, "a.is_anomaly": false, "a.route": route, "a.score": score}}
+	}
+	sessions := Summarize([]Record{
+		full("s1", "small_model", 0.1), compact("s1", false), compact("s1", false),
+		compact("s2", false), full("s2", "cache", 0.2),
+		full("s3", "llm", 0.3), compact("s3", true),
+	}, "a.")
+	require.Len(t, sessions, 3)
+	assert.Equal(t, Session{ID: "s1", Route: "small_model", Score: 0.1, Records: 3}, *sessions["s1"])
+	assert.Equal(t, Session{ID: "s2", Route: "cache", Score: 0.2, Records: 2}, *sessions["s2"])
+	assert.True(t, sessions["s3"].Mixed, "a compact record that disagrees on is_anomaly")
+}
