@@ -1,7 +1,9 @@
 package model
 
 import (
+	"bytes"
 	"context"
+	"hash/maphash"
 	"unsafe"
 
 	"github.com/coorlog/coorlogprocessor/model/bundle"
@@ -23,18 +25,14 @@ func SessionVector(lines [][]float32, pooling string) []float32 {
 		return nil
 	}
 	out := make([]float32, len(lines[0]))
-	var seen map[string]struct{}
+	var seen *distinctVecs
 	if pooling == bundle.SessionPoolDistinct {
-		seen = make(map[string]struct{}, len(lines))
+		seen = &distinctVecs{first: make(map[uint64][]float32, len(lines))}
 	}
 	n := 0
 	for _, v := range lines {
-		if seen != nil {
-			b := vecBytes(v)
-			if _, dup := seen[string(b)]; dup { // a lookup by string(b) does not copy b
-				continue
-			}
-			seen[string(b)] = struct{}{} // only distinct lines pay for a key
+		if seen != nil && !seen.add(v) {
+			continue
 		}
 		for i, x := range v {
 			out[i] += x
@@ -67,8 +65,39 @@ func sessionVector(lineVecs [][]float32, keys []string, pooling string, lx *lexi
 	return lexical.Append(sv, lx.VectorOfKeys(keys))
 }
 
-// vecBytes is v's memory as bytes, to key distinct vectors: the embedding
-// cache gives every occurrence of a line the same bits (model/embedcache).
+// distinctVecs is a set of line vectors by their bits: the embedding cache
+// gives every occurrence of a line the same bits (model/embedcache). It keys
+// them by a hash of the bits and compares the bits on a hit, so that no key
+// copies a vector (a string key of 768 floats is 3 KiB per distinct line).
+type distinctVecs struct {
+	first map[uint64][]float32 // by hash: the first vector with that hash
+	more  [][]float32          // vectors whose hash another vector had first
+}
+
+var vecSeed = maphash.MakeSeed()
+
+// add reports whether v's bits are new to the set, and adds them.
+func (d *distinctVecs) add(v []float32) bool {
+	b := vecBytes(v)
+	h := maphash.Bytes(vecSeed, b)
+	u, ok := d.first[h]
+	if !ok {
+		d.first[h] = v
+		return true
+	}
+	if bytes.Equal(vecBytes(u), b) {
+		return false
+	}
+	for _, u := range d.more {
+		if bytes.Equal(vecBytes(u), b) {
+			return false
+		}
+	}
+	d.more = append(d.more, v)
+	return true
+}
+
+// vecBytes is v's memory as bytes.
 func vecBytes(v []float32) []byte {
 	if len(v) == 0 {
 		return nil

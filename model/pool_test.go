@@ -15,7 +15,7 @@ import (
 
 func TestSessionVectorPooling(t *testing.T) {
 	a, b := []float32{1, 0}, []float32{0, 1}
-	lines := [][]float32{a, a, a, b}
+	lines := [][]float32{a, slices.Clone(a), a, b} // distinct by bits, not by slice
 	for _, tc := range []struct {
 		pooling string
 		want    []float32
