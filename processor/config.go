@@ -39,8 +39,8 @@ const (
 	// back, is pending or was cut off, and on the first record of a session
 	// judged normal. Measured on the throughput run (docs/notes/collector.md):
 	// the other five attributes on every normal record cost about 2 µs of
-	// collector CPU per record, a tenth of the pipeline's wall time, and about
-	// twice the bytes a backend ingests per record.
+	// collector CPU per record and a tenth of the pipeline's wall time, and an
+	// HDFS record goes out at 453 instead of 273 bytes of OTLP protobuf.
 	AttributesCompact = "compact"
 	// AttributesFull: every record carries the whole verdict.
 	AttributesFull = "full"

@@ -20,7 +20,9 @@
 # sessions in progress at a time in the input), TPUT_PERF=1 (CPU profiles of both collectors in the
 # last round, `perf record -g`, summarised by Go package into OUT/profile-{with,without}.txt),
 # COORLOG_TPUT_MODEL (default: OUT/model, trained here on 2,880 synthetic sessions), TPUT_PORT (14329), TPUT_LLM_PORT
-# (14328), TPUT_ONLY_LLM=1 (the scenario alone), TPUT_LLM_SESSIONS (5000 sessions, about 100k lines:
+# (14328), TPUT_BEFORE (a second distribution binary, e.g. a build of an earlier commit: it runs the
+# same coorlog pipeline in each round, as a third row, for a before/after in one run),
+# TPUT_ONLY_LLM=1 (the scenario alone), TPUT_LLM_SESSIONS (5000 sessions, about 100k lines:
 # with a 2 s LLM the last verdicts come minutes after the last line).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -109,7 +111,9 @@ run_one() { # $1 = variant; prints: variant wall_s cpu_s rss_mib tail_s wall95_s
 	bin/otlpsink -listen "127.0.0.1:$PORT" -out "${SINK_OUT:-}" 2>/dev/null &
 	local sink=$!
 	sleep 0.3
-	"$COL" --config "$OUT/$v.yaml" >"$log" 2>&1 &
+	local bin=$COL cfg=$v
+	[ "$v" != before ] || { bin=$TPUT_BEFORE; cfg=with; }
+	"$bin" --config "$OUT/$cfg.yaml" >"$log" 2>&1 &
 	local col=$! t0 c0 t1 c1 rss got=0 tail_s=0 t95= t10= t90=
 	until grep -q "Everything is ready" "$log"; do
 		kill -0 "$col" 2>/dev/null || { tail "$log" >&2; exit 1; }
@@ -187,7 +191,7 @@ base_scenario() {
 	: >"$results"
 	echo "input: $LINES lines, $SESSIONS sessions; $ROUNDS rounds"
 	for i in $(seq 1 "$ROUNDS"); do
-		for v in without with; do
+		for v in without with ${TPUT_BEFORE:+before}; do
 			PROFILE_THIS=
 			[ "${TPUT_PERF:-}" != 1 ] || [ "$i" != "$ROUNDS" ] || PROFILE_THIS=1
 			r=$(PROFILE_THIS=$PROFILE_THIS run_one "$v")
@@ -206,12 +210,19 @@ base_scenario() {
 
 	w_wall=$(stat_of without 2); w_cpu=$(stat_of without 3); w_rss=$(stat_of without 4); w_mid=$(stat_of without 7)
 	c_wall=$(stat_of with 2); c_cpu=$(stat_of with 3); c_rss=$(stat_of with 4); c_mid=$(stat_of with 7)
-	table=$(awk -v n="$LINES" -v ww="$w_wall" -v wc="$w_cpu" -v wr="$w_rss" -v wm="$w_mid" -v cw="$c_wall" -v cc="$c_cpu" -v cr="$c_rss" -v cm="$c_mid" 'BEGIN {
+	local b_wall=0 b_cpu=0 b_rss=0 b_mid=0
+	if [ -n "${TPUT_BEFORE:-}" ]; then
+		b_wall=$(stat_of before 2); b_cpu=$(stat_of before 3); b_rss=$(stat_of before 4); b_mid=$(stat_of before 7)
+	fi
+	table=$(awk -v n="$LINES" -v ww="$w_wall" -v wc="$w_cpu" -v wr="$w_rss" -v wm="$w_mid" -v cw="$c_wall" -v cc="$c_cpu" -v cr="$c_rss" -v cm="$c_mid" \
+		-v bb="${TPUT_BEFORE:-}" -v bw="$b_wall" -v bc="$b_cpu" -v br="$b_rss" -v bm="$b_mid" 'BEGIN {
 		printf "| pipeline | wall (median) | records/s | records/s, 10%% to 90%% of the records | CPU s | CPU µs/record | peak RSS |\n"
 		printf "|---|---|---|---|---|---|---|\n"
 		printf "| file_log -> batch -> otlp_http | %.2f s | %.0f | %.0f | %.2f | %.1f | %s MiB |\n", ww, n / ww, 0.8 * n / wm, wc, wc * 1e6 / n, wr
 		printf "| file_log -> coorlog -> batch -> otlp_http | %.2f s | %.0f | %.0f | %.2f | %.1f | %s MiB |\n", cw, n / cw, 0.8 * n / cm, cc, cc * 1e6 / n, cr
+		if (bw > 0) printf "| the same with TPUT_BEFORE (%s) | %.2f s | %.0f | %.0f | %.2f | %.1f | %s MiB |\n", bb, bw, n / bw, 0.8 * n / bm, bc, bc * 1e6 / n, br
 		printf "\nThroughput ratio (with / without coorlog): **%.2f** (wall), %.2f from 10%% to 90%% of the records; CPU per record ratio %.2f.\n", ww / cw, wm / cm, cc / wc
+		if (bw > 0) printf "TPUT_BEFORE: ratio %.2f (wall), %.2f from 10%% to 90%%; CPU per record ratio %.2f.\n", ww / bw, wm / bm, bc / wc
 	}')
 	echo
 	echo "$table"
