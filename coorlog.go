@@ -120,6 +120,7 @@ func (p *coorlogProcessor) start(ctx context.Context, host component.Host) error
 		verdictCached: judgeCached,
 		tau:           models.tau,
 		learnReview:   models.learnReview,
+		cascadeStats:  models.cascadeStats,
 	})
 	if err != nil {
 		return err

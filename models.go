@@ -28,6 +28,8 @@ type modelSet struct {
 	// learnReview is learn mode's screen so far (zero until it trains); nil
 	// in detect mode.
 	learnReview func() model.ReviewStats
+	// cascadeStats is the cascade's counters; false while learn mode collects.
+	cascadeStats func() (model.Stats, bool)
 	// cascade is the cascade in use, for operator feedback; nil while learn
 	// mode collects.
 	cascade func() teacher
@@ -149,6 +151,7 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		}
 		ms.detector, ms.version = c, c.ModelVersion()
 		ms.cascade = func() teacher { return c }
+		ms.cascadeStats = func() (model.Stats, bool) { return c.Stats(), true }
 		ms.tau = func() (float64, bool) { return c.Snapshot().Coordinator.Tau(), true }
 	default: // learn
 		var l *model.Learner
@@ -183,6 +186,12 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 		cleanups = append(cleanups, func() error { l.Close(); return nil })
 		ms.detector, ms.version = l, model.ReasonLearning
 		ms.learnReview = l.Review
+		ms.cascadeStats = func() (model.Stats, bool) {
+			if c := l.Cascade(); c != nil {
+				return c.Stats(), true
+			}
+			return model.Stats{}, false
+		}
 		ms.cascade = func() teacher {
 			if c := l.Cascade(); c != nil {
 				return c

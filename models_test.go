@@ -218,8 +218,8 @@ func TestStartRefusesAnEncoderThatDoesNotMatchTheBundle(t *testing.T) {
 	require.NoError(t, p.Shutdown(context.Background()))
 }
 
-// The tau gauge reads the coordinator in use: the bundle's in detect mode,
-// nothing while learn mode collects.
+// The tau gauge and the cascade's counters read the cascade in use: the
+// bundle's in detect mode, nothing while learn mode collects.
 func TestTauGaugeSource(t *testing.T) {
 	dir, _ := trainedModelDir(t)
 	b, err := bundle.Load(dir)
@@ -231,6 +231,8 @@ func TestTauGaugeSource(t *testing.T) {
 	tau, ok := ms.tau()
 	assert.True(t, ok)
 	assert.Equal(t, b.Coordinator.Tau(), tau)
+	_, ok = ms.cascadeStats()
+	assert.True(t, ok)
 	require.NoError(t, ms.close(ctx))
 
 	cfg := detectConfig("")
@@ -239,5 +241,7 @@ func TestTauGaugeSource(t *testing.T) {
 	require.NoError(t, err)
 	_, ok = ms.tau()
 	assert.False(t, ok, "no coordinator before learn mode has trained")
+	_, ok = ms.cascadeStats()
+	assert.False(t, ok, "no cascade before learn mode has trained")
 	require.NoError(t, ms.close(ctx))
 }

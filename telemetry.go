@@ -151,8 +151,9 @@ type observables struct {
 	embedHits     func() int64
 	aemUpdates    func() int64
 	verdictCached func() int64
-	tau           func() (float64, bool)   // false: no coordinator yet (learn mode)
-	learnReview   func() model.ReviewStats // learn mode's screen; nil in detect mode
+	tau           func() (float64, bool)     // false: no coordinator yet (learn mode)
+	learnReview   func() model.ReviewStats   // learn mode's screen; nil in detect mode
+	cascadeStats  func() (model.Stats, bool) // false while learn mode collects; nil when unknown
 }
 
 var (
@@ -161,8 +162,21 @@ var (
 	outcomeReviewedAnomalous = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "reviewed_anomalous")))
 	outcomeHeldOut           = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "held_out")))
 	cacheEmbedding           = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "embedding")))
+	decisionKnown            = decisionOpt("known")
+	decisionFragile          = decisionOpt("fragile")
+	decisionPendingHit       = decisionOpt("pending_hit")
+	decisionFastPath         = decisionOpt("fast_path")
+	decisionNearHeld         = decisionOpt("near_held")
+	decisionHeld             = decisionOpt("alarm_held")
+	decisionCorroborated     = decisionOpt("alarm_corroborated")
+	decisionContradicted     = decisionOpt("alarm_contradicted")
+	decisionExpired          = decisionOpt("alarm_expired")
 	cacheVerdict             = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "verdict")))
 )
+
+func decisionOpt(d string) metric.ObserveOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("decision", d)))
+}
 
 // register installs the callbacks; tb.Shutdown removes them.
 func (t *telemetry) register(o observables) error {
@@ -197,6 +211,31 @@ func (t *telemetry) register(o observables) error {
 			obs.Observe(int64(st.Reviewed), outcomeReviewed)
 			obs.Observe(int64(st.ReviewedAnomalous), outcomeReviewedAnomalous)
 			obs.Observe(int64(st.HeldOut), outcomeHeldOut)
+			return nil
+		}))
+	}
+	if o.cascadeStats != nil {
+		errs = append(errs, t.tb.RegisterProcessorCoorlogCascadeDecisionsCallback(func(_ context.Context, obs metric.Int64Observer) error {
+			st, ok := o.cascadeStats()
+			if !ok {
+				return nil
+			}
+			for _, d := range []struct {
+				n   uint64
+				opt metric.ObserveOption
+			}{
+				{st.Known, decisionKnown}, {st.Fragile, decisionFragile}, {st.PendingHits, decisionPendingHit},
+				{st.FastPath, decisionFastPath}, {st.NearHeld, decisionNearHeld}, {st.Held, decisionHeld},
+				{st.Corroborated, decisionCorroborated}, {st.Contradicted, decisionContradicted}, {st.Expired, decisionExpired},
+			} {
+				obs.Observe(int64(d.n), d.opt)
+			}
+			return nil
+		}))
+		errs = append(errs, t.tb.RegisterProcessorCoorlogHeldAlarmsCallback(func(_ context.Context, obs metric.Int64Observer) error {
+			if st, ok := o.cascadeStats(); ok {
+				obs.Observe(int64(st.HeldNow))
+			}
 			return nil
 		}))
 	}

@@ -62,6 +62,8 @@ func TestTelemetryMatchesMetadataYAML(t *testing.T) {
 	one := func(_ context.Context, o metric.Int64Observer) error { o.Observe(1); return nil }
 	require.NoError(t, tb.RegisterProcessorCoorlogAemUpdatesCallback(one))
 	require.NoError(t, tb.RegisterProcessorCoorlogCacheHitsCallback(one))
+	require.NoError(t, tb.RegisterProcessorCoorlogCascadeDecisionsCallback(one))
+	require.NoError(t, tb.RegisterProcessorCoorlogHeldAlarmsCallback(one))
 	require.NoError(t, tb.RegisterProcessorCoorlogLearnSessionsCallback(one))
 	require.NoError(t, tb.RegisterProcessorCoorlogOpenSessionsCallback(one))
 	require.NoError(t, tb.RegisterProcessorCoorlogTauCallback(func(_ context.Context, o metric.Float64Observer) error { o.Observe(0.5); return nil }))

@@ -33,6 +33,8 @@ type TelemetryBuilder struct {
 	ProcessorCoorlogAemUpdates       metric.Int64ObservableCounter
 	ProcessorCoorlogAnomalies        metric.Int64Counter
 	ProcessorCoorlogCacheHits        metric.Int64ObservableCounter
+	ProcessorCoorlogCascadeDecisions metric.Int64ObservableCounter
+	ProcessorCoorlogHeldAlarms       metric.Int64ObservableGauge
 	ProcessorCoorlogEvolved          metric.Int64Counter
 	ProcessorCoorlogFeedback         metric.Int64Counter
 	ProcessorCoorlogLearnSessions    metric.Int64ObservableCounter
@@ -78,6 +80,34 @@ func (builder *TelemetryBuilder) RegisterProcessorCoorlogLearnSessionsCallback(c
 	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
 		return cb(ctx, &observerInt64{inst: builder.ProcessorCoorlogLearnSessions, obs: o})
 	}, builder.ProcessorCoorlogLearnSessions)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorCoorlogCascadeDecisionsCallback sets callback for observable ProcessorCoorlogCascadeDecisions metric.
+func (builder *TelemetryBuilder) RegisterProcessorCoorlogCascadeDecisionsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		return cb(ctx, &observerInt64{inst: builder.ProcessorCoorlogCascadeDecisions, obs: o})
+	}, builder.ProcessorCoorlogCascadeDecisions)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterProcessorCoorlogHeldAlarmsCallback sets callback for observable ProcessorCoorlogHeldAlarms metric.
+func (builder *TelemetryBuilder) RegisterProcessorCoorlogHeldAlarmsCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		return cb(ctx, &observerInt64{inst: builder.ProcessorCoorlogHeldAlarms, obs: o})
+	}, builder.ProcessorCoorlogHeldAlarms)
 	if err != nil {
 		return err
 	}
@@ -186,6 +216,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{hit}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ProcessorCoorlogCascadeDecisions, err = builder.meter.Int64ObservableCounter(
+		"otelcol_processor_coorlog_cascade_decisions",
+		metric.WithDescription("Number of the cascade's routing and learning decisions, by decision: known (above tau, routed to the small model because an LLM-judged session lies within tau), fragile (below tau, sent to the LLM because the kNN vote was fragile), pending_hit (answered from a pending AEM finding), fast_path (kept from the LLM under overload), near_held (below tau, sent to the LLM because a held alarm lies near), alarm_held (an LLM alarm that overruled the small model, held until corroborated), alarm_corroborated (then learnt), alarm_contradicted (discarded: a near answer gave the other label), alarm_expired (dropped unlearnt at the bound). [Development]"),
+		metric.WithUnit("{session}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ProcessorCoorlogEvolved, err = builder.meter.Int64Counter(
 		"otelcol_processor_coorlog_evolved",
 		metric.WithDescription("Number of scored sessions the coordinator marked evolved (out of the trained version's distribution; the LLM stage's input). [Development]"),
@@ -196,6 +232,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_coorlog_feedback",
 		metric.WithDescription("Number of operator feedback requests, by result: accepted (a label or suppression applied), undone (one withdrawn), rejected (malformed, unknown session or feedback id, over the rate limit, or not applicable yet). [Development]"),
 		metric.WithUnit("{request}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorCoorlogHeldAlarms, err = builder.meter.Int64ObservableGauge(
+		"otelcol_processor_coorlog_held_alarms",
+		metric.WithDescription("Number of LLM alarms now held out of AEM until an answer about another content corroborates them. [Development]"),
+		metric.WithUnit("{alarm}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorCoorlogLearnSessions, err = builder.meter.Int64ObservableCounter(

@@ -56,6 +56,25 @@ func AssertEqualProcessorCoorlogCacheHits(t *testing.T, tt *componenttest.Teleme
 		"Number of cache hits, by cache (embedding, verdict). [Development]", "{hit}", dps, opts...)
 }
 
+func AssertEqualProcessorCoorlogCascadeDecisions(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	assertSum(t, tt, "otelcol_processor_coorlog_cascade_decisions",
+		"Number of the cascade's routing and learning decisions, by decision: known (above tau, routed to the small model because an LLM-judged session lies within tau), fragile (below tau, sent to the LLM because the kNN vote was fragile), pending_hit (answered from a pending AEM finding), fast_path (kept from the LLM under overload), near_held (below tau, sent to the LLM because a held alarm lies near), alarm_held (an LLM alarm that overruled the small model, held until corroborated), alarm_corroborated (then learnt), alarm_contradicted (discarded: a near answer gave the other label), alarm_expired (dropped unlearnt at the bound). [Development]", "{session}", dps, opts...)
+}
+
+func AssertEqualProcessorCoorlogHeldAlarms(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_processor_coorlog_held_alarms",
+		Description: "Number of LLM alarms now held out of AEM until an answer about another content corroborates them. [Development]",
+		Unit:        "{alarm}",
+		Data: metricdata.Gauge[int64]{
+			DataPoints: dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_processor_coorlog_held_alarms")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualProcessorCoorlogLearnSessions(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	assertSum(t, tt, "otelcol_processor_coorlog_learn_sessions",
 		"Number of learning sessions screened in learn mode, by outcome: suspect (found unusual), reviewed (labelled by the LLM), reviewed_anomalous (of those, anomalous), held_out (kept out of the model). [Development]", "{session}", dps, opts...)
