@@ -90,5 +90,5 @@ echo "collector.sh: $(records || echo "?") records received of $lines lines in $
 kill -TERM "$oracle"; wait "$oracle" || true
 bin/otlpsink report -in "$dir/received.jsonl" -truth "$dir/truth.jsonl" -rows 20 | tee "$dir/report.txt"
 echo "stand-in LLM: $(grep -o '[0-9]* requests answered' "$dir/oraclellm.log" || echo "? requests")"
-grep -v -e '_bucket' -e '^#' "$dir/metrics.txt" | grep -E 'route|evolved|llm|aem|sessions' | sed 's/^/  /' || true
+grep -v -e '_bucket' -e '^#' "$dir/metrics.txt" | grep -E 'route|evolved|llm|aem|sessions|decisions|held_alarms' | sed 's/^/  /' || true
 echo "files: $dir"
