@@ -214,7 +214,14 @@ func newStarted(t testing.TB, cfg Config, det core.Detector, next consumer.Logs,
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	t.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	t.Cleanup(func() {
+		// Bounded: after a failed test a session may still wait on a stage
+		// the test never released; the deadline makes Shutdown give up on it
+		// instead of hanging until go test's timeout.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = p.Shutdown(ctx)
+	})
 	return p
 }
 
