@@ -162,6 +162,7 @@ var (
 	outcomeReviewedAnomalous = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "reviewed_anomalous")))
 	outcomeHeldOut           = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "held_out")))
 	cacheEmbedding           = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "embedding")))
+	cacheVerdict             = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "verdict")))
 	decisionKnown            = decisionOpt("known")
 	decisionFragile          = decisionOpt("fragile")
 	decisionPendingHit       = decisionOpt("pending_hit")
@@ -171,7 +172,6 @@ var (
 	decisionCorroborated     = decisionOpt("alarm_corroborated")
 	decisionContradicted     = decisionOpt("alarm_contradicted")
 	decisionExpired          = decisionOpt("alarm_expired")
-	cacheVerdict             = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "verdict")))
 )
 
 func decisionOpt(d string) metric.ObserveOption {
