@@ -166,7 +166,8 @@ func buildModels(ctx context.Context, cfg *Config, judge model.Judge, log *zap.L
 				log.Info("coorlog: learn mode screened its learning sessions",
 					zap.Int("sessions", st.Sessions), zap.Int("suspects", st.Suspects), zap.Int("llm_requests", st.Requests),
 					zap.Int("reviewed", st.Reviewed), zap.Int("reviewed_anomalous", st.ReviewedAnomalous),
-					zap.Int("review_errors", st.ReviewErrors), zap.Int("held_out", st.HeldOut))
+					zap.Int("review_errors", st.ReviewErrors), zap.Int("held_out", st.HeldOut),
+					zap.Int("flows_asked", st.Flows), zap.Int("flows_anomalous", st.FlowsAnomalous))
 			},
 			OnReady: func(c *model.Cascade) {
 				log.Info("coorlog: learn mode trained a model; detecting from now on", zap.String("model_version", c.ModelVersion()))

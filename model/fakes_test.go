@@ -217,6 +217,7 @@ type oracleJudge struct {
 	calls   int
 	fail    error
 	badIdx  bool
+	wrong   map[string]bool // sessions answered with the other label
 	lastNbr []model.Neighbour
 }
 
@@ -231,6 +232,9 @@ func (j *oracleJudge) Judge(ctx context.Context, s model.Session, nb []model.Nei
 	label, ok := j.labels[s.ID]
 	if !ok {
 		return model.Judgement{}, errors.New("unknown session")
+	}
+	if j.wrong[s.ID] {
+		label = 1 - label
 	}
 	out := model.Judgement{Anomaly: label == 1, Score: float64(label), Reason: "oracle", Calls: 1, PromptTokens: 100, CompletionTokens: 20}
 	for i, n := range nb {

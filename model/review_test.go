@@ -3,7 +3,9 @@ package model_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -123,5 +125,81 @@ func TestLearnerScreenWithoutJudgeHoldsSuspectsOut(t *testing.T) {
 				t.Fatalf("stats %+v", st)
 			}
 		})
+	}
+}
+
+// flows is a learning window of three common flows, each session opened for
+// one of four clients: two normal flows and a fault that keeps happening (10%
+// of the sessions) with no warning line and no rare line shape: every rule
+// that looks for rarity takes it as normal.
+func flows() []model.LabelledSession {
+	clients := []string{"alpha", "alpha", "bravo", "charlie", "delta"} // alpha: each flow's largest content
+	var out []model.LabelledSession
+	for i := range 300 {
+		c := clients[i%len(clients)]
+		lines := []string{fmt.Sprintf(`conn %d open for "%s"`, i, c), "read block", fmt.Sprintf("conn %d closed", i)}
+		label := 0
+		switch {
+		case i%10 == 3:
+			lines[2] = fmt.Sprintf("conn %d closed: peer reset", i)
+			label = 1
+		case i%3 == 0:
+			lines[1] = "write block"
+		}
+		out = append(out, model.LabelledSession{ID: fmt.Sprintf("s%03d", i), Label: label, Lines: lines})
+	}
+	return out
+}
+
+// A fault as common as a normal flow is asked about as a flow: no session of
+// it enters the model as normal.
+func TestLearnerScreenAsksAboutCommonFlows(t *testing.T) {
+	sessions := flows()
+	truth := labelsOf(sessions)
+	judge := &oracleJudge{labels: truth}
+	_, st, decided := learnWith(t, sessions, judge, model.ReviewOptions{Budget: 0.10})
+	for id, d := range decided {
+		if truth[id] == 1 && d.Included && d.Label == 0 {
+			t.Fatalf("faulty session %s entered the model as normal; stats %+v", id, st)
+		}
+		if truth[id] == 0 && !d.Included {
+			t.Fatalf("normal session %s held out; stats %+v", id, st)
+		}
+	}
+	if st.Flows != 3 || st.FlowsAnomalous != 1 || st.Requests > 30 || judge.calls != st.Requests {
+		t.Fatalf("stats %+v, judge called %d times", st, judge.calls)
+	}
+}
+
+// One wrong "anomalous" about a normal flow does not hold the flow out: a
+// second answer about another of its contents settles it, and the wrong label
+// stays on its own content.
+func TestLearnerScreenFlowNeedsTwoAlarms(t *testing.T) {
+	sessions := flows()
+	truth := labelsOf(sessions)
+	judge := &oracleJudge{labels: truth, wrong: map[string]bool{}}
+	for _, s := range sessions {
+		if s.Label == 0 && strings.Contains(s.Lines[0], `"alpha"`) {
+			judge.wrong[s.ID] = true // a content-correlated error, as a real LLM's
+		}
+	}
+	_, st, decided := learnWith(t, sessions, judge, model.ReviewOptions{Budget: 0.10})
+	held, mislabelled := 0, 0
+	for _, s := range sessions {
+		d := decided[s.ID]
+		switch {
+		case s.Label == 0 && !d.Included:
+			held++
+		case s.Label == 0 && d.Label == 1:
+			if !judge.wrong[s.ID] {
+				t.Fatalf("normal session %s labelled anomalous without a wrong answer about its content", s.ID)
+			}
+			mislabelled++
+		case s.Label == 1 && d.Included && d.Label == 0:
+			t.Fatalf("faulty session %s entered the model as normal", s.ID)
+		}
+	}
+	if held != 0 || mislabelled == 0 || st.FlowsAnomalous != 1 {
+		t.Fatalf("%d normal sessions held out, %d labelled anomalous, stats %+v", held, mislabelled, st)
 	}
 }
