@@ -7,13 +7,18 @@
 #
 #   scripts/corpus/collector.sh [--server nats] [--train v2.8.4] [--test v2.14.0] [--accuracy 0.95]
 #                               [--corpus out/corpus] [--eval out/corpus-eval] [--out out/corpus-collector]
+#                               [--learn N]
 #
+# --learn N runs the collector in learn mode instead, with no model and no labels: it learns from the
+# first N sessions of the test release's log (its screen asks the stand-in LLM about suspects), then
+# detects; the report scores the sessions after the learning window (issue 12).
+# CORPUS_COLLECTOR=BIN runs another build of the collector (a before/after).
 # The model is EVAL/models/SERVER/TRAIN (run eval.sh first). Prints the sink's report (routes, per
 # kind, precision, recall, F1) and the processor's telemetry; files in OUT/SERVER-TRAIN-TEST/.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-server=nats train=v2.8.4 test=v2.14.0 acc=0.95 seed=1
+server=nats train=v2.8.4 test=v2.14.0 acc=0.95 seed=1 learn=0
 corpus=$root/out/corpus eval=$root/out/corpus-eval out=$root/out/corpus-collector
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -25,7 +30,8 @@ while [ $# -gt 0 ]; do
 	--corpus) corpus=$2; shift ;;
 	--eval) eval=$2; shift ;;
 	--out) out=$2; shift ;;
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+	--learn) learn=$2; shift ;;
+	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
 	*) echo "collector.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -40,7 +46,12 @@ esac
 log=$corpus/$server/$test/raw.log
 model=$eval/models/$server/$train
 [ -s "$log" ] || { echo "collector.sh: no $log (run scripts/corpus/run.sh)" >&2; exit 1; }
-[ -s "$model/coorlog.bundle" ] || { echo "collector.sh: no model in $model (run scripts/corpus/eval.sh)" >&2; exit 1; }
+mode=detect
+if [ "$learn" -gt 0 ]; then
+	mode=learn train=learn$learn
+else
+	[ -s "$model/coorlog.bundle" ] || { echo "collector.sh: no model in $model (run scripts/corpus/eval.sh)" >&2; exit 1; }
+fi
 dir=$out/$server-$train-$test
 rm -rf "$dir"; mkdir -p "$dir"
 
@@ -62,14 +73,36 @@ bin/oraclellm -listen "127.0.0.1:$llm_port" -truth "$dir/truth.jsonl" -accuracy 
 	-key-regex "$key_re" -by-content 2>"$dir/oraclellm.log" &
 oracle=$!
 pids+=($oracle)
-cp -r "$model" "$dir/model" # AEM writes what it learns into model_path
-CORPUS_LOG=$log CORPUS_MODEL=$dir/model CORPUS_KEY_REGEX=$key_re CORPUS_LLM_ENDPOINT=http://127.0.0.1:$llm_port/v1 \
+if [ "$mode" = learn ]; then
+	mkdir -p "$dir/model" # learn mode writes the model it trains here
+else
+	cp -r "$model" "$dir/model" # AEM writes what it learns into model_path
+fi
+feed=$log
+if [ "$mode" = learn ]; then
+	# A live log, not a file read at once: the collector first gets the lines up to the end of the
+	# first N sessions (by the key's last line), and the rest once it has trained; sessions that
+	# straddle the cut close at the pause and are cut in two.
+	cut=$(grep -noE "$key_re" "$log" | sed -E 's/^([0-9]+):.*'"${key_re//\//\/}"'.*/\1 \2/' |
+		awk '{ last[$2] = $1 } END { for (k in last) print last[k] }' | sort -n | sed -n "${learn}p")
+	feed=$dir/raw.log
+	head -n "$cut" "$log" >"$feed"
+fi
+CORPUS_MODE=$mode CORPUS_LEARN_SESSIONS=$(( learn > 0 ? learn : 1000 )) CORPUS_LOG=$feed CORPUS_MODEL=$dir/model CORPUS_KEY_REGEX=$key_re CORPUS_LLM_ENDPOINT=http://127.0.0.1:$llm_port/v1 \
 	CORPUS_SINK_PORT=$sink_port CORPUS_METRICS_PORT=$metrics_port \
-	bin/otelcol-coorlog --config scripts/corpus/otelcol.yaml >"$dir/otelcol.log" 2>&1 &
+	"${CORPUS_COLLECTOR:-bin/otelcol-coorlog}" --config scripts/corpus/otelcol.yaml >"$dir/otelcol.log" 2>&1 &
 col=$!
 pids+=($col)
 
 lines=$(wc -l <"$log")
+if [ "$mode" = learn ]; then
+	until grep -q 'learn mode trained a model' "$dir/otelcol.log"; do
+		kill -0 "$col" 2>/dev/null || { tail -20 "$dir/otelcol.log"; echo "collector.sh: the collector exited early" >&2; exit 1; }
+		sleep 1
+	done
+	tail -n +"$((cut + 1))" "$log" >>"$feed"
+	echo "collector.sh: learn mode trained on the first $learn sessions (lines 1-$cut); the rest of the log follows"
+fi
 echo "collector.sh: $server $train -> $test: $lines lines of $log; stand-in LLM: content-correlated errors, accuracy $acc"
 start=$(date +%s) got=0 last=$(date +%s)
 records() { curl -sf "http://127.0.0.1:$sink_port/stats" | sed -n 's/.*"records":\([0-9]*\).*/\1/p'; }
@@ -88,7 +121,17 @@ curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep '^otelcol_processor_coo
 kill -TERM "$col"; wait "$col" || echo "collector exit status $?"
 echo "collector.sh: $(records || echo "?") records received of $lines lines in $(( $(date +%s) - start ))s"
 kill -TERM "$oracle"; wait "$oracle" || true
-bin/otlpsink report -in "$dir/received.jsonl" -truth "$dir/truth.jsonl" -rows 20 | tee "$dir/report.txt"
+truth=$dir/truth.jsonl
+if [ "$mode" = learn ]; then
+	# Score what learn mode detected: leave out the sessions of the learning window.
+	jq -r 'select(.attributes["anomaly.reason"] == "learning") | .attributes["anomaly.session.id"]' "$dir/received.jsonl" |
+		sort -u >"$dir/learning-ids.txt"
+	jq -c --rawfile ids "$dir/learning-ids.txt" '($ids | split("\n")) as $l | select(.id as $i | $l | index($i) | not)' \
+		"$dir/truth.jsonl" >"$dir/truth-detect.jsonl"
+	truth=$dir/truth-detect.jsonl
+	echo "collector.sh: learn mode: $(wc -l <"$dir/learning-ids.txt") sessions in the learning window, $(wc -l <"$truth") scored after it"
+fi
+bin/otlpsink report -in "$dir/received.jsonl" -truth "$truth" -rows 20 | tee "$dir/report.txt"
 echo "stand-in LLM: $(grep -o '[0-9]* requests answered' "$dir/oraclellm.log" || echo "? requests")"
 grep -v -e '_bucket' -e '^#' "$dir/metrics.txt" | grep -E 'route|evolved|llm|aem|sessions|decisions|held_alarms' | sed 's/^/  /' || true
 echo "files: $dir"
