@@ -139,7 +139,7 @@ type contentGroup struct {
 	score    float64 // higher = more suspicious
 	cluster  uint64  // the rarest shape: suspects that share it likely share a cause
 	set      uint64  // its set of shapes: its flow
-	reviewed bool    // a Judge request was made for it
+	reviewed bool    // a Judge answer labelled it (a failed request leaves it as it was)
 }
 
 // screen decides which learning sessions enter the model and with which
