@@ -10,6 +10,7 @@ import "strings"
 func scanChunk(t []tok, s string, base, end int) []tok {
 	c := s[base:end]
 	text := func(p, q int) tok { return tok{a: int32(base + p), b: int32(base + q)} }
+	first := len(t) // the chunk's first token
 	p := 0
 	for p < len(c) {
 		b := c[p]
@@ -25,6 +26,12 @@ func scanChunk(t []tok, s string, base, end int) []tok {
 			if n := ipv6Len(c[p:]); n > 0 {
 				t = append(t, tok{k: kIP})
 				p += n
+				continue
+			}
+		}
+		if len(t) > first && (t[len(t)-1].k == kID || t[len(t)-1].k == kHex) {
+			if n := idSuffixLen(c[p:]); n > 0 {
+				p += n // part of the id before it
 				continue
 			}
 		}
@@ -61,6 +68,43 @@ func scanChunk(t []tok, s string, base, end int) []tok {
 		}
 	}
 	return t
+}
+
+// idSuffixLen is the length of a random-looking suffix at the start of c: a
+// separator (. - _ :) and an alphanumeric run of 4 to 15 characters that
+// mixes letters and digits, or lower case with two capitals after its first letter
+// (ulvoDDZ2, MRG00YBc, x2k9p), or 0. After an id it is part of that id: NATS
+// reply subjects are _INBOX.<nuid>.<8 random characters>, Kubernetes pod names
+// <name>-<hash>-<5 random characters>; unmasked, every request of a session
+// wrote a line no other session had.
+func idSuffixLen(c string) int {
+	if len(c) < 5 || (c[0] != '.' && c[0] != '-' && c[0] != '_' && c[0] != ':') {
+		return 0
+	}
+	run := alnumLen(c[1:])
+	if run < 4 || run > 15 {
+		return 0
+	}
+	w := c[1 : 1+run]
+	digits, letters, lower, innerCaps := 0, 0, 0, 0
+	for i := 0; i < len(w); i++ {
+		switch b := w[i]; {
+		case isDigit(b):
+			digits++
+		case b >= 'A' && b <= 'Z':
+			letters++
+			if i > 0 {
+				innerCaps++
+			}
+		default:
+			letters++
+			lower++
+		}
+	}
+	if (digits > 0 && letters > 0) || (innerCaps >= 2 && lower > 0) {
+		return 1 + run
+	}
+	return 0
 }
 
 // idOrNum turns a number of 9+ digits glued by "_" to a word (blk_-6991853982611346454,

@@ -15,6 +15,8 @@
 //     port or /mask), IPv6, date/time, hex id, number with a size or duration unit,
 //     number, or long alphanumeric id; other words keep their letters and have
 //     their digit runs masked (dn228 -> dn<NUM>);
+//   - a short random-looking run glued to an id by . - _ or : belongs to it
+//     (_INBOX.<nuid>.51FzRqiD -> _INBOX.<ID>, coredns-7d9c8b6f5d-x2k9p -> coredns-<HEX>);
 //   - a run of dates, times, numbers and month/day names glued by single
 //     separators around at least one time becomes one <TS> (so "Sun Dec 04
 //     04:47:44 2005" and "2015-10-18 18:01:47,978" are both <TS>); a number
@@ -41,7 +43,7 @@ const MaxBytes = 2048
 
 // Version names the masking rules. It is part of every TemplateKey, so a change
 // of the rules never mixes keys of two versions in a persisted cache.
-const Version = "normalize/v2"
+const Version = "normalize/v3"
 
 // Placeholders written by Line.
 const (

@@ -26,6 +26,13 @@ func TestLine(t *testing.T) {
 		{"tenant 113d3a99c3da401fbd62cc2caa5b96d2", "tenant <HEX>"},
 		{"key AKIAIOSFODNN7EXAMPLEQ done", "key <ID> done"},
 		{"deadbeef cafe facade", "deadbeef cafe facade"}, // hex-looking words without digits stay
+		// a random suffix after an id is part of it; words after an id are not
+		{"<<- [PUB _INBOX.3SxbWWEks8UP09wADerPvt.51FzRqiD 63]", "<<- [PUB _INBOX.<ID> <NUM>]"},
+		{"->> [MSG _INBOX.3SxbWWEks8UP09wADerQH7.ulvoDDZq 2 13]", "->> [MSG _INBOX.<ID> <NUM> <NUM>]"},
+		{"pod coredns-7d9c8b6f5d-x2k9p ready", "pod coredns-<HEX> ready"},
+		{"[SUB _INBOX.3SxbWWEks8UP09wADerPvt.* 2]", "[SUB _INBOX.<ID>.* <NUM>]"},
+		{"block 9f4ef63a.Worker 9f4ef63a-INFO 9f4ef63a.svc 9f4ef63a-iPhone", "block <HEX>.Worker <HEX>-INFO <HEX>.svc <HEX>-iPhone"},
+		{"app.search.29.svc and v2.x2k9 and abc.x2k9p", "app.search.<NUM>.svc and v<NUM>.x<NUM>k<NUM> and abc.x<NUM>k<NUM>p"},
 		// addresses
 		{"from 10.250.7.244:50010 to /10.250.7.244", "from <IP> to /<IP>"},
 		{"rhost=218.188.2.4 net 10.0.0.0/8", "rhost=<IP> net <IP>"},
