@@ -59,7 +59,7 @@ func TestLoadConfig(t *testing.T) {
 				c.Encoder = EncoderConfig{Path: "/opt/models/bert-base-uncased", Pooling: string(encoder.PoolCLS),
 					MaxSeqLen: 128, BatchSize: 16, Threads: 4, CacheSize: 200000}
 				c.Session.Key = KeyConfig{Source: streaming.KeyFromAttribute, Name: "request.id"}
-				c.AEM = AEMConfig{Enabled: true, Interval: 30 * time.Second, BatchSize: 16}
+				c.AEM = AEMConfig{Enabled: true, Interval: 30 * time.Second, BatchSize: 64}
 				c.LLM.Endpoint = "http://localhost:11434/v1"
 				c.LLM.Timeout = 20 * time.Second
 				// confmaptest does not resolve ${env:...}; the collector's resolver does.

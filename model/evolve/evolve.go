@@ -102,7 +102,7 @@ type Finding struct {
 // Config sets the cadence and the size of updates. Zero fields take the
 // defaults of DefaultConfig.
 type Config struct {
-	BatchSize         int           `json:"batch_size"`         // findings that trigger an update; default 32
+	BatchSize         int           `json:"batch_size"`         // findings that trigger an update; default 16
 	Interval          time.Duration `json:"interval"`           // pending findings are applied at least this often; default 1 min
 	QueueSize         int           `json:"queue_size"`         // bound of the queue; default 4096
 	CoordinatorEpochs int           `json:"coordinator_epochs"` // default 150
@@ -113,7 +113,7 @@ type Config struct {
 
 // DefaultConfig is the configuration used for zero fields.
 func DefaultConfig() Config {
-	return Config{BatchSize: 32, Interval: time.Minute, QueueSize: 4096, CoordinatorEpochs: 150, SmallEpochs: 10, Replay: 4, Seed: 1}
+	return Config{BatchSize: 16, Interval: time.Minute, QueueSize: 4096, CoordinatorEpochs: 150, SmallEpochs: 10, Replay: 4, Seed: 1}
 }
 
 // WithDefaults fills zero fields from DefaultConfig.
