@@ -12,7 +12,8 @@
 # --learn N runs the collector in learn mode instead, with no model and no labels: it learns from the
 # first N sessions of the test release's log (its screen asks the stand-in LLM about suspects), then
 # detects; the report scores the sessions after the learning window (issue 12).
-# CORPUS_COLLECTOR=BIN runs another build of the collector (a before/after).
+# CORPUS_COLLECTOR=BIN runs another build of the collector (a before/after); CORPUS_AEM_BATCH=N sets
+# the processor's aem.batch_size (default: the processor's).
 # The model is EVAL/models/SERVER/TRAIN (run eval.sh first). Prints the sink's report (routes, per
 # kind, precision, recall, F1) and the processor's telemetry; files in OUT/SERVER-TRAIN-TEST/.
 set -euo pipefail
@@ -90,7 +91,7 @@ if [ "$mode" = learn ]; then
 fi
 CORPUS_MODE=$mode CORPUS_LEARN_SESSIONS=$(( learn > 0 ? learn : 1000 )) CORPUS_LOG=$feed CORPUS_MODEL=$dir/model CORPUS_KEY_REGEX=$key_re CORPUS_LLM_ENDPOINT=http://127.0.0.1:$llm_port/v1 \
 	CORPUS_SINK_PORT=$sink_port CORPUS_METRICS_PORT=$metrics_port \
-	"${CORPUS_COLLECTOR:-bin/otelcol-coorlog}" --config scripts/corpus/otelcol.yaml >"$dir/otelcol.log" 2>&1 &
+	"${CORPUS_COLLECTOR:-bin/otelcol-coorlog}" --config scripts/corpus/otelcol.yaml ${CORPUS_AEM_BATCH:+--set processors::coorlog::aem::batch_size=$CORPUS_AEM_BATCH} >"$dir/otelcol.log" 2>&1 &
 col=$!
 pids+=($col)
 
