@@ -7,8 +7,10 @@
 #
 #   scripts/corpus/collector.sh [--server nats] [--train v2.8.4] [--test v2.14.0] [--accuracy 0.95]
 #                               [--corpus out/corpus] [--eval out/corpus-eval] [--out out/corpus-collector]
-#                               [--learn N]
+#                               [--learn N] [--pace SECONDS]
 #
+# --pace S appends the log to the file the collector reads in S one-second parts, as a live server
+# writes it, instead of handing it over whole (the corpus logs were written in about 30 s).
 # --learn N runs the collector in learn mode instead, with no model and no labels: it learns from the
 # first N sessions of the test release's log (its screen asks the stand-in LLM about suspects), then
 # detects; the report scores the sessions after the learning window (issue 12).
@@ -19,7 +21,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-server=nats train=v2.8.4 test=v2.14.0 acc=0.95 seed=1 learn=0
+server=nats train=v2.8.4 test=v2.14.0 acc=0.95 seed=1 learn=0 pace=0
 corpus=$root/out/corpus eval=$root/out/corpus-eval out=$root/out/corpus-collector
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--eval) eval=$2; shift ;;
 	--out) out=$2; shift ;;
 	--learn) learn=$2; shift ;;
+	--pace) pace=$2; shift ;;
 	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
 	*) echo "collector.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -89,6 +92,11 @@ if [ "$mode" = learn ]; then
 	feed=$dir/raw.log
 	head -n "$cut" "$log" >"$feed"
 fi
+if [ "$pace" -gt 0 ]; then
+	[ "$mode" = detect ] || { echo "collector.sh: --pace goes with detect mode only" >&2; exit 2; }
+	feed=$dir/raw.log
+	: >"$feed"
+fi
 CORPUS_MODE=$mode CORPUS_LEARN_SESSIONS=$(( learn > 0 ? learn : 1000 )) CORPUS_LOG=$feed CORPUS_MODEL=$dir/model CORPUS_KEY_REGEX=$key_re CORPUS_LLM_ENDPOINT=http://127.0.0.1:$llm_port/v1 \
 	CORPUS_SINK_PORT=$sink_port CORPUS_METRICS_PORT=$metrics_port \
 	"${CORPUS_COLLECTOR:-bin/otelcol-coorlog}" --config scripts/corpus/otelcol.yaml ${CORPUS_AEM_BATCH:+--set processors::coorlog::aem::batch_size=$CORPUS_AEM_BATCH} >"$dir/otelcol.log" 2>&1 &
@@ -96,6 +104,15 @@ col=$!
 pids+=($col)
 
 lines=$(wc -l <"$log")
+if [ "$pace" -gt 0 ]; then
+	part=$(( (lines + pace - 1) / pace ))
+	(for ((i = 0; i < pace; i++)); do
+		sed -n "$((i * part + 1)),$(((i + 1) * part))p" "$log" >>"$feed"
+		sleep 1
+	done) &
+	pids+=($!)
+	echo "collector.sh: the log follows in $pace parts of $part lines, one a second"
+fi
 if [ "$mode" = learn ]; then
 	until grep -q 'learn mode trained a model' "$dir/otelcol.log"; do
 		kill -0 "$col" 2>/dev/null || { tail -20 "$dir/otelcol.log"; echo "collector.sh: the collector exited early" >&2; exit 1; }
