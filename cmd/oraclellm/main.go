@@ -9,7 +9,9 @@
 // the truth file; found in the prompt by -key-regex, default HDFS block ids),
 // wrong with probability 1-accuracy: per question (like `coorlog eval --llm
 // simulated:ACC`), or with -by-content per session content (like
-// `--llm simulated-content:ACC`).
+// `--llm simulated-content:ACC`; when the truth file has the sessions' lines,
+// the content is that of the whole labelled session, so a seed picks the
+// same wrong contents as `coorlog eval` does).
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 
 	"github.com/coorlog/coorlogprocessor/internal/dataset"
 	"github.com/coorlog/coorlogprocessor/internal/fakellm"
+	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
 
 func main() {
@@ -58,8 +61,14 @@ func main() {
 			os.Exit(1)
 		}
 		o.Labels = make(map[string]int, len(sessions))
+		if *byContent {
+			o.Contents = make(map[string]string, len(sessions))
+		}
 		for _, s := range sessions {
 			o.Labels[s.ID] = s.Label
+			if *byContent && len(s.Lines) > 0 {
+				o.Contents[s.ID] = normalize.ContentKey(s.Lines)
+			}
 		}
 	}
 	var h http.Handler = o

@@ -35,6 +35,13 @@ type Oracle struct {
 	// question about the same content gets the same answer. Otherwise each
 	// question draws on its own.
 	ByContent bool
+	// Contents, with ByContent, maps a session key to the content key of the
+	// whole session (normalize.ContentKey of its labelled lines): the draw then
+	// uses it instead of the lines the prompt shows, so that a seed picks the
+	// same wrong contents as `coorlog eval --llm simulated-content:ACC --seed`
+	// on the same sessions (a prompt may show a session cut short). Keys
+	// missing from it fall back to the prompt's lines.
+	Contents map[string]string
 
 	once sync.Once
 	srv  Server
@@ -83,7 +90,11 @@ func (o *Oracle) abnormal(session string) bool {
 				acc = 1
 			}
 			if o.ByContent {
-				return truth == simdraw.Right(int64(o.Seed), normalize.ContentKey(SectionLines(session)), acc)
+				content, ok := o.Contents[o.key(session)]
+				if !ok {
+					content = normalize.ContentKey(SectionLines(session))
+				}
+				return truth == simdraw.Right(int64(o.Seed), content, acc)
 			}
 			o.mu.Lock()
 			if o.rng == nil {

@@ -12,8 +12,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/coorlog/coorlogprocessor/internal/simdraw"
 	"github.com/coorlog/coorlogprocessor/model"
 	"github.com/coorlog/coorlogprocessor/model/llm"
+	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
 
 // The oracle answers the project's real LLM client: Evol Detect against the
@@ -92,6 +94,34 @@ func TestOracleByContentFollowsTheContent(t *testing.T) {
 	assert.InDelta(t, 0.3, float64(wrong)/contents, 0.07, "share of contents answered wrong")
 	// A key absent from the labels: the failure events decide.
 	assert.False(t, o.abnormal(section(99999, 1)))
+}
+
+// With Contents, the draw follows the whole session's content key, not the
+// lines the prompt shows: two prompts with other lines but one content key
+// get one answer, and the answer is simdraw's for that key (the draw of
+// coorlog eval's simulated-content LLM).
+func TestOracleByContentUsesTheGivenContents(t *testing.T) {
+	o := &Oracle{Labels: map[string]int{}, Contents: map[string]string{}, Accuracy: 0.5, Seed: 7,
+		KeyRE: regexp.MustCompile(`cid:(\d+)`), ByContent: true}
+	section := func(cid int, event string) string {
+		l := fmt.Sprintf("[1] 2026/12/02 10:00:00.000001 [DBG] 127.0.0.1:5%04d - cid:%d - %s", cid, cid, event)
+		q, _ := json.Marshal(l)
+		return "### NEW SESSION: 1 lines\n" + string(q) + "\n"
+	}
+	differ := 0
+	for c := range 200 {
+		key := fmt.Sprintf("content-%d", c)
+		a, b := 2*c, 2*c+1
+		o.Labels[fmt.Sprint(a)], o.Labels[fmt.Sprint(b)] = 1, 1
+		o.Contents[fmt.Sprint(a)], o.Contents[fmt.Sprint(b)] = key, key
+		ra, rb := o.abnormal(section(a, "event "+word(c))), o.abnormal(section(b, "other "+word(c+1000)))
+		require.Equal(t, ra, rb, "content %d: one content key, two answers", c)
+		require.Equal(t, simdraw.Right(7, key, 0.5), ra, "content %d: not the shared draw", c)
+		if ra != simdraw.Right(7, normalize.ContentKey([]string{section(a, "event "+word(c))}), 0.5) {
+			differ++
+		}
+	}
+	assert.Positive(t, differ, "the prompt's own lines would have drawn the same answers: the test cannot tell the keys apart")
 }
 
 // word spells n in letters: the normaliser masks digits, not words.
