@@ -131,8 +131,10 @@ func scanAtom(c string) (kind, int) {
 	if run > 2 && c[0] == '0' && (c[1] == 'x' || c[1] == 'X') && allHex(c[2:run]) {
 		return kHex, run
 	}
-	if n := hostLen(c); n > 0 {
-		return kHost, n
+	if run < len(c) && (c[run] == '.' || c[run] == '-') { // a host has a dot after its first label
+		if n := hostLen(c); n > 0 {
+			return kHost, n
+		}
 	}
 	if isDigit(c[0]) {
 		if n := ipv4Len(c); n > 0 {

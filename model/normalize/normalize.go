@@ -103,6 +103,7 @@ func Line(s string) string {
 	}
 	var arr [64]tok
 	t := arr[:0]
+	urls := strings.Contains(s, "://") // else no chunk can be a URL
 	i := 0
 	for i < len(s) {
 		c := s[i]
@@ -120,10 +121,12 @@ func Line(s string) string {
 			i++
 			continue
 		}
-		if n := urlLen(s[i:]); n > 0 {
-			t = append(t, tok{k: kURL})
-			i += n
-			continue
+		if urls {
+			if n := urlLen(s[i:]); n > 0 {
+				t = append(t, tok{k: kURL})
+				i += n
+				continue
+			}
 		}
 		j := i
 		for j < len(s) && !isSpace(s[j]) && !isDelim(s[j]) {
