@@ -83,14 +83,15 @@ func (o *Oracle) answer(w http.ResponseWriter, _ *http.Request, req Request, _ i
 // abnormal judges the NEW SESSION text.
 func (o *Oracle) abnormal(session string) bool {
 	if o.Labels != nil {
-		if label, ok := o.Labels[o.key(session)]; ok {
+		key := o.key(session)
+		if label, ok := o.Labels[key]; ok {
 			truth := label == 1
 			acc := o.Accuracy
 			if acc <= 0 {
 				acc = 1
 			}
 			if o.ByContent {
-				content, ok := o.Contents[o.key(session)]
+				content, ok := o.Contents[key]
 				if !ok {
 					content = normalize.ContentKey(SectionLines(session))
 				}

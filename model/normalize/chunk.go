@@ -70,10 +70,10 @@ func scanChunk(t []tok, s string, base, end int) []tok {
 	return t
 }
 
-// idSuffixLen is the length of a random-looking suffix at the start of c: a
-// separator (. - _ :) and an alphanumeric run of 4 to 15 characters that
-// mixes letters and digits, or lower case with two capitals after its first letter
-// (ulvoDDZ2, MRG00YBc, x2k9p), or 0. After an id it is part of that id: NATS
+// idSuffixLen is the length of a random-looking suffix at the start of c, or
+// 0: a separator (. - _ :) and an alphanumeric run of 4 to 15 characters that
+// mixes letters and digits, or lower case with two capitals after its first
+// letter (ulvoDDZ2, MRG00YBc, x2k9p). After an id it is part of that id: NATS
 // reply subjects are _INBOX.<nuid>.<8 random characters>, Kubernetes pod names
 // <name>-<hash>-<5 random characters>; unmasked, every request of a session
 // wrote a line no other session had.

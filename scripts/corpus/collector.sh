@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift ;;
 	--learn) learn=$2; shift ;;
 	--pace) pace=$2; shift ;;
-	-h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
 	*) echo "collector.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 	shift
