@@ -65,7 +65,10 @@ func (c *checkingSink) ConsumeLogs(_ context.Context, ld plog.Logs) error {
 // window of open keys, 10 records each.
 //
 //   - tight: the window (30% of the keys) is larger than both caps, the
-//     worst case for an LRU: nearly every session is flushed by a cap.
+//     worst case for an LRU: nearly every session is flushed by a cap. Its
+//     sessions never time out (inactivity 1 h), so that this holds however
+//     slowly a busy machine feeds them: with 100 ms, a loaded CI machine
+//     (33k records/s) let most of them close idle first.
 //   - roomy: the window (10%) fits the byte cap; sessions close on
 //     max_records and inactivity, as in normal operation (when the CPU is
 //     saturated, idle sessions wait for room in the queue and the
@@ -80,15 +83,16 @@ func TestSoak(t *testing.T) {
 		active   int // keys open at once
 		maxOpen  int
 		maxBytes int64
+		idle     time.Duration
 		wantMost string // the close reason that must dominate
 	}{
-		{"tight", keys * 3 / 10, keys / 5, 8 << 20, CloseEvicted},
-		{"roomy", keys / 10, keys / 5, 64 << 20, ""},
+		{"tight", keys * 3 / 10, keys / 5, 8 << 20, time.Hour, CloseEvicted},
+		{"roomy", keys / 10, keys / 5, 64 << 20, 100 * time.Millisecond, ""},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			cfg := cfgOf(Config{
 				KeySource: KeyFromAttribute, KeyName: "block",
-				MaxRecords: 8, InactivityTimeout: 100 * time.Millisecond,
+				MaxRecords: 8, InactivityTimeout: sc.idle,
 				MaxOpenSessions: sc.maxOpen, MaxBufferedBytes: sc.maxBytes,
 				Workers: 2, QueueSize: 256,
 			})
