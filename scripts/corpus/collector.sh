@@ -7,8 +7,11 @@
 #
 #   scripts/corpus/collector.sh [--server nats] [--train v2.8.4] [--test v2.14.0] [--accuracy 0.95]
 #                               [--corpus out/corpus] [--eval out/corpus-eval] [--out out/corpus-collector]
-#                               [--learn N] [--pace SECONDS]
+#                               [--learn N] [--pace SECONDS] [--errors content|question]
 #
+# --errors says what the stand-in LLM's wrong answers follow: the session's content (default; as
+# `coorlog eval --llm simulated-content:ACC`), or a coin flip per question (as the issue's first
+# measurement, near `--llm simulated:ACC`).
 # --pace S appends the log to the file the collector reads in S one-second parts, as a live server
 # writes it, instead of handing it over whole (the corpus logs were written in about 30 s).
 # --learn N runs the collector in learn mode instead, with no model and no labels: it learns from the
@@ -21,7 +24,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-server=nats train=v2.8.4 test=v2.14.0 acc=0.95 seed=1 learn=0 pace=0
+server=nats train=v2.8.4 test=v2.14.0 acc=0.95 seed=1 learn=0 pace=0 errors=content
 corpus=$root/out/corpus eval=$root/out/corpus-eval out=$root/out/corpus-collector
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -35,6 +38,7 @@ while [ $# -gt 0 ]; do
 	--out) out=$2; shift ;;
 	--learn) learn=$2; shift ;;
 	--pace) pace=$2; shift ;;
+	--errors) errors=$2; shift ;;
 	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0"; exit 0 ;;
 	*) echo "collector.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -46,6 +50,11 @@ case "$server" in
 nats) key_re='cid:([0-9]+) -' prefix=cid- ;;
 caddy) key_re='"remote_port":"?([0-9]+)' prefix=port- ;;
 *) echo "collector.sh: no session key known for server $server" >&2; exit 2 ;;
+esac
+case "$errors" in
+content) by_content=-by-content ;;
+question) by_content= ;;
+*) echo "collector.sh: --errors is content or question, not $errors" >&2; exit 2 ;;
 esac
 log=$corpus/$server/$test/raw.log
 model=$eval/models/$server/$train
@@ -74,7 +83,7 @@ trap 'kill -TERM "${pids[@]}" 2>/dev/null || true' EXIT
 bin/otlpsink -listen "127.0.0.1:$sink_port" -out "$dir/received.jsonl" 2>"$dir/otlpsink.log" &
 pids+=($!)
 bin/oraclellm -listen "127.0.0.1:$llm_port" -truth "$dir/truth.jsonl" -accuracy "$acc" -seed "$seed" \
-	-key-regex "$key_re" -by-content 2>"$dir/oraclellm.log" &
+	-key-regex "$key_re" $by_content 2>"$dir/oraclellm.log" &
 oracle=$!
 pids+=($oracle)
 if [ "$mode" = learn ]; then
@@ -121,7 +130,7 @@ if [ "$mode" = learn ]; then
 	tail -n +"$((cut + 1))" "$log" >>"$feed"
 	echo "collector.sh: learn mode trained on the first $learn sessions (lines 1-$cut); the rest of the log follows"
 fi
-echo "collector.sh: $server $train -> $test: $lines lines of $log; stand-in LLM: content-correlated errors, accuracy $acc"
+echo "collector.sh: $server $train -> $test: $lines lines of $log; stand-in LLM: wrong answers by $errors, accuracy $acc"
 start=$(date +%s) got=0 last=$(date +%s)
 records() { curl -sf "http://127.0.0.1:$sink_port/stats" | sed -n 's/.*"records":\([0-9]*\).*/\1/p'; }
 while [ $(( $(date +%s) - start )) -lt 900 ]; do
