@@ -11,41 +11,34 @@ import (
 // AEM's blast radius. What AEM learns from one LLM answer reaches far past
 // its session: the coordinator is fine-tuned on it, so the sessions around it
 // stop being evolved and go to the small model, and the small model votes
-// with the answer's label among its neighbours (and is fine-tuned to pull
-// same-label sessions together). One wrong answer thus becomes the verdict of
-// a whole region (measured on the NATS upgrade through the collector: 2
-// wrong answers on `headers` sessions, 62 false alarms after the next
-// update). An answer that overrules the small model's vote (a surprise: an
-// alarm where it says "normal", or a "normal" where it says anomalous) is
-// held here until an LLM answer about another content in the same region
-// (within tau in the coordinator's metric) agrees with it; only then does AEM
-// learn it. Meanwhile the sessions where it would change something go to the
-// Judge (Cascade.detect): for a held alarm, those within tau of it and those
-// whose small-model vote it would turn were it learnt (wouldTurn); for a
-// held "normal", those of them the small model votes anomalous. Their answers
-// are learnt (or held) in their own right, so what AEM learns of the region
-// does not rest on one answer; those within tau also corroborate the held
-// answer, or discard it when they give the other label. A held answer is
-// still the verdict of its own session, and of later sessions with its very
-// vector (route cache), as a pending finding is.
+// with the answer's label among its neighbours. One wrong answer thus
+// becomes the verdict of a whole region (measured on the NATS upgrade through
+// the collector: 2 wrong answers on `headers` sessions, 62 false alarms after
+// the next update). An alarm that overrules the small model's "normal" (a
+// surprise) is held here until an LLM answer about another content in the
+// same region (within tau in the coordinator's metric) agrees with it; only
+// then does AEM learn it. Meanwhile the sessions near it go to the Judge
+// (Cascade.detect): those within tau of it, and those whose small-model vote
+// it would turn were it learnt (wouldTurn), where a wrong alarm would have
+// spread. Their answers are learnt (or held) in their own right, so what
+// AEM learns of the region does not rest on one answer; those within tau
+// also corroborate the alarm, or discard it when they give the other label. A held alarm is still the
+// verdict of its own session, and of later sessions with its very vector
+// (route cache), as a pending finding is.
 //
-// Answers that agree with the small model are learnt at once. Measured on
-// NATS v2.8.4 -> v2.14.0 (BENCHMARKS.md, "AEM's blast radius" and "A wrong
-// normal held too"): content-correlated errors at 0.95, holding alarms took
-// F1 from 0.974 to 0.986 over three seeds (0.991 with wouldTurn); holding
+// Answers that agree with the small model, and "normal" answers that
+// overrule it, are learnt at once: the latter correct the small model's own
+// false alarms. Measured on NATS v2.8.4 -> v2.14.0 (BENCHMARKS.md, "AEM's
+// blast radius"): content-correlated errors at 0.95, F1 0.974 -> 0.986 over
+// three seeds (0.991 with wouldTurn); holding both directions 0.983; holding
 // alarms without asking about the sessions near them: no alarm was ever
-// corroborated. Holding a "normal" that overrules an anomalous vote as well
-// mends a wrong "normal" about the first session of a fault kind, which
-// once learnt moved the whole kind next to the normal training sessions
-// (`slow_consumer` 15 of 38 caught, F1 0.957 at simulated 0.99, seed 4):
-// F1 0.991 there, and no other seed of six moved by more than 0.002.
+// corroborated.
 
-// maxHeld bounds the answers waiting for corroboration; the oldest is
+// maxHeld bounds the alarms waiting for corroboration; the oldest is
 // dropped (not learnt) when a new one arrives at the bound.
 const maxHeld = 256
 
-// corroboration holds the LLM answers that overruled the small model. Safe
-// for concurrent use.
+// corroboration holds the surprising LLM alarms. Safe for concurrent use.
 type corroboration struct {
 	mu   sync.Mutex
 	held []heldFinding // oldest first
@@ -116,27 +109,23 @@ func (c *corroboration) match(v []float32) (evolve.Finding, bool) {
 }
 
 // near reports whether a held finding of another content (v is the session
-// vector, sem its semantic half, anomaly its small-model vote) lies within
-// tau of sem: a held alarm whatever the vote, a held "normal" only where the
-// vote is anomalous (elsewhere it would change nothing).
-func (c *corroboration) near(sem, v []float32, anomaly bool, dist func(a, b []float32) float64, tau float64) bool {
+// vector, sem its semantic half) lies within tau of sem.
+func (c *corroboration) near(sem, v []float32, dist func(a, b []float32) float64, tau float64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, h := range c.held {
-		if (h.f.Label == 1 || anomaly) && dist(sem, h.sem) < tau && !h.same(v) {
+		if dist(sem, h.sem) < tau && !h.same(v) {
 			return true
 		}
 	}
 	return false
 }
 
-// wouldTurn reports whether a held answer of another content, were it in
-// the memory, would decide the vote of a session (p: its projection by
-// small, v: its vector, voting: its voting neighbours, weakest last): it
-// would displace the weakest voter, and with it the similarity-weighted
-// share of anomalous labels (smallmodel.Memory.Vote) would reach the
-// threshold (a held alarm), or fall below it from an anomalous vote (a held
-// "normal").
+// wouldTurn reports whether a held alarm of another content, were it in the
+// memory, would turn the vote of a session (p: its projection by small, v:
+// its vector, voting: its voting neighbours, weakest last) to anomalous: it
+// would displace the weakest voter, and the similarity-weighted share of
+// anomalous labels would reach the threshold (smallmodel.Memory.Vote).
 // Measured on NATS v2.8.4 -> v2.14.0 with content-correlated errors at 0.95:
 // F1 0.986 -> 0.991 and LLM sessions 5.3% -> 4.8% against the tau rule
 // alone (corroborated alarms are learnt sooner, and AEM then keeps their
@@ -160,9 +149,6 @@ func (c *corroboration) turns(p, v []float32, voting []smallmodel.Hit, label fun
 		a += s * float64(label(h.Index))
 	}
 	worst := voting[len(voting)-1].Similarity
-	ws := max(float64(worst), 0)
-	wAll, aAll := w+ws, a+ws*float64(label(voting[len(voting)-1].Index))
-	anomalous := wAll > 0 && aAll/wAll >= threshold // the vote as it stands
 	for i := range c.held {
 		h := &c.held[i]
 		if h.projBy != small {
@@ -173,11 +159,7 @@ func (c *corroboration) turns(p, v []float32, voting []smallmodel.Hit, label fun
 			continue
 		}
 		s := max(float64(sim), 0)
-		if w+s == 0 {
-			continue
-		}
-		with := (a+s*float64(h.f.Label))/(w+s) >= threshold
-		if h.f.Label == 1 && with || h.f.Label == 0 && anomalous && !with {
+		if w+s > 0 && (a+s*float64(h.f.Label))/(w+s) >= threshold {
 			return true
 		}
 	}

@@ -9,10 +9,10 @@ import (
 	"github.com/coorlog/coorlogprocessor/model/evolve"
 )
 
-// An LLM answer that overrules the small model, either way, is the verdict
-// of its session and of its very content, but AEM learns it only once
-// another content agrees (unless LearnUncorroborated).
-func TestCascadeHoldsAnAnswerThatOverrulesTheSmallModel(t *testing.T) {
+// An LLM alarm that overrules the small model's "normal" is the verdict of
+// its session and of its very content, but AEM learns it only once another
+// content agrees (unless LearnUncorroboratedAlarms).
+func TestCascadeHoldsAnAlarmThatOverrulesTheSmallModel(t *testing.T) {
 	f := trained(t)
 	ctx := context.Background()
 	if !f.b.Small.Trained() {
@@ -25,19 +25,18 @@ func TestCascadeHoldsAnAnswerThatOverrulesTheSmallModel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A test session of the given label that the small model gets right, with
-	// a line fewer: a content the memory does not hold. The Judge will give it
-	// the other label.
-	pick := func(label int) model.LabelledSession {
-		for _, c := range f.test {
-			c.Lines = c.Lines[:len(c.Lines)-1]
-			v, err := probe.DetectFast(ctx, model.Session{ID: c.ID, Lines: c.Lines})
-			if err == nil && v.Evolved && v.Anomaly == (label == 1) && c.Label == label {
-				return c
-			}
+	var s model.LabelledSession
+	// A normal session with a line fewer: a content the memory does not hold.
+	for _, c := range f.test {
+		c.Lines = c.Lines[:len(c.Lines)-1]
+		v, err := probe.DetectFast(ctx, model.Session{ID: c.ID, Lines: c.Lines})
+		if err == nil && v.Evolved && !v.Anomaly && c.Label == 0 {
+			s = c
+			break
 		}
-		t.Fatalf("fixture: no test session of label %d that the small model gets right", label)
-		return model.LabelledSession{}
+	}
+	if s.ID == "" {
+		t.Fatal("fixture: no normal test session the small model calls normal")
 	}
 	inMemory := func(c *model.Cascade, id string) bool {
 		m := c.Snapshot().Memory
@@ -48,39 +47,35 @@ func TestCascadeHoldsAnAnswerThatOverrulesTheSmallModel(t *testing.T) {
 		}
 		return false
 	}
-	for _, truth := range []int{0, 1} {
-		s := pick(truth)
-		wrong := 1 - truth
-		for _, atOnce := range []bool{false, true} {
-			judge := &oracleJudge{labels: map[string]int{s.ID: wrong}} // a wrong answer
-			c, err := model.NewCascade(&b, model.CascadeOptions{Encoder: f.enc, Judge: judge, LearnUncorroborated: atOnce})
-			if err != nil {
-				t.Fatal(err)
-			}
-			upd := c.EnableAEM(evolve.Config{BatchSize: 1000}, nil)
-			v, err := c.Detect(ctx, model.Session{ID: s.ID, Lines: s.Lines})
-			if err != nil || v.Route != model.RouteLLM || v.Anomaly != (wrong == 1) {
-				t.Fatalf("label %d, at once %v: the answer is not the session's verdict: %+v %v", wrong, atOnce, v, err)
-			}
-			if err := upd.Flush(ctx); err != nil {
-				t.Fatal(err)
-			}
-			st := c.Stats()
-			if got := inMemory(c, s.ID); got != atOnce || st.Held != map[bool]uint64{false: 1, true: 0}[atOnce] {
-				t.Fatalf("label %d, at once %v: learnt %v, stats %+v", wrong, atOnce, got, st)
-			}
-			if atOnce {
-				continue
-			}
-			// The same content again is answered from the held finding, without a request.
-			calls := judge.calls
-			v, err = c.Detect(ctx, model.Session{ID: "again", Lines: s.Lines})
-			if err != nil || v.Route != model.RouteCache || v.Anomaly != (wrong == 1) || !strings.Contains(v.Reason, "held for corroboration") || judge.calls != calls {
-				t.Fatalf("label %d: the held content again: %+v %v, judge calls %d -> %d", wrong, v, err, calls, judge.calls)
-			}
-			if st := c.Stats(); st.HeldNow != 1 || st.Findings != 0 {
-				t.Fatalf("label %d: stats %+v", wrong, st)
-			}
+	for _, atOnce := range []bool{false, true} {
+		judge := &oracleJudge{labels: map[string]int{s.ID: 1}} // a wrong alarm
+		c, err := model.NewCascade(&b, model.CascadeOptions{Encoder: f.enc, Judge: judge, LearnUncorroboratedAlarms: atOnce})
+		if err != nil {
+			t.Fatal(err)
+		}
+		upd := c.EnableAEM(evolve.Config{BatchSize: 1000}, nil)
+		v, err := c.Detect(ctx, model.Session{ID: s.ID, Lines: s.Lines})
+		if err != nil || v.Route != model.RouteLLM || !v.Anomaly {
+			t.Fatalf("at once %v: the alarm is not the session's verdict: %+v %v", atOnce, v, err)
+		}
+		if err := upd.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		st := c.Stats()
+		if got := inMemory(c, s.ID); got != atOnce || st.Held != map[bool]uint64{false: 1, true: 0}[atOnce] {
+			t.Fatalf("at once %v: learnt %v, stats %+v", atOnce, got, st)
+		}
+		if atOnce {
+			continue
+		}
+		// The same content again is answered from the held alarm, without a request.
+		calls := judge.calls
+		v, err = c.Detect(ctx, model.Session{ID: "again", Lines: s.Lines})
+		if err != nil || v.Route != model.RouteCache || !v.Anomaly || !strings.Contains(v.Reason, "held for corroboration") || judge.calls != calls {
+			t.Fatalf("the held content again: %+v %v, judge calls %d -> %d", v, err, calls, judge.calls)
+		}
+		if st := c.Stats(); st.HeldNow != 1 || st.Findings != 0 {
+			t.Fatalf("stats %+v", st)
 		}
 	}
 }

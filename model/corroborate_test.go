@@ -112,34 +112,17 @@ func TestCorroborationNearIsAnotherContentWithinTau(t *testing.T) {
 	var st counters
 	f, sem := finding("held", 0, 1, 1)
 	c.observe(f, sem, true, lineDist, 1, &st)
-	for _, vote := range []bool{false, true} { // a held alarm counts whatever the vote
-		for _, tc := range []struct {
-			v    []float32
-			want bool
-		}{
-			{[]float32{0.5, 1}, true},  // another content within tau: asked, to corroborate
-			{[]float32{0, 2}, false},   // the held content itself: answered by match
-			{[]float32{1.5, 1}, false}, // beyond tau
-		} {
-			if got := c.near(tc.v, tc.v, vote, lineDist, 1); got != tc.want {
-				t.Errorf("vote %v: near(%v) = %v, want %v", vote, tc.v, got, tc.want)
-			}
+	for _, tc := range []struct {
+		v    []float32
+		want bool
+	}{
+		{[]float32{0.5, 1}, true},  // another content within tau: asked, to corroborate
+		{[]float32{0, 2}, false},   // the held content itself: answered by match
+		{[]float32{1.5, 1}, false}, // beyond tau
+	} {
+		if got := c.near(tc.v, tc.v, lineDist, 1); got != tc.want {
+			t.Errorf("near(%v) = %v, want %v", tc.v, got, tc.want)
 		}
-	}
-}
-
-// A held "normal" matters only where the small model votes anomalous: there
-// it would turn the verdict, and an answer corroborates or discards it.
-func TestCorroborationNearAHeldNormalIsAnAnomalousVote(t *testing.T) {
-	var c corroboration
-	var st counters
-	f, sem := finding("held", 0, 1, 0)
-	c.observe(f, sem, true, lineDist, 1, &st)
-	if !c.near([]float32{0.5, 1}, []float32{0.5, 1}, true, lineDist, 1) {
-		t.Error("an anomalous vote within tau of a held normal was not asked about")
-	}
-	if c.near([]float32{0.5, 1}, []float32{0.5, 1}, false, lineDist, 1) {
-		t.Error("a normal vote within tau of a held normal was asked about")
 	}
 }
 
@@ -172,31 +155,5 @@ func TestCorroborationWouldTurnOnlyAVoteTheAlarmDecides(t *testing.T) {
 	}
 	if c.turns([]float32{0.95, 0.3}, []float32{0, 5}, voting, label, 0.5, small) {
 		t.Error("the alarm's own content turned a vote (it answers that content itself)")
-	}
-}
-
-func TestCorroborationWouldTurnAnAnomalousVoteByAHeldNormal(t *testing.T) {
-	var c corroboration
-	var st counters
-	f, sem := finding("normal", 0, 1, 0)
-	c.observe(f, sem, true, lineDist, 1, &st)
-	small := &smallmodel.Model{}
-	c.held[0].proj, c.held[0].projBy = []float32{1, 0}, small
-
-	// Voters: two anomalous items at similarity 0.9 and 0.8 and one normal
-	// at 0.85, weakest last: the vote is anomalous (2 of 3).
-	labels := map[int]int{0: 1, 1: 1, 2: 0}
-	label := func(i int) int { return labels[i] }
-	voting := []smallmodel.Hit{{Index: 0, Similarity: 0.9}, {Index: 2, Similarity: 0.85}, {Index: 1, Similarity: 0.8}}
-	if !c.turns([]float32{0.95, 0.3}, []float32{9, 9}, voting, label, 0.5, small) {
-		t.Error("the held normal displaces the weakest anomalous voter (2 of 3 normal), and did not turn the vote")
-	}
-	if c.turns([]float32{0.7, 0.7}, []float32{9, 9}, voting, label, 0.5, small) {
-		t.Error("a held normal less similar than the weakest voter turned the vote")
-	}
-	// A normal vote stays normal with it: nothing to turn.
-	normal := map[int]int{0: 0, 1: 0, 2: 1}
-	if c.turns([]float32{0.95, 0.3}, []float32{9, 9}, voting, func(i int) int { return normal[i] }, 0.5, small) {
-		t.Error("a held normal turned a normal vote")
 	}
 }

@@ -50,13 +50,12 @@ type CascadeOptions struct {
 	// LLM error became 18 false alarms); the Judge, with its verdict cache,
 	// settles it at the cost of one request per content.
 	TrustFragileVotes bool
-	// LearnUncorroborated lets AEM learn at once an LLM answer that
-	// overrules the small model's vote ("anomalous" where it says normal,
-	// or "normal" where it says anomalous). By default such an answer waits
-	// until an answer about another content within tau agrees with it, and
-	// the sessions where it would change the verdict go to the Judge
-	// meanwhile (see corroborate.go).
-	LearnUncorroborated bool
+	// LearnUncorroboratedAlarms lets AEM learn at once an LLM answer
+	// "anomalous" that overrules the small model's "normal". By default such
+	// an answer waits until an answer about another content within tau
+	// agrees with it, and the sessions near it (within tau, or with a vote
+	// it would turn) go to the Judge meanwhile (see corroborate.go).
+	LearnUncorroboratedAlarms bool
 	// JudgeConcurrency is how many deferred sessions (DetectDeferred) may be
 	// with the Judge at once; the others wait for a turn before they decide
 	// again (default 4, the LLM client's default concurrency).
@@ -157,7 +156,7 @@ func NewCascade(b *bundle.Bundle, opts CascadeOptions) (*Cascade, error) {
 	}
 	c := &Cascade{turns: make(chan struct{}, opts.JudgeConcurrency), enc: opts.Encoder, judge: opts.Judge, k: opts.K, key: opts.Key, gate: !opts.TrustFragileVotes, manifest: b.Manifest, pooling: b.Manifest.Encoder.SessionPoolingOf(), encErr: encErr,
 		recent: newRecentSessions(opts.RecentSessions, b.Memory.Config())}
-	if !opts.LearnUncorroborated {
+	if !opts.LearnUncorroboratedAlarms {
 		c.held = &corroboration{}
 	}
 	c.snap.Store(snapshotOf(b))
@@ -310,13 +309,11 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 	if uncertain {
 		c.st.fragile.Add(1)
 	}
-	// A session near an LLM answer held for corroboration is asked about
-	// too, where the answer would change its verdict: within tau of it
-	// (a held "normal": with an anomalous vote), or with a vote the answer
-	// would turn were it learnt. Its answer corroborates the held one or
-	// discards it.
+	// A session near an LLM alarm held for corroboration is asked about
+	// too: within tau of it, or with a vote the alarm would turn were it
+	// learnt. Its answer corroborates the alarm or discards it.
 	if !v.Evolved && !uncertain && c.held != nil && c.judge != nil && mode != judgeNever &&
-		(c.held.near(sem, sv, v.Anomaly, snap.Coordinator.Distance, snap.Coordinator.Tau()) ||
+		(c.held.near(sem, sv, snap.Coordinator.Distance, snap.Coordinator.Tau()) ||
 			c.held.wouldTurn(proj, sv, mem, voting, snap.Small)) {
 		uncertain = true
 		c.st.nearHeld.Add(1)

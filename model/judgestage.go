@@ -113,10 +113,10 @@ func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snap
 	learn := []evolve.Finding{f}
 	if c.held != nil {
 		sem := snap.Lexical.Semantic(sv)
-		// An answer overrules the small model only where it has learnt what
+		// An alarm overrules the small model only where it has learnt what
 		// an anomaly looks like (a learn-mode bundle has not).
-		surprise := j.Anomaly != smallSays && snap.Small.Trained()
-		learn = c.held.observe(f, sem, surprise, snap.Coordinator.Distance, snap.Coordinator.Tau(), &c.st)
+		alarm := j.Anomaly && !smallSays && snap.Small.Trained()
+		learn = c.held.observe(f, sem, alarm, snap.Coordinator.Distance, snap.Coordinator.Tau(), &c.st)
 	}
 	for _, f := range learn {
 		upd.Submit(f)

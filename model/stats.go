@@ -27,12 +27,11 @@ type Stats struct {
 	PendingHits      uint64 // evolved sessions answered from a pending AEM finding with the same vector (route cache)
 	Known            uint64 // sessions above tau routed as not evolved because an LLM-judged memory session lies within tau
 
-	// LLM answers that overruled the small model's vote, either way
-	// (corroborate.go): held until another content agrees, corroborated
-	// (then learnt), contradicted by an answer with the other label, or
-	// expired unlearnt at the bound; Held now is how many wait. NearHeld
-	// counts the sessions below tau sent to the Judge because a held answer
-	// would change their verdict.
+	// LLM alarms that overruled the small model (corroborate.go): held
+	// until another content agrees, corroborated (then learnt), contradicted
+	// by an answer with the other label, or expired unlearnt at the bound;
+	// Held now is how many wait. NearHeld counts the sessions below tau
+	// sent to the Judge because a held answer lies within tau.
 	Held, Corroborated, Contradicted, Expired, NearHeld uint64
 	HeldNow                                             int
 }

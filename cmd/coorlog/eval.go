@@ -38,15 +38,15 @@ type decisions struct {
 	Fragile     uint64  `json:"fragile"`      // below tau, split vote: LLM
 	PendingHits uint64  `json:"pending_hits"` // same vector as a finding AEM has not applied: its label
 	TauAtEnd    float64 `json:"tau_at_end"`   // after AEM's updates
-	// LLM answers that overruled the small model's vote, either way: held
-	// for corroboration, then corroborated (learnt), contradicted or expired
-	// (not learnt); still held at the end.
+	// LLM alarms that overruled the small model: held for corroboration,
+	// then corroborated (learnt), contradicted or expired (not learnt);
+	// still held at the end.
 	Held         uint64 `json:"held"`
 	Corroborated uint64 `json:"corroborated"`
 	Contradicted uint64 `json:"contradicted"`
 	Expired      uint64 `json:"expired"`
 	HeldAtEnd    int    `json:"held_at_end"`
-	NearHeld     uint64 `json:"near_held"` // below tau, a held answer would change the verdict: LLM
+	NearHeld     uint64 `json:"near_held"` // below tau, within tau of a held answer: LLM
 }
 
 // stageTimes are mean milliseconds per session (encoding uses the embedding
@@ -246,7 +246,7 @@ func printEval(w io.Writer, r evalReport) {
 	d := r.Decisions
 	fmt.Fprintf(w, "cascade: %d above tau but next to an LLM-judged session (small model), %d fragile votes (LLM), %d same vector as a pending finding (cache)\n", d.Known, d.Fragile, d.PendingHits)
 	if d.Held > 0 {
-		fmt.Fprintf(w, "AEM: %d LLM answers overruled the small model's vote and waited for corroboration: %d corroborated, %d contradicted, %d expired, %d still held\n", d.Held, d.Corroborated, d.Contradicted, d.Expired, d.HeldAtEnd)
+		fmt.Fprintf(w, "AEM: %d LLM alarms overruled the small model's \"normal\" and waited for corroboration: %d corroborated, %d contradicted, %d expired, %d still held\n", d.Held, d.Corroborated, d.Contradicted, d.Expired, d.HeldAtEnd)
 	}
 	if res.OnEvolved != nil {
 		fmt.Fprintf(w, "F1 on the sessions the injector changed: %s\n", f3(float64(res.OnEvolvedF1)))

@@ -218,7 +218,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorCoorlogCascadeDecisions, err = builder.meter.Int64ObservableCounter(
 		"otelcol_processor_coorlog_cascade_decisions",
-		metric.WithDescription("Number of the cascade's routing and learning decisions, by decision: known (above tau, routed to the small model because an LLM-judged session lies within tau), fragile (below tau, sent to the LLM because the kNN vote was fragile), pending_hit (answered from a pending AEM finding), fast_path (kept from the LLM under overload), near_held (below tau, sent to the LLM because a held answer would change its verdict), alarm_held (an LLM answer that overruled the small model's vote, an alarm or a normal, held until corroborated), alarm_corroborated (then learnt), alarm_contradicted (discarded: a near answer gave the other label), alarm_expired (dropped unlearnt at the bound). [Development]"),
+		metric.WithDescription("Number of the cascade's routing and learning decisions, by decision: known (above tau, routed to the small model because an LLM-judged session lies within tau), fragile (below tau, sent to the LLM because the kNN vote was fragile), pending_hit (answered from a pending AEM finding), fast_path (kept from the LLM under overload), near_held (below tau, sent to the LLM because a held alarm lies near), alarm_held (an LLM alarm that overruled the small model, held until corroborated), alarm_corroborated (then learnt), alarm_contradicted (discarded: a near answer gave the other label), alarm_expired (dropped unlearnt at the bound). [Development]"),
 		metric.WithUnit("{session}"),
 	)
 	errs = errors.Join(errs, err)
@@ -236,7 +236,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorCoorlogHeldAlarms, err = builder.meter.Int64ObservableGauge(
 		"otelcol_processor_coorlog_held_alarms",
-		metric.WithDescription("Number of LLM answers (alarms, or normals that overruled an anomalous vote) now held out of AEM until an answer about another content corroborates them. [Development]"),
+		metric.WithDescription("Number of LLM alarms now held out of AEM until an answer about another content corroborates them. [Development]"),
 		metric.WithUnit("{alarm}"),
 	)
 	errs = errors.Join(errs, err)

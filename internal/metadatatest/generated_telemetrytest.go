@@ -58,13 +58,13 @@ func AssertEqualProcessorCoorlogCacheHits(t *testing.T, tt *componenttest.Teleme
 
 func AssertEqualProcessorCoorlogCascadeDecisions(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	assertSum(t, tt, "otelcol_processor_coorlog_cascade_decisions",
-		"Number of the cascade's routing and learning decisions, by decision: known (above tau, routed to the small model because an LLM-judged session lies within tau), fragile (below tau, sent to the LLM because the kNN vote was fragile), pending_hit (answered from a pending AEM finding), fast_path (kept from the LLM under overload), near_held (below tau, sent to the LLM because a held answer would change its verdict), alarm_held (an LLM answer that overruled the small model's vote, an alarm or a normal, held until corroborated), alarm_corroborated (then learnt), alarm_contradicted (discarded: a near answer gave the other label), alarm_expired (dropped unlearnt at the bound). [Development]", "{session}", dps, opts...)
+		"Number of the cascade's routing and learning decisions, by decision: known (above tau, routed to the small model because an LLM-judged session lies within tau), fragile (below tau, sent to the LLM because the kNN vote was fragile), pending_hit (answered from a pending AEM finding), fast_path (kept from the LLM under overload), near_held (below tau, sent to the LLM because a held alarm lies near), alarm_held (an LLM alarm that overruled the small model, held until corroborated), alarm_corroborated (then learnt), alarm_contradicted (discarded: a near answer gave the other label), alarm_expired (dropped unlearnt at the bound). [Development]", "{session}", dps, opts...)
 }
 
 func AssertEqualProcessorCoorlogHeldAlarms(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_coorlog_held_alarms",
-		Description: "Number of LLM answers (alarms, or normals that overruled an anomalous vote) now held out of AEM until an answer about another content corroborates them. [Development]",
+		Description: "Number of LLM alarms now held out of AEM until an answer about another content corroborates them. [Development]",
 		Unit:        "{alarm}",
 		Data: metricdata.Gauge[int64]{
 			DataPoints: dps,
