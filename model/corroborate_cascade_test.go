@@ -79,3 +79,61 @@ func TestCascadeHoldsAnAlarmThatOverrulesTheSmallModel(t *testing.T) {
 		}
 	}
 }
+
+// A "normal" that overrules the small model's alarm is learnt at once, marked
+// overruled: the memory takes it, the small model's fine-tuning does not
+// (evolve.Finding.Overruled). One that agrees with the small model is not
+// marked.
+func TestCascadeMarksANormalThatOverrulesTheSmallModel(t *testing.T) {
+	f := trained(t)
+	ctx := context.Background()
+	b := *f.b
+	b.Coordinator = f.b.Coordinator.WithTau(1e-12) // every session is evolved
+	probe, err := model.NewCascade(&b, model.CascadeOptions{Encoder: f.enc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A session of each label that the small model gets right, with a line
+	// fewer (a content the memory does not hold).
+	var alarm, normal model.LabelledSession
+	for _, c := range f.test {
+		c.Lines = c.Lines[:len(c.Lines)-1]
+		v, err := probe.DetectFast(ctx, model.Session{ID: c.ID, Lines: c.Lines})
+		if err != nil || !v.Evolved || v.Anomaly != (c.Label == 1) {
+			continue
+		}
+		if c.Label == 1 && alarm.ID == "" {
+			alarm = c
+		}
+		if c.Label == 0 && normal.ID == "" {
+			normal = c
+		}
+	}
+	if alarm.ID == "" || normal.ID == "" {
+		t.Fatal("fixture: no anomalous and normal test sessions the small model gets right")
+	}
+	judge := &oracleJudge{labels: map[string]int{alarm.ID: 0, normal.ID: 0}} // wrong about the first
+	c, err := model.NewCascade(&b, model.CascadeOptions{Encoder: f.enc, Judge: judge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upd := c.EnableAEM(evolve.Config{BatchSize: 1000}, nil)
+	for _, s := range []model.LabelledSession{alarm, normal} {
+		if v, err := c.Detect(ctx, model.Session{ID: s.ID, Lines: s.Lines}); err != nil || v.Route != model.RouteLLM || v.Anomaly {
+			t.Fatalf("%s: %+v %v", s.ID, v, err)
+		}
+	}
+	if err := upd.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m := c.Snapshot().Memory
+	got := map[string]bool{}
+	for i := range m.Len() {
+		if it := m.Item(i); it.ID == alarm.ID || it.ID == normal.ID {
+			got[it.ID] = it.Overruled
+		}
+	}
+	if len(got) != 2 || !got[alarm.ID] || got[normal.ID] {
+		t.Fatalf("learnt items, overruled: %v (want %s true, %s false)", got, alarm.ID, normal.ID)
+	}
+}

@@ -110,6 +110,9 @@ func (c *Cascade) judgeSession(ctx context.Context, s Session, snap *evolve.Snap
 		it := mem.Item(hits[i].Index)
 		f.Relations = append(f.Relations, evolve.Relation{OldID: it.ID, OldVec: it.Vec, OldLabel: it.Label})
 	}
+	// A "normal" that overrules the small model's alarm corrects its false
+	// alarms through the memory, but does not retrain it (Finding.Overruled).
+	f.Overruled = !j.Anomaly && smallSays && snap.Small.Trained()
 	learn := []evolve.Finding{f}
 	if c.held != nil {
 		sem := snap.Lexical.Semantic(sv)

@@ -306,3 +306,50 @@ func TestMatchPendingFindings(t *testing.T) {
 		t.Fatalf("latest finding not preferred: %s %d", id, label)
 	}
 }
+
+// An overruled label (the LLM's answer against the small model's vote)
+// joins the memory, but the small model's fine-tuning does not replay it:
+// the projection comes out as if the finding were not in the batch.
+func TestAnOverruledLabelIsNotReplayedIntoTheSmallModel(t *testing.T) {
+	w := newWorld(3, 32)
+	snap, _ := snapshot(t, w)
+	var batch []Finding
+	for i := range 10 { // evolution relations: the small model is fine-tuned
+		old, ev := w.session(false)
+		batch = append(batch, Finding{ID: fmt.Sprint("new", i), Vec: ev, Key: fmt.Sprint("new", i),
+			Relations: []Relation{{OldID: "x", OldVec: old, OldLabel: 0}}})
+	}
+	_, wrong := w.session(true) // an anomalous session the LLM called normal
+	update := func(extra ...Finding) *Snapshot {
+		t.Helper()
+		var store atomic.Pointer[Snapshot]
+		store.Store(snap)
+		u := New(&store, Config{BatchSize: 1000}, nil)
+		for _, f := range append(append([]Finding(nil), batch...), extra...) {
+			u.Submit(f)
+		}
+		if err := u.Flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return store.Load()
+	}
+	without := update()
+	overruled := update(Finding{ID: "wrong", Vec: wrong, Key: "wrong", Label: 0, Overruled: true})
+	replayed := update(Finding{ID: "wrong", Vec: wrong, Key: "wrong", Label: 0})
+	if without.Small == snap.Small {
+		t.Fatal("fixture: the batch did not fine-tune the small model")
+	}
+	same := func(a, b *Snapshot) bool {
+		return fmt.Sprint(a.Small.Project(wrong)) == fmt.Sprint(b.Small.Project(wrong))
+	}
+	if !same(overruled, without) {
+		t.Error("the overruled label was replayed: the projection differs from the batch without it")
+	}
+	if same(replayed, without) {
+		t.Error("fixture: replaying the label changed nothing, so the test shows nothing")
+	}
+	it := overruled.Memory.Item(overruled.Memory.Len() - 1)
+	if it.ID != "wrong" || it.Label != 0 || !it.Overruled {
+		t.Errorf("the memory's last item %s: label %d, overruled %v", it.ID, it.Label, it.Overruled)
+	}
+}

@@ -90,8 +90,12 @@ type Item struct {
 	// every other label the memory holds for the same vector (see Score),
 	// and it is kept apart from them, so that undoing it (Without) leaves
 	// them as they were.
-	Operator bool      `json:"operator,omitempty"`
-	Vec      []float32 `json:"-"` // session vector, kept to re-project after fine-tuning
+	Operator bool `json:"operator,omitempty"`
+	// Overruled marks an LLM label that overruled the small model's vote
+	// when it was learnt: the kNN vote takes it, but the small model's
+	// fine-tuning does not replay it (see evolve.Finding.Overruled).
+	Overruled bool      `json:"overruled,omitempty"`
+	Vec       []float32 `json:"-"` // session vector, kept to re-project after fine-tuning
 }
 
 type itemKey struct {
