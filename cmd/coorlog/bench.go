@@ -108,6 +108,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rep.Sets = append(rep.Sets, sr)
 		if name == "hdfs" {
 			hdfsBundle = b
+		}
+		if name == "hdfs" && f.plots != "" {
 			p := filepath.Join(f.plots, "llm_calls_stream.png")
 			if err := writeStreamPlot(p, "HDFS inter-version: LLM calls per 1,000 sessions (simulated LLM)", sr.Inter); err != nil {
 				return err
@@ -156,16 +158,22 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		rep.LengthScale = ls
-		plots, err := writeScalePlots(f.plots, ms, ls)
-		if err != nil {
-			return err
+		if f.plots != "" {
+			plots, err := writeScalePlots(f.plots, ms, ls)
+			if err != nil {
+				return err
+			}
+			rep.Plots = append(rep.Plots, plots...)
 		}
-		rep.Plots = append(rep.Plots, plots...)
 		printScale(stdout, ms, ls)
 	}
 	rep.Seconds = time.Since(rep.Started).Seconds()
 	rep.PeakRSSMB = peakRSSMB()
-	fmt.Fprintf(stdout, "\n%s\nLLM: %s\ntotal %.0fs, peak RSS %.0f MB; plots: %s\n", rep.Machine, rep.LLM, rep.Seconds, rep.PeakRSSMB, strings.Join(rep.Plots, ", "))
+	plots := strings.Join(rep.Plots, ", ")
+	if plots == "" {
+		plots = "none (--plots DIR writes them)"
+	}
+	fmt.Fprintf(stdout, "\n%s\nLLM: %s\ntotal %.0fs, peak RSS %.0f MB; plots: %s\n", rep.Machine, rep.LLM, rep.Seconds, rep.PeakRSSMB, plots)
 	if f.jsonOut != "" {
 		b, err := json.MarshalIndent(rep, "", "  ")
 		if err != nil {

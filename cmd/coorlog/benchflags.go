@@ -37,7 +37,7 @@ func parseBench(args []string, stderr io.Writer) (*benchFlags, error) {
 	f := &benchFlags{}
 	fs := newFlags("bench", stderr)
 	fs.StringVar(&f.data, "data", "", "shared data directory (default $COORLOG_DATA or ../shared/data)")
-	fs.StringVar(&f.plots, "plots", "docs", "directory for the PNG figures")
+	fs.StringVar(&f.plots, "plots", "", "directory for the PNG figures (default: none; make bench writes them into docs)")
 	fs.StringVar(&f.jsonOut, "json", "", "also write every figure as JSON to this file")
 	fs.StringVar(&f.sets, "sets", "hdfs,bgl", "data sets to run: hdfs, bgl")
 	fs.StringVar(&f.encDir, "encoder", "", "encoder checkpoint directory (default: the shipped default encoder)")
