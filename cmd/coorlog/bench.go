@@ -108,13 +108,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		rep.Sets = append(rep.Sets, sr)
 		if name == "hdfs" {
 			hdfsBundle = b
-		}
-		if name == "hdfs" && f.plots != "" {
-			p := filepath.Join(f.plots, "llm_calls_stream.png")
-			if err := writeStreamPlot(p, "HDFS inter-version: LLM calls per 1,000 sessions (simulated LLM)", sr.Inter); err != nil {
-				return err
+			if f.plots != "" {
+				p := filepath.Join(f.plots, "llm_calls_stream.png")
+				if err := writeStreamPlot(p, "HDFS inter-version: LLM calls per 1,000 sessions (simulated LLM)", sr.Inter); err != nil {
+					return err
+				}
+				rep.Plots = append(rep.Plots, p)
 			}
-			rep.Plots = append(rep.Plots, p)
 		}
 	}
 
