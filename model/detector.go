@@ -112,9 +112,10 @@ type Cascade struct {
 	held  *corroboration // surprising LLM answers awaiting corroboration; nil: learnt at once
 
 	snap     atomic.Pointer[evolve.Snapshot]
-	manifest bundle.Manifest // of the loaded bundle, for persisting AEM snapshots
-	pooling  string          // the bundle's session pooling
-	encErr   error           // CheckEncoder's result at construction
+	memo     atomic.Pointer[contentMemo] // readings on the current snapshot, by content
+	manifest bundle.Manifest             // of the loaded bundle, for persisting AEM snapshots
+	pooling  string                      // the bundle's session pooling
+	encErr   error                       // CheckEncoder's result at construction
 
 	aemMu sync.Mutex
 	aem   atomic.Pointer[evolve.Updater]
@@ -240,72 +241,38 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 		return v, nil, nil
 	}
 
-	// Encode: lines -> vectors -> session vector (pooled as the bundle's were).
-	t0 := time.Now()
-	keys := lineKeys(s.Lines)
-	lines, err := embedForPooling(ctx, c.enc, s.Lines, keys)
+	r, err := c.read(ctx, snap, s)
 	if err != nil {
-		return Verdict{}, nil, fmt.Errorf("detect %s: encode: %w", s.ID, err)
+		return Verdict{}, nil, err
 	}
-	sv := sessionVector(lines, keys, c.pooling, snap.Lexical)
-	if len(lines) != len(s.Lines) || len(sv) != snap.Small.Dim() {
-		return Verdict{}, nil, fmt.Errorf("detect %s: encoder returned %d vectors of width %d for %d lines, model expects width %d",
-			s.ID, len(lines), len(sv), len(s.Lines), snap.Small.Dim())
-	}
-	if !vec.Finite(sv) {
-		return Verdict{}, nil, fmt.Errorf("detect %s: encoder returned a non-finite vector", s.ID)
-	}
-	t1 := time.Now()
-	c.st.encodeNs.Add(int64(t1.Sub(t0)))
-
-	// Coordinator: is the session evolved?
-	sem := snap.Lexical.Semantic(sv) // the coordinator's half
-	v.RecError, v.Evolved = snap.Coordinator.Evolved(sem)
-	if math.IsInf(v.RecError, 0) || math.IsNaN(v.RecError) {
-		v.RecError = math.MaxFloat64 // keep the verdict serialisable
-	}
-	t2 := time.Now()
-	c.st.coordNs.Add(int64(t2.Sub(t1)))
-
-	// Small model: project, retrieve, vote. Needed on every path (it is the
-	// fallback verdict), and its neighbours are the LLM's context.
+	sv, sem, proj, hits := r.sv, r.sem, r.proj, r.hits
 	mem := snap.Memory
-	kVote := mem.Config().K
-	proj := snap.Small.Project(sv)
-	hits := mem.Search(proj, max(kVote, c.k))
-	voting := hits[:min(kVote, len(hits))]
-	var exact bool
-	v.Score, exact = mem.Score(sv, voting)
-	v.Anomaly = v.Score >= mem.Config().Threshold
-
+	voting := hits[:min(mem.Config().K, len(hits))]
+	exact := r.exact
+	v.RecError, v.Evolved = r.recErr, r.evolved
+	v.Score, v.Anomaly = r.score, r.anomaly
 	// After AEM, a session next to one the LLM judged is no news, though the
 	// autoencoder, fine-tuned on a few such sessions, may still not
-	// reconstruct it: when an LLM-judged memory session lies within tau of it
-	// in the coordinator's own metric, it is known and stays on the small
-	// model. (Near training sessions the autoencoder, trained on all of them,
-	// keeps the last word: there an error above tau means something else,
-	// such as one unusual line.) The neighbours just retrieved are the
-	// candidates (the projection keeps near sessions near): K distances.
-	// A session whose very content the memory holds with one label (exact,
-	// all its items agree) is known too, whoever gave the label: there is no
-	// unusual line, and the LLM would be asked what the memory already says
-	// (measured on the real corpora: LLM sessions 6.8% -> 3.8% on CoreDNS,
-	// 9.8% -> 4.9% on NATS v2.8.4 -> v2.10.7, F1 within 0.006).
-	if v.Evolved && (exact && (v.Score == 0 || v.Score == 1) || c.known(snap, sv, hits, v.Anomaly)) {
+	// reconstruct it (reading.known). A session whose very content the
+	// memory holds with one label (exact, all its items agree) is known too,
+	// whoever gave the label: there is no unusual line, and the LLM would be
+	// asked what the memory already says (measured on the real corpora: LLM
+	// sessions 6.8% -> 3.8% on CoreDNS, 9.8% -> 4.9% on NATS v2.8.4 ->
+	// v2.10.7, F1 within 0.006).
+	if v.Evolved && (exact && (v.Score == 0 || v.Score == 1) || r.known) {
 		v.Evolved = false
 		c.st.known.Add(1)
 	}
 	// An operator's label of this very content decided the score (Score);
 	// it also keeps the session off the LLM and says so.
-	if op, ok := mem.OperatorLabel(sv); ok {
+	if r.opOK {
 		v.Evolved = false
-		v.Reason = ReasonOperatorPrefix + " " + op.ID
+		v.Reason = ReasonOperatorPrefix + " " + r.op.ID
 	}
-	c.st.smallNs.Add(int64(time.Since(t2)))
 
 	// A vote resting on one memory label is not trusted when a Judge can
 	// settle it (a label the memory holds for this very content is).
-	uncertain := c.gate && !v.Evolved && !exact && c.judge != nil && mode != judgeNever && mem.Fragile(voting)
+	uncertain := c.gate && !v.Evolved && !exact && c.judge != nil && mode != judgeNever && r.fragile
 	if uncertain {
 		c.st.fragile.Add(1)
 	}
@@ -359,6 +326,77 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 	}
 	c.settle(snap, s, sv, &v)
 	return v, nil, nil
+}
+
+// read is the reading of s on snap: the memo's when a session of the same
+// content was read on snap, else made now (and kept).
+func (c *Cascade) read(ctx context.Context, snap *evolve.Snapshot, s Session) (*reading, error) {
+	t0 := time.Now()
+	keys := lineKeys(s.Lines)
+	memo := c.memoFor(snap)
+	var id contentID
+	if memo != nil {
+		id = contentOf(keys)
+		if r, ok := memo.get(id); ok {
+			c.st.repeats.Add(1)
+			c.st.encodeNs.Add(int64(time.Since(t0)))
+			return r, nil
+		}
+	}
+	r, err := c.readNew(ctx, snap, s, keys, t0)
+	if err == nil && memo != nil {
+		memo.put(id, r)
+	}
+	return r, err
+}
+
+// readNew makes the reading of s (normalised lines keys) on snap. t0 is when
+// the encoding began.
+func (c *Cascade) readNew(ctx context.Context, snap *evolve.Snapshot, s Session, keys []string, t0 time.Time) (*reading, error) {
+	// Encode: lines -> vectors -> session vector (pooled as the bundle's were).
+	lines, err := embedForPooling(ctx, c.enc, s.Lines, keys)
+	if err != nil {
+		return nil, fmt.Errorf("detect %s: encode: %w", s.ID, err)
+	}
+	sv := sessionVector(lines, keys, c.pooling, snap.Lexical)
+	if len(lines) != len(s.Lines) || len(sv) != snap.Small.Dim() {
+		return nil, fmt.Errorf("detect %s: encoder returned %d vectors of width %d for %d lines, model expects width %d",
+			s.ID, len(lines), len(sv), len(s.Lines), snap.Small.Dim())
+	}
+	if !vec.Finite(sv) {
+		return nil, fmt.Errorf("detect %s: encoder returned a non-finite vector", s.ID)
+	}
+	t1 := time.Now()
+	c.st.encodeNs.Add(int64(t1.Sub(t0)))
+
+	// Coordinator: is the session evolved?
+	r := &reading{sv: sv, sem: snap.Lexical.Semantic(sv)} // sem: the coordinator's half
+	r.recErr, r.evolved = snap.Coordinator.Evolved(r.sem)
+	if math.IsInf(r.recErr, 0) || math.IsNaN(r.recErr) {
+		r.recErr = math.MaxFloat64 // keep the verdict serialisable
+	}
+	t2 := time.Now()
+	c.st.coordNs.Add(int64(t2.Sub(t1)))
+
+	// Small model: project, retrieve, vote. Needed on every path (it is the
+	// fallback verdict), and its neighbours are the LLM's context.
+	mem := snap.Memory
+	kVote := mem.Config().K
+	r.proj = snap.Small.Project(sv)
+	r.hits = mem.Search(r.proj, max(kVote, c.k))
+	voting := r.hits[:min(kVote, len(r.hits))]
+	r.score, r.exact = mem.Score(sv, voting)
+	r.anomaly = r.score >= mem.Config().Threshold
+	// Near training sessions the autoencoder, trained on all of them, keeps
+	// the last word: there an error above tau means something else, such as
+	// one unusual line. Near a session the LLM or an operator judged, it
+	// does not (Cascade.known). The neighbours just retrieved are the
+	// candidates (the projection keeps near sessions near): K distances.
+	r.known = r.evolved && c.known(snap, sv, r.hits, r.anomaly)
+	r.op, r.opOK = mem.OperatorLabel(sv)
+	r.fragile = mem.Fragile(voting)
+	c.st.smallNs.Add(int64(time.Since(t2)))
+	return r, nil
 }
 
 // settle applies an operator's suppression to a final verdict, keeps the

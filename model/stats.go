@@ -26,6 +26,7 @@ type Stats struct {
 	Fragile          uint64 // sessions below tau sent to the Judge because their kNN verdict was fragile
 	PendingHits      uint64 // evolved sessions answered from a pending AEM finding with the same vector (route cache)
 	Known            uint64 // sessions above tau routed as not evolved because an LLM-judged memory session lies within tau
+	Repeats          uint64 // sessions read from the content memo: a session of the same content was read on the same snapshot
 
 	// LLM alarms that overruled the small model (corroborate.go): held
 	// until another content agrees, corroborated (then learnt), contradicted
@@ -55,7 +56,7 @@ type counters struct {
 	judgeErrors, fastPath, findings           atomic.Uint64
 	fragile, pendingHits, known               atomic.Uint64
 	held, corroborated, contradicted, expired atomic.Uint64
-	nearHeld                                  atomic.Uint64
+	nearHeld, repeats                         atomic.Uint64
 }
 
 func (c *counters) route(r Route) {
@@ -78,7 +79,7 @@ func (c *counters) snapshot() Stats {
 		Encode: time.Duration(c.encodeNs.Load()), Coordinator: time.Duration(c.coordNs.Load()),
 		SmallModel: time.Duration(c.smallNs.Load()), LLM: time.Duration(c.llmNs.Load()),
 		LLMCalls: uint64(c.llmCalls.Load()), PromptTokens: uint64(c.promptTokens.Load()), CompletionTokens: uint64(c.completionTokens.Load()),
-		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(), Fragile: c.fragile.Load(), PendingHits: c.pendingHits.Load(), Known: c.known.Load(),
+		TokensEstimated: c.tokensEstimated.Load(), JudgeErrors: c.judgeErrors.Load(), FastPath: c.fastPath.Load(), Findings: c.findings.Load(), Fragile: c.fragile.Load(), PendingHits: c.pendingHits.Load(), Known: c.known.Load(), Repeats: c.repeats.Load(),
 		Held: c.held.Load(), Corroborated: c.corroborated.Load(), Contradicted: c.contradicted.Load(), Expired: c.expired.Load(), NearHeld: c.nearHeld.Load(),
 	}
 }
