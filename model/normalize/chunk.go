@@ -124,7 +124,13 @@ func idOrNum(k kind, before, num string) kind {
 // scanAtom classifies the atom at the start of c (c[0] is alphanumeric) and
 // returns its kind and length, or kText when it is a plain word.
 func scanAtom(c string) (kind, int) {
-	run := alnumLen(c)
+	run, digit := alnumRun(c)
+	if !digit && (run == len(c) || c[run] != '.' && c[run] != '-' && c[run] != ':') {
+		// Letters alone, not glued to a host's next label, a UUID's next
+		// group or an IPv6 address's next group: no recogniser below
+		// matches (each needs a digit, or that separator).
+		return kText, 0
+	}
 	if n := uuidLen(c); n > 0 {
 		return kID, n
 	}

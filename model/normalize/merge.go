@@ -1,5 +1,7 @@
 package normalize
 
+import "slices"
+
 // The passes over Line's tokens after the scan: quoted fields, timestamps
 // and numbers with unit words.
 
@@ -64,8 +66,12 @@ func quotedFields(t []tok, s string) []tok {
 // day names) joined by single separators into one <TS>, when the run holds at
 // least one date or time.
 func mergeTimes(t []tok, s string) []tok {
-	out := t[:0]
-	for i := 0; i < len(t); i++ {
+	first := slices.IndexFunc(t, func(x tok) bool { return x.k == kTS })
+	if first < 0 {
+		return t // nothing to merge: no copy
+	}
+	out := t[:first]
+	for i := first; i < len(t); i++ {
 		if t[i].k != kTS {
 			out = append(out, t[i])
 			continue
@@ -98,23 +104,40 @@ func mergeTimes(t []tok, s string) []tok {
 
 // mergeUnits folds "<NUM> unit" (with one space) into <SIZE> or <DUR>.
 func mergeUnits(t []tok, s string) []tok {
-	out := t[:0]
-	for i := 0; i < len(t); i++ {
-		if t[i].k == kNum && i+2 < len(t) && t[i+1].k == kSpace && t[i+2].k == kText &&
-			(i+3 == len(t) || t[i+3].k != kNum) {
-			if u := s[t[i+2].a:t[i+2].b]; isSizeWord(u) {
-				out = append(out, tok{k: kSize})
-				i += 2
-				continue
-			} else if isDurWord(u) {
-				out = append(out, tok{k: kDur})
-				i += 2
-				continue
-			}
+	first := -1
+	for i := range t {
+		if t[i].k == kNum && unitAt(t, i, s) != kText {
+			first = i
+			break
+		}
+	}
+	if first < 0 {
+		return t // nothing to merge: no copy
+	}
+	out := t[:first]
+	for i := first; i < len(t); i++ {
+		if k := unitAt(t, i, s); k != kText {
+			out = append(out, tok{k: k})
+			i += 2
+			continue
 		}
 		out = append(out, t[i])
 	}
 	return out
+}
+
+// unitAt is kSize or kDur when t[i:i+3] is "<NUM> unit" not followed by a
+// number, else kText.
+func unitAt(t []tok, i int, s string) kind {
+	if t[i].k == kNum && i+2 < len(t) && t[i+1].k == kSpace && t[i+2].k == kText &&
+		(i+3 == len(t) || t[i+3].k != kNum) {
+		if u := s[t[i+2].a:t[i+2].b]; isSizeWord(u) {
+			return kSize
+		} else if isDurWord(u) {
+			return kDur
+		}
+	}
+	return kText
 }
 
 func timeish(x tok, s string) bool {

@@ -103,7 +103,7 @@ func Line(s string) string {
 	}
 	var arr [64]tok
 	t := arr[:0]
-	urls := strings.Contains(s, "://") // else no chunk can be a URL
+	quotes := false // a quote delimiter was seen (quotedFields has work)
 	i := 0
 	for i < len(s) {
 		c := s[i]
@@ -118,25 +118,32 @@ func Line(s string) string {
 		}
 		if isDelim(c) {
 			t = append(t, tok{a: int32(i), b: int32(i + 1)})
+			quotes = quotes || c == '"' || c == '\''
 			i++
 			continue
 		}
-		if urls {
+		j := i
+		var cls uint8 // the byte classes the chunk has
+		for j < len(s) && !isSpaceOrDelim(s[j]) {
+			cls |= byteClass[s[j]]
+			j++
+		}
+		if cls&cColon != 0 { // else no URL starts here (scheme://)
 			if n := urlLen(s[i:]); n > 0 {
 				t = append(t, tok{k: kURL})
 				i += n
 				continue
 			}
 		}
-		j := i
-		for j < len(s) && !isSpace(s[j]) && !isDelim(s[j]) {
-			j++
-		}
 		end := j
 		for end > i && isTrailing(s[end-1]) {
 			end--
 		}
-		if k, pre := classifyChunk(s[i:end]); k != kText {
+		k, pre := kText, ""
+		if cls&cEntity != 0 { // else no e-mail address or path
+			k, pre = classifyChunk(s[i:end])
+		}
+		if k != kText {
 			if pre != "" { // a prefix of the chunk
 				t = append(t, tok{a: int32(i), b: int32(i + len(pre))})
 			}
@@ -152,7 +159,10 @@ func Line(s string) string {
 	if n := len(t); n > 0 && t[n-1].k == kSpace {
 		t = t[:n-1]
 	}
-	t = mergeUnits(mergeTimes(quotedFields(t, s), s), s)
+	if quotes {
+		t = quotedFields(t, s)
+	}
+	t = mergeUnits(mergeTimes(t, s), s)
 
 	var b strings.Builder
 	b.Grow(len(s) + 16)
