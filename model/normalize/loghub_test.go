@@ -215,3 +215,23 @@ func matchTemplate(tpls []template, line string) string {
 	}
 	return best
 }
+
+// BenchmarkLineLoghub: one op is one line of the 16 Loghub 2k logs in turn
+// (32,000 lines of as many systems); BenchmarkLineHDFS: of the HDFS one.
+func BenchmarkLineLoghub(b *testing.B) { benchLines(b, "*_2k.log") }
+func BenchmarkLineHDFS(b *testing.B)   { benchLines(b, "HDFS_2k.log") }
+
+func benchLines(b *testing.B, pattern string) {
+	files, err := filepath.Glob(filepath.Join(loghubDir(b), pattern))
+	if err != nil || len(files) == 0 {
+		b.Fatalf("no %s in the Loghub data: %v", pattern, err)
+	}
+	var lines []string
+	for _, f := range files {
+		lines = append(lines, readLines(b, f)...)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		_ = Line(lines[i%len(lines)])
+	}
+}
