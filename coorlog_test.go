@@ -253,8 +253,9 @@ func TestNewJudgeUsesCollectorHTTPSettings(t *testing.T) {
 	assert.NotContains(t, err.Error(), "sk-never-printed")
 }
 
-// The cascade's routing and corroboration counters are exported as they
-// stand, and nothing is observed while learn mode has no cascade yet.
+// The cascade's routing and corroboration counters and its content memo's
+// hits are exported as they stand, and nothing of them is observed while
+// learn mode has no cascade yet.
 func TestCascadeDecisionsTelemetry(t *testing.T) {
 	tt := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
@@ -262,19 +263,21 @@ func TestCascadeDecisionsTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	var ready atomic.Bool
 	st := model.Stats{Known: 1, Fragile: 2, PendingHits: 3, FastPath: 4, NearHeld: 5,
-		Held: 6, Corroborated: 7, Contradicted: 8, Expired: 9, HeldNow: 10}
+		Held: 6, Corroborated: 7, Contradicted: 8, Expired: 9, HeldNow: 10, Repeats: 11}
 	require.NoError(t, p.tel.register(observables{cascadeStats: func() (model.Stats, bool) { return st, ready.Load() }}))
 
 	_, err = tt.GetMetric("otelcol_processor_coorlog_cascade_decisions")
 	require.Error(t, err, "no cascade yet (learn mode collecting): nothing observed")
 	_, err = tt.GetMetric("otelcol_processor_coorlog_held_alarms")
 	require.Error(t, err)
+	ign := metricdatatest.IgnoreTimestamp()
+	metadatatest.AssertEqualProcessorCoorlogCacheHits(t, tt, sumPoints(map[string]int64{"verdict": 0}, "cache"), ign)
 
 	ready.Store(true)
-	ign := metricdatatest.IgnoreTimestamp()
 	metadatatest.AssertEqualProcessorCoorlogCascadeDecisions(t, tt, sumPoints(map[string]int64{
 		"known": 1, "fragile": 2, "pending_hit": 3, "fast_path": 4, "near_held": 5,
 		"alarm_held": 6, "alarm_corroborated": 7, "alarm_contradicted": 8, "alarm_expired": 9,
 	}, "decision"), ign)
 	metadatatest.AssertEqualProcessorCoorlogHeldAlarms(t, tt, []metricdata.DataPoint[int64]{{Value: 10}}, ign)
+	metadatatest.AssertEqualProcessorCoorlogCacheHits(t, tt, sumPoints(map[string]int64{"verdict": 0, "content": 11}, "cache"), ign)
 }

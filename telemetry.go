@@ -163,6 +163,7 @@ var (
 	outcomeHeldOut           = metric.WithAttributeSet(attribute.NewSet(attribute.String("outcome", "held_out")))
 	cacheEmbedding           = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "embedding")))
 	cacheVerdict             = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "verdict")))
+	cacheContent             = metric.WithAttributeSet(attribute.NewSet(attribute.String("cache", "content")))
 	decisionKnown            = decisionOpt("known")
 	decisionFragile          = decisionOpt("fragile")
 	decisionPendingHit       = decisionOpt("pending_hit")
@@ -196,6 +197,11 @@ func (t *telemetry) register(o observables) error {
 			v = o.verdictCached()
 		}
 		obs.Observe(v, cacheVerdict)
+		if o.cascadeStats != nil {
+			if st, ok := o.cascadeStats(); ok {
+				obs.Observe(int64(st.Repeats), cacheContent)
+			}
+		}
 		return nil
 	}))
 	if o.aemUpdates != nil {

@@ -212,7 +212,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorCoorlogCacheHits, err = builder.meter.Int64ObservableCounter(
 		"otelcol_processor_coorlog_cache_hits",
-		metric.WithDescription("Number of cache hits, by cache (embedding, verdict). [Development]"),
+		metric.WithDescription("Number of cache hits, by cache (embedding, verdict, and content, the model snapshot's content memo). [Development]"),
 		metric.WithUnit("{hit}"),
 	)
 	errs = errors.Join(errs, err)

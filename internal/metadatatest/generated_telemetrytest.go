@@ -53,7 +53,7 @@ func AssertEqualProcessorCoorlogAnomalies(t *testing.T, tt *componenttest.Teleme
 
 func AssertEqualProcessorCoorlogCacheHits(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	assertSum(t, tt, "otelcol_processor_coorlog_cache_hits",
-		"Number of cache hits, by cache (embedding, verdict). [Development]", "{hit}", dps, opts...)
+		"Number of cache hits, by cache (embedding, verdict, and content, the model snapshot's content memo). [Development]", "{hit}", dps, opts...)
 }
 
 func AssertEqualProcessorCoorlogCascadeDecisions(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
