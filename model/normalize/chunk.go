@@ -124,12 +124,17 @@ func idOrNum(k kind, before, num string) kind {
 // scanAtom classifies the atom at the start of c (c[0] is alphanumeric) and
 // returns its kind and length, or kText when it is a plain word.
 func scanAtom(c string) (kind, int) {
-	run, digit := alnumRun(c)
-	if !digit && (run == len(c) || c[run] != '.' && c[run] != '-' && c[run] != ':') {
+	run, cls := alnumRun(c)
+	if cls&cDigit == 0 && (run == len(c) || c[run] != '.' && c[run] != '-' && c[run] != ':') {
 		// Letters alone, not glued to a host's next label, a UUID's next
 		// group or an IPv6 address's next group: no recogniser below
 		// matches (each needs a digit, or that separator).
 		return kText, 0
+	}
+	if cls&cLetter == 0 && run == len(c) {
+		// Digits alone to the end: every recogniser below but the number
+		// needs a separator or a letter.
+		return kNum, run
 	}
 	if n := uuidLen(c); n > 0 {
 		return kID, n

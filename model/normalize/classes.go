@@ -110,9 +110,8 @@ func alnumLen(c string) int {
 	return n
 }
 
-// alnumRun is alnumLen(c) and whether the run has a digit.
-func alnumRun(c string) (n int, digit bool) {
-	var cls uint8
+// alnumRun is alnumLen(c) and the byte classes of the run (cDigit, cLetter).
+func alnumRun(c string) (n int, cls uint8) {
 	for n < len(c) {
 		x := byteClass[c[n]]
 		if x&(cDigit|cLetter) == 0 {
@@ -121,7 +120,7 @@ func alnumRun(c string) (n int, digit bool) {
 		cls |= x
 		n++
 	}
-	return n, cls&cDigit != 0
+	return n, cls
 }
 
 func allHex(c string) bool {
