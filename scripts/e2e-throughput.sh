@@ -4,7 +4,8 @@
 # sent by otlp_http to cmd/otlpsink, once through `coorlog, batch` and once through `batch` only,
 # alternating for TPUT_ROUNDS rounds. For each run: wall time from "Everything is ready" until the
 # sink holds every record, the collector's CPU time over the same span (/proc/PID/stat), and its
-# peak RSS. Medians and the ratio go to docs/notes/collector.md (between the throughput markers).
+# peak RSS. Medians and the ratio go to docs/notes/collector.md (between the throughput markers),
+# the last round's records at the sink over time to docs/throughput_timeline.png.
 #
 # Then the slow-LLM scenario (TPUT_LLM=0 skips it): an upgraded stream of the same size, 5% of its
 # sessions evolved (`demolog synth` + `coorlog evolve` + `demolog compose`, fixed seeds), with
@@ -125,8 +126,10 @@ run_one() { # $1 = variant; prints: variant wall_s cpu_s rss_mib tail_s wall95_s
 		perf record -q -F 499 -g -p "$col" -o "$OUT/perf-$v.data" >/dev/null 2>&1 &
 		perf=$!
 	fi
+	: >"$OUT/timeline-$v.tsv"
 	while :; do
 		got=$(records || echo 0)
+		awk -v a="$t0" -v b="$(now)" -v g="${got:-0}" 'BEGIN { printf "%.2f %d\n", b - a, g }' >>"$OUT/timeline-$v.tsv"
 		[ -n "$t10" ] || [ $((${got:-0} * 100)) -lt $((want * 10)) ] || t10=$(now)
 		[ -n "$t90" ] || [ $((${got:-0} * 100)) -lt $((want * 90)) ] || t90=$(now)
 		[ -n "$t95" ] || [ $((${got:-0} * 100)) -lt $((want * 95)) ] || t95=$(now)
@@ -207,6 +210,14 @@ base_scenario() {
 			echo "profile: $OUT/profile-$v.txt (perf data: $OUT/perf-$v.data)"
 		done
 	fi
+
+	# The last round's records at the sink over time, one line per pipeline.
+	local before=()
+	[ -z "${TPUT_BEFORE:-}" ] || before=("coorlog, $(basename "$TPUT_BEFORE")=$OUT/timeline-before.tsv")
+	bin/otlpsink plot -out docs/throughput_timeline.png -title "$LINES HDFS lines, last round of $ROUNDS" \
+		-x "seconds since the collector was ready" -y "records at the sink" \
+		"without coorlog=$OUT/timeline-without.tsv" "with coorlog=$OUT/timeline-with.tsv" "${before[@]}"
+	echo "plot: docs/throughput_timeline.png"
 
 	w_wall=$(stat_of without 2); w_cpu=$(stat_of without 3); w_rss=$(stat_of without 4); w_mid=$(stat_of without 7)
 	c_wall=$(stat_of with 2); c_cpu=$(stat_of with 3); c_rss=$(stat_of with 4); c_mid=$(stat_of with 7)

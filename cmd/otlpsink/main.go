@@ -4,10 +4,13 @@
 //	otlpsink [-listen 127.0.0.1:4319] [-out received.jsonl]   serve POST /v1/logs, GET /stats
 //	                                                         (-out "": count the records only)
 //	otlpsink report -in received.jsonl [-truth sessions.jsonl] [-prefix anomaly.] [-rows 40]
+//	otlpsink plot -out timeline.png [-title T] [-x LABEL] [-y LABEL] NAME=points.tsv ...
 //
 // Serving writes every received log record as one JSON line (to -out, or
 // stdout with "-") until SIGINT/SIGTERM. report groups the records by the
-// session id attribute and compares the verdicts with the labels.
+// session id attribute and compares the verdicts with the labels. plot draws
+// one line per NAME=FILE, each FILE holding "x y" per line (the throughput
+// script's records-at-the-sink timelines).
 package main
 
 import (
@@ -20,10 +23,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/coorlog/coorlogprocessor/internal/otlpsink"
+	"github.com/coorlog/coorlogprocessor/internal/plot"
 )
 
 func main() {
@@ -36,6 +42,9 @@ func main() {
 func run(args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "report" {
 		return report(args[1:], stdout)
+	}
+	if len(args) > 0 && args[0] == "plot" {
+		return plotSeries(args[1:])
 	}
 	fs := flag.NewFlagSet("otlpsink", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:4319", "address to serve OTLP/HTTP on")
@@ -116,4 +125,60 @@ func report(args []string, stdout io.Writer) error {
 		}
 	}
 	return otlpsink.WriteReport(stdout, otlpsink.Summarize(recs, *prefix), truth, *rows)
+}
+
+// plotSeries draws the series NAME=FILE given as arguments into one chart.
+func plotSeries(args []string) error {
+	fs := flag.NewFlagSet("otlpsink plot", flag.ContinueOnError)
+	out := fs.String("out", "", "PNG file to write")
+	title := fs.String("title", "", "chart title")
+	xLabel := fs.String("x", "seconds", "x axis label")
+	yLabel := fs.String("y", "records at the sink", "y axis label")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() == 0 {
+		return errors.New("plot: -out and at least one NAME=FILE are required")
+	}
+	c := plot.Chart{Title: *title, XLabel: *xLabel, YLabel: *yLabel}
+	for _, arg := range fs.Args() {
+		name, path, ok := strings.Cut(arg, "=")
+		if !ok || name == "" || path == "" {
+			return fmt.Errorf("plot: %q is not NAME=FILE", arg)
+		}
+		s, err := readPoints(name, path)
+		if err != nil {
+			return fmt.Errorf("plot: %w", err)
+		}
+		c.Series = append(c.Series, s)
+	}
+	return plot.WritePNG(*out, c)
+}
+
+// readPoints reads "x y" per line (blank lines skipped).
+func readPoints(name, path string) (plot.Series, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return plot.Series{}, err
+	}
+	s := plot.Series{Name: name}
+	for i, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) != 2 {
+			return plot.Series{}, fmt.Errorf("%s: line %d: want \"x y\", got %q", path, i+1, line)
+		}
+		x, errX := strconv.ParseFloat(f[0], 64)
+		y, errY := strconv.ParseFloat(f[1], 64)
+		if err := errors.Join(errX, errY); err != nil {
+			return plot.Series{}, fmt.Errorf("%s: line %d: %w", path, i+1, err)
+		}
+		s.X, s.Y = append(s.X, x), append(s.Y, y)
+	}
+	if len(s.X) == 0 {
+		return plot.Series{}, fmt.Errorf("%s: no points", path)
+	}
+	return s, nil
 }

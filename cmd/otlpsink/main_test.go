@@ -30,3 +30,26 @@ func TestReport(t *testing.T) {
 	require.NoError(t, os.WriteFile(in, []byte("{broken\n"), 0o644))
 	assert.ErrorContains(t, run([]string{"report", "-in", in}, &out), "line 1")
 }
+
+func TestPlot(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.tsv"), filepath.Join(dir, "b.tsv")
+	require.NoError(t, os.WriteFile(a, []byte("0 0\n0.5 100\n1 300\n"), 0o644))
+	require.NoError(t, os.WriteFile(b, []byte("0 0\n\n1 50\n2 300\n"), 0o644))
+	png := filepath.Join(dir, "out", "timeline.png")
+	var out bytes.Buffer
+	require.NoError(t, run([]string{"plot", "-out", png, "-title", "t", "without=" + a, "with=" + b}, &out))
+	got, err := os.ReadFile(png)
+	require.NoError(t, err)
+	assert.True(t, bytes.HasPrefix(got, []byte("\x89PNG\r\n")), "not a PNG")
+
+	assert.ErrorContains(t, run([]string{"plot", "without=" + a}, &out), "-out and at least one")
+	assert.ErrorContains(t, run([]string{"plot", "-out", png, a}, &out), "is not NAME=FILE")
+	assert.ErrorContains(t, run([]string{"plot", "-out", png, "x=" + filepath.Join(dir, "missing")}, &out), "missing")
+	require.NoError(t, os.WriteFile(a, []byte("0 0\n1 2 3\n"), 0o644))
+	assert.ErrorContains(t, run([]string{"plot", "-out", png, "x=" + a}, &out), "line 2")
+	require.NoError(t, os.WriteFile(a, []byte("0 zero\n"), 0o644))
+	assert.ErrorContains(t, run([]string{"plot", "-out", png, "x=" + a}, &out), "line 1")
+	require.NoError(t, os.WriteFile(a, []byte("\n"), 0o644))
+	assert.ErrorContains(t, run([]string{"plot", "-out", png, "x=" + a}, &out), "no points")
+}
