@@ -13,7 +13,8 @@ import (
 // contentMemoSize bounds the readings one snapshot keeps. A reading holds a
 // session vector (a few KiB), so the memo stays under 8 MiB. Sessions repeat
 // few contents: 15,000 block sessions of the throughput load have 408, and
-// the 4,855 normal sessions of the Loghub HDFS sample 62 multisets of events.
+// the 4,855 normal sessions of the Loghub HDFS sample have 62 multisets of
+// events.
 const contentMemoSize = 1024
 
 // contentID names a session's content: the multiset of its normalised lines
