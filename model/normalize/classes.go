@@ -103,14 +103,12 @@ func isAlnum(b byte) bool        { return byteClass[b]&(cDigit|cLetter) != 0 }
 func isHexDigit(b byte) bool     { return byteClass[b]&cHex != 0 }
 
 func alnumLen(c string) int {
-	n := 0
-	for n < len(c) && isAlnum(c[n]) {
-		n++
-	}
+	n, _ := alnumRun(c)
 	return n
 }
 
-// alnumRun is alnumLen(c) and the byte classes of the run (cDigit, cLetter).
+// alnumRun is the length of the alphanumeric run at the start of c and its
+// byte classes (cDigit, cLetter).
 func alnumRun(c string) (n int, cls uint8) {
 	for n < len(c) {
 		x := byteClass[c[n]]
