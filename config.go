@@ -53,9 +53,10 @@ type Config struct {
 	Pending PendingConfig `mapstructure:"pending"`
 	// AttributePrefix is prepended to every attribute the processor writes.
 	AttributePrefix string `mapstructure:"attribute_prefix"`
-	// Attributes is compact or full: whether the records of a session judged
-	// normal all carry the whole verdict (full), or only its first record
-	// does and the others carry is_anomaly and session.id (compact).
+	// Attributes is compact, full or minimal: whether the records of a
+	// session judged normal all carry the whole verdict (full), or only its
+	// first record does and the others carry is_anomaly and session.id
+	// (compact) or nothing (minimal).
 	Attributes string `mapstructure:"attributes"`
 	// EmitSummary adds one summary log record per anomalous session.
 	EmitSummary bool `mapstructure:"emit_summary"`

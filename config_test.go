@@ -95,7 +95,7 @@ func TestLoadConfig(t *testing.T) {
 		{id: component.NewIDWithName(metadata.Type, "invalid_max_records"), errMsg: "session.max_records: must be positive, got 0"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_timeout"), errMsg: "session.inactivity_timeout: must be a positive duration, got -1s"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_workers"), errMsg: "workers: must be positive"},
-		{id: component.NewIDWithName(metadata.Type, "invalid_attributes"), errMsg: `attributes: "some" is not one of "compact", "full"`},
+		{id: component.NewIDWithName(metadata.Type, "invalid_attributes"), errMsg: `attributes: "some" is not one of "compact", "full", "minimal"`},
 		{id: component.NewIDWithName(metadata.Type, "invalid_learn_sessions"), errMsg: "learn.sessions: must be positive, got -5"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_learn_review_budget"), errMsg: "learn.review_budget: 1.5 is not in (0, 1]"},
 		{id: component.NewIDWithName(metadata.Type, "invalid_llm_endpoint"), errMsg: "llm.endpoint: \"localhost:11434\" must be an http:// or https:// URL"},

@@ -21,57 +21,63 @@ func hasAll(attrs map[string]any, names []string) bool {
 
 // With AttributesCompact (the default) a session judged normal carries the
 // whole verdict on its first record and is_anomaly and session.id on the
-// others; an anomalous, fallen-back or cut-off session carries it on every
-// record.
-func TestCompactAttributes(t *testing.T) {
-	for _, tc := range []struct {
-		name    string
-		det     *fakeDetector
-		body    string
-		closeBy string // "max_records", or "shutdown" (the session is cut off: partial)
-		compact bool
-	}{
-		{"judged normal", &fakeDetector{}, "ok", "max_records", true},
-		{"judged normal by the LLM", &fakeDetector{}, "EVOLVED ok", "max_records", true},
-		{"anomalous", &fakeDetector{}, "ERROR", "max_records", false},
-		{"fallback", &fakeDetector{err: errBoom}, "ok", "max_records", false},
-		{"cut off by shutdown", &fakeDetector{}, "ok", "shutdown", false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			sink := &consumertest.LogsSink{}
-			cfg := cfgOf(Config{KeySource: KeyFromAttribute, KeyName: "block", Workers: 1})
-			if cfg.Attributes != AttributesCompact {
-				t.Fatalf("default attributes %q, want %q", cfg.Attributes, AttributesCompact)
-			}
-			if tc.closeBy == "max_records" {
-				cfg.MaxRecords = 3
-			}
-			p := newStarted(t, cfg, tc.det, sink, nil)
-			consume(t, p, makeLogs(in{key: "a", body: tc.body + " 1"}, in{key: "a", body: tc.body + " 2"}, in{key: "a", body: tc.body + " 3"}))
-			shutdown(t, p)
-			outs := flatten(sink.AllLogs())
-			if len(outs) != 3 {
-				t.Fatalf("records out = %d", len(outs))
-			}
-			if !hasAll(outs[0].attrs, fullVerdict) {
-				t.Fatalf("first record lacks part of the verdict: %v", outs[0].attrs)
-			}
-			for i, o := range outs[1:] {
-				if o.attrs["anomaly.session.id"] != "a" || o.attrs["anomaly.is_anomaly"] != outs[0].attrs["anomaly.is_anomaly"] {
-					t.Fatalf("record %d: %v", i+1, o.attrs)
+// others; with AttributesMinimal the others go on unchanged. An anomalous,
+// fallen-back or cut-off session carries the whole verdict on every record
+// in both.
+func TestCompactAndMinimalAttributes(t *testing.T) {
+	for _, mode := range []string{"", AttributesMinimal} { // "": the default
+		for _, tc := range []struct {
+			name    string
+			det     *fakeDetector
+			body    string
+			closeBy string // "max_records", or "shutdown" (the session is cut off: partial)
+			lean    bool   // the records after the first carry less than the verdict
+		}{
+			{"judged normal", &fakeDetector{}, "ok", "max_records", true},
+			{"judged normal by the LLM", &fakeDetector{}, "EVOLVED ok", "max_records", true},
+			{"anomalous", &fakeDetector{}, "ERROR", "max_records", false},
+			{"fallback", &fakeDetector{err: errBoom}, "ok", "max_records", false},
+			{"cut off by shutdown", &fakeDetector{}, "ok", "shutdown", false},
+		} {
+			t.Run(mode+" "+tc.name, func(t *testing.T) {
+				sink := &consumertest.LogsSink{}
+				cfg := cfgOf(Config{KeySource: KeyFromAttribute, KeyName: "block", Workers: 1, Attributes: mode})
+				if mode == "" && cfg.Attributes != AttributesCompact {
+					t.Fatalf("default attributes %q, want %q", cfg.Attributes, AttributesCompact)
 				}
-				if !tc.compact {
-					if !hasAll(o.attrs, fullVerdict) {
-						t.Fatalf("record %d lacks part of the verdict: %v", i+1, o.attrs)
+				if tc.closeBy == "max_records" {
+					cfg.MaxRecords = 3
+				}
+				p := newStarted(t, cfg, tc.det, sink, nil)
+				consume(t, p, makeLogs(in{key: "a", body: tc.body + " 1"}, in{key: "a", body: tc.body + " 2"}, in{key: "a", body: tc.body + " 3"}))
+				shutdown(t, p)
+				outs := flatten(sink.AllLogs())
+				if len(outs) != 3 {
+					t.Fatalf("records out = %d", len(outs))
+				}
+				if !hasAll(outs[0].attrs, fullVerdict) {
+					t.Fatalf("first record lacks part of the verdict: %v", outs[0].attrs)
+				}
+				for i, o := range outs[1:] {
+					switch {
+					case !tc.lean:
+						if !hasAll(o.attrs, fullVerdict) || o.attrs["anomaly.session.id"] != "a" {
+							t.Fatalf("record %d lacks part of the verdict: %v", i+1, o.attrs)
+						}
+					case cfg.Attributes == AttributesMinimal:
+						// block (the key) and seq (the input's), as they came in.
+						if len(o.attrs) != 2 {
+							t.Fatalf("record %d of a session judged normal: %v", i+1, o.attrs)
+						}
+					default:
+						// block, seq and the two compact attributes, nothing else.
+						if len(o.attrs) != 4 || o.attrs["anomaly.session.id"] != "a" || o.attrs["anomaly.is_anomaly"] != false {
+							t.Fatalf("record %d of a session judged normal: %v", i+1, o.attrs)
+						}
 					}
-					continue
 				}
-				// block (the key), seq (the input's) and the two compact attributes, nothing else.
-				if len(o.attrs) != 4 {
-					t.Fatalf("record %d of a session judged normal: %v", i+1, o.attrs)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -38,7 +38,10 @@
 //     record of a session that is anomalous, fell back, is pending or was
 //     cut off, and on the first record of a session judged normal; with
 //     AttributesFull it is on every record. A fallback or pending record
-//     thus never reads as a normal verdict.
+//     thus never reads as a normal verdict. AttributesMinimal, chosen by
+//     the operator, is the one exception to "every record annotated": the
+//     records of a session judged normal after its first go on unchanged,
+//     and the first carries the verdict for the session.
 //   - Records keep every original field, their resource and scope, and their
 //     order within a resource/scope. Records without a key join a
 //     per-resource fallback session or pass through unannotated.

@@ -216,8 +216,13 @@ func (p *Processor) fallback(s *session, reason string) {
 func (p *Processor) annotate(s *session) {
 	v := &s.verdict
 	v.partial = s.partial()
-	compact := p.cfg.Attributes == AttributesCompact && v.judgedNormal()
+	normal := v.judgedNormal()
+	compact := normal && p.cfg.Attributes == AttributesCompact
+	minimal := normal && p.cfg.Attributes == AttributesMinimal
 	for i := 0; i < s.recs.Len(); i++ {
+		if minimal && i > 0 {
+			break // the first record says it for the session
+		}
 		a := s.recs.At(i).Attributes()
 		if compact && i > 0 {
 			a.EnsureCapacity(a.Len() + 2)

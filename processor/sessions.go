@@ -66,7 +66,7 @@ type verdictOut struct {
 
 // judgedNormal is a verdict the detector gave (no fallback, not pending) that
 // the session is normal, on a session that ended on its own: the verdict that
-// AttributesCompact writes whole on the first record only.
+// AttributesCompact and AttributesMinimal write whole on the first record only.
 func (v *verdictOut) judgedNormal() bool {
 	if v.anomaly || v.partial {
 		return false

@@ -23,7 +23,8 @@
 # COORLOG_TPUT_MODEL (default: OUT/model, trained here on 2,880 synthetic sessions), TPUT_PORT (14329), TPUT_LLM_PORT
 # (14328), TPUT_BEFORE (a second distribution binary, e.g. a build of an earlier commit: it runs the
 # same coorlog pipeline in each round, as a third row, for a before/after in one run),
-# TPUT_ONLY_LLM=1 (the scenario alone), TPUT_LLM_SESSIONS (5000 sessions, about 100k lines:
+# TPUT_ATTRIBUTES (another `attributes:` setting, e.g. minimal: a row of its own in each round, the
+# same binary as "with"), TPUT_ONLY_LLM=1 (the scenario alone), TPUT_LLM_SESSIONS (5000 sessions, about 100k lines:
 # with a 2 s LLM the last verdicts come minutes after the last line).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -98,6 +99,8 @@ EOF
 }
 write_config without "batch" "$OUT/load.log"
 write_config with "coorlog, batch" "$OUT/load.log"
+[ -z "${TPUT_ATTRIBUTES:-}" ] || write_config with-attrs "coorlog, batch" "$OUT/load.log" "" "
+    attributes: $TPUT_ATTRIBUTES"
 
 TICK=$(getconf CLK_TCK)
 cpu_seconds() { awk -v t="$TICK" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$1/stat"; }
@@ -114,6 +117,7 @@ run_one() { # $1 = variant; prints: variant wall_s cpu_s rss_mib tail_s wall95_s
 	sleep 0.3
 	local bin=$COL cfg=$v
 	[ "$v" != before ] || { bin=$TPUT_BEFORE; cfg=with; }
+	[ "$v" != attrs ] || cfg=with-attrs
 	"$bin" --config "$OUT/$cfg.yaml" >"$log" 2>&1 &
 	local col=$! t0 c0 t1 c1 rss got=0 tail_s=0 t95= t10= t90=
 	until grep -q "Everything is ready" "$log"; do
@@ -194,7 +198,7 @@ base_scenario() {
 	: >"$results"
 	echo "input: $LINES lines, $SESSIONS sessions; $ROUNDS rounds"
 	for i in $(seq 1 "$ROUNDS"); do
-		for v in without with ${TPUT_BEFORE:+before}; do
+		for v in without with ${TPUT_BEFORE:+before} ${TPUT_ATTRIBUTES:+attrs}; do
 			PROFILE_THIS=
 			[ "${TPUT_PERF:-}" != 1 ] || [ "$i" != "$ROUNDS" ] || PROFILE_THIS=1
 			r=$(PROFILE_THIS=$PROFILE_THIS run_one "$v")
@@ -214,6 +218,7 @@ base_scenario() {
 	# The last round's records at the sink over time, one line per pipeline.
 	local before=()
 	[ -z "${TPUT_BEFORE:-}" ] || before=("coorlog, $(basename "$TPUT_BEFORE")=$OUT/timeline-before.tsv")
+	[ -z "${TPUT_ATTRIBUTES:-}" ] || before+=("coorlog, attributes: $TPUT_ATTRIBUTES=$OUT/timeline-attrs.tsv")
 	bin/otlpsink plot -out docs/throughput_timeline.png -title "$LINES HDFS lines, last round of $ROUNDS" \
 		-x "seconds since the collector was ready" -y "records at the sink" \
 		"without coorlog=$OUT/timeline-without.tsv" "with coorlog=$OUT/timeline-with.tsv" "${before[@]}"
@@ -221,19 +226,25 @@ base_scenario() {
 
 	w_wall=$(stat_of without 2); w_cpu=$(stat_of without 3); w_rss=$(stat_of without 4); w_mid=$(stat_of without 7)
 	c_wall=$(stat_of with 2); c_cpu=$(stat_of with 3); c_rss=$(stat_of with 4); c_mid=$(stat_of with 7)
-	local b_wall=0 b_cpu=0 b_rss=0 b_mid=0
+	local b_wall=0 b_cpu=0 b_rss=0 b_mid=0 a_wall=0 a_cpu=0 a_rss=0 a_mid=0
 	if [ -n "${TPUT_BEFORE:-}" ]; then
 		b_wall=$(stat_of before 2); b_cpu=$(stat_of before 3); b_rss=$(stat_of before 4); b_mid=$(stat_of before 7)
 	fi
+	if [ -n "${TPUT_ATTRIBUTES:-}" ]; then
+		a_wall=$(stat_of attrs 2); a_cpu=$(stat_of attrs 3); a_rss=$(stat_of attrs 4); a_mid=$(stat_of attrs 7)
+	fi
 	table=$(awk -v n="$LINES" -v ww="$w_wall" -v wc="$w_cpu" -v wr="$w_rss" -v wm="$w_mid" -v cw="$c_wall" -v cc="$c_cpu" -v cr="$c_rss" -v cm="$c_mid" \
-		-v bb="${TPUT_BEFORE:-}" -v bw="$b_wall" -v bc="$b_cpu" -v br="$b_rss" -v bm="$b_mid" 'BEGIN {
+		-v bb="${TPUT_BEFORE:-}" -v bw="$b_wall" -v bc="$b_cpu" -v br="$b_rss" -v bm="$b_mid" \
+		-v aa="${TPUT_ATTRIBUTES:-}" -v aw="$a_wall" -v ac="$a_cpu" -v ar="$a_rss" -v am="$a_mid" 'BEGIN {
 		printf "| pipeline | wall (median) | records/s | records/s, 10%% to 90%% of the records | CPU s | CPU µs/record | peak RSS |\n"
 		printf "|---|---|---|---|---|---|---|\n"
 		printf "| file_log -> batch -> otlp_http | %.2f s | %.0f | %.0f | %.2f | %.1f | %s MiB |\n", ww, n / ww, 0.8 * n / wm, wc, wc * 1e6 / n, wr
 		printf "| file_log -> coorlog -> batch -> otlp_http | %.2f s | %.0f | %.0f | %.2f | %.1f | %s MiB |\n", cw, n / cw, 0.8 * n / cm, cc, cc * 1e6 / n, cr
 		if (bw > 0) printf "| the same with TPUT_BEFORE (%s) | %.2f s | %.0f | %.0f | %.2f | %.1f | %s MiB |\n", bb, bw, n / bw, 0.8 * n / bm, bc, bc * 1e6 / n, br
+		if (aw > 0) printf "| the same with attributes: %s | %.2f s | %.0f | %.0f | %.2f | %.1f | %s MiB |\n", aa, aw, n / aw, 0.8 * n / am, ac, ac * 1e6 / n, ar
 		printf "\nThroughput ratio (with / without coorlog): **%.2f** (wall), %.2f from 10%% to 90%% of the records; CPU per record ratio %.2f.\n", ww / cw, wm / cm, cc / wc
 		if (bw > 0) printf "TPUT_BEFORE: ratio %.2f (wall), %.2f from 10%% to 90%%; CPU per record ratio %.2f.\n", ww / bw, wm / bm, bc / wc
+		if (aw > 0) printf "attributes: %s: ratio %.2f (wall), %.2f from 10%% to 90%%; CPU per record ratio %.2f.\n", aa, ww / aw, wm / am, ac / wc
 	}')
 	echo
 	echo "$table"
