@@ -12,9 +12,11 @@
 //     is scored and sent. Detector errors and panics, overload without a
 //     fast path, and a near Shutdown deadline all annotate route=fallback
 //     with a reason instead. A session closed by a memory cap or Shutdown
-//     was cut off, not ended, so its records (and its late verdict, if
-//     any) carry session.partial=true: more of the same key may follow, in
-//     a later session or, after a rebalance, on another collector.
+//     within its InactivityTimeout was cut off, not ended, so its records
+//     (and its late verdict, if any) carry session.partial=true: more of
+//     the same key may follow, in a later session or, after a rebalance, on
+//     another collector. One idle for the whole timeout had ended: it
+//     closes as inactive, whoever closes it.
 //   - Shutdown's deadline (or an already cancelled context) stops the wait
 //     for the detector, not the delivery: unscored sessions are sent as
 //     fallback, and the next consumer is given up to 5 s (shutdownGrace)

@@ -325,12 +325,12 @@ func (p *Processor) insert(pend []pending, now int64) (closed []*session, opened
 			waitBytes = p.releaseWaiting(max(p.cfg.MaxBufferedBytes-p.sessions.bytes-e.size, 0))
 		}
 		for p.sessions.bytes+waitBytes+e.size > p.cfg.MaxBufferedBytes && p.sessions.oldest() != nil {
-			closed = append(closed, p.sessions.close(p.sessions.oldest(), CloseEvicted))
+			closed = append(closed, p.closeOldest(now, CloseEvicted))
 		}
 		s := p.sessions.use(e.key)
 		if s == nil {
 			for p.sessions.len() >= p.cfg.MaxOpenSessions && p.sessions.oldest() != nil {
-				closed = append(closed, p.sessions.close(p.sessions.oldest(), CloseEvicted))
+				closed = append(closed, p.closeOldest(now, CloseEvicted))
 			}
 			id := e.id
 			if e.key.fallback {
@@ -356,6 +356,21 @@ func (p *Processor) insert(pend []pending, now int64) (closed []*session, opened
 		}
 	}
 	return closed, opened
+}
+
+// closeOldest closes the least recently active session before its time: for
+// room under a cap (CloseEvicted) or at Shutdown (CloseShutdown). A session
+// idle for InactivityTimeout has ended on its own (its expiry was waiting for
+// the ticker, or for room in the scoring queue: see expireLocked), so it
+// closes as inactive; only one still within its timeout is cut off
+// (partial). Called with p.mu held.
+func (p *Processor) closeOldest(now int64, early string) *session {
+	s := p.sessions.oldest()
+	reason := early
+	if s.lastSeen <= now-int64(p.cfg.InactivityTimeout) {
+		reason = CloseInactivity
+	}
+	return p.sessions.close(s, reason)
 }
 
 // expireLocked closes the sessions idle since cutoff (unix nanos), oldest

@@ -3,6 +3,7 @@ package processor
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -213,3 +214,61 @@ func TestConcurrentConsume(t *testing.T) {
 }
 
 var _ core.Detector = (*fakeDetector)(nil)
+
+// A session idle for the inactivity timeout has ended, even when a cap or
+// Shutdown closes it before the ticker does (the ticker runs every quarter
+// timeout, and waits for room in the scoring queue): it closes as inactive,
+// not cut off. One still within its timeout is cut off. The Processor is not
+// started, so no ticker runs and the clock is the test's.
+func TestAnEndedSessionIsNotCutOff(t *testing.T) {
+	cfg := attrCfg()
+	cfg.MaxOpenSessions = 2
+	cfg.InactivityTimeout = time.Second
+	sink := &consumertest.LogsSink{}
+	p, err := New(cfg, &fakeDetector{}, sink, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	at := func(d time.Duration, key string) []*session {
+		pend, _, _ := p.extract(makeLogs(in{key: key, body: key}), nil)
+		p.mu.Lock()
+		closed, _ := p.insert(pend, t0.Add(d).UnixNano())
+		p.mu.Unlock()
+		p.settleMu.Lock()
+		p.unsettled++ // the new record; the closed sessions are not sent, so they settle here
+		for _, s := range closed {
+			p.unsettled -= int64(s.settles())
+		}
+		p.settleMu.Unlock()
+		return closed
+	}
+	reasons := func(ss []*session) (out []string) {
+		for _, s := range ss {
+			out = append(out, s.key.key+" "+s.reason)
+		}
+		return out
+	}
+	at(0, "ended")
+	at(1500*time.Millisecond, "open") // "ended" has been idle past its timeout since 1 s
+	if got := reasons(at(1600*time.Millisecond, "new")); len(got) != 1 || got[0] != "ended "+CloseInactivity {
+		t.Fatalf("closed for room: %v, want [ended %s]", got, CloseInactivity)
+	}
+	if got := reasons(at(1700*time.Millisecond, "newer")); len(got) != 1 || got[0] != "open "+CloseEvicted {
+		t.Fatalf("closed for room: %v, want [open %s]", got, CloseEvicted)
+	}
+
+	// Shutdown: "new" (idle 1.1 s) has ended, "newer" (0.9 s) is cut off.
+	p.now = func() time.Time { return t0.Add(2600 * time.Millisecond) }
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	shutdown(t, p)
+	partial := map[string]bool{}
+	for _, o := range flatten(sink.AllLogs()) {
+		partial[o.body] = o.attrs["anomaly.session.partial"] == true
+	}
+	if want := map[string]bool{"new": false, "newer": true}; !maps.Equal(partial, want) {
+		t.Fatalf("partial by session: %v, want %v", partial, want)
+	}
+}

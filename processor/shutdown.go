@@ -53,10 +53,11 @@ func (p *Processor) shutdown(ctx context.Context) error {
 		return p.abandon(ctx, err)
 	}
 
+	now := p.now().UnixNano()
 	p.mu.Lock()
 	var closed []*session
 	for p.sessions.oldest() != nil {
-		closed = append(closed, p.sessions.close(p.sessions.oldest(), CloseShutdown))
+		closed = append(closed, p.closeOldest(now, CloseShutdown))
 	}
 	p.publish()
 	p.mu.Unlock()
