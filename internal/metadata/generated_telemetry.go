@@ -279,7 +279,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorCoorlogRecordsAnnotated, err = builder.meter.Int64Counter(
 		"otelcol_processor_coorlog_records_annotated",
-		metric.WithDescription("Number of log records annotated with a verdict and sent on. [Development]"),
+		metric.WithDescription("Number of log records of judged sessions sent on (with attributes: minimal, the later records of a normal session carry no attribute). [Development]"),
 		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)

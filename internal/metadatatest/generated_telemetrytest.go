@@ -136,7 +136,7 @@ func AssertEqualProcessorCoorlogOpenSessions(t *testing.T, tt *componenttest.Tel
 
 func AssertEqualProcessorCoorlogRecordsAnnotated(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	assertSum(t, tt, "otelcol_processor_coorlog_records_annotated",
-		"Number of log records annotated with a verdict and sent on. [Development]", "{record}", dps, opts...)
+		"Number of log records of judged sessions sent on (with attributes: minimal, the later records of a normal session carry no attribute). [Development]", "{record}", dps, opts...)
 }
 
 func AssertEqualProcessorCoorlogRoutes(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
