@@ -24,7 +24,8 @@ type keyer struct {
 	src   KeySource
 	name  string
 	re    *regexp.Regexp
-	group bool // the regex has a capture group: use the first one
+	group bool     // the regex has a capture group: use the first one
+	scan  *keyScan // the same regex without the regexp engine, when its shape allows
 }
 
 func newKeyer(cfg Config) (*keyer, error) {
@@ -34,7 +35,7 @@ func newKeyer(cfg Config) (*keyer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("compiling key regex %q: %w", cfg.KeyRegex, err)
 		}
-		k.re, k.group = re, re.NumSubexp() > 0
+		k.re, k.group, k.scan = re, re.NumSubexp() > 0, newKeyScan(cfg.KeyRegex)
 	}
 	return k, nil
 }
@@ -74,6 +75,13 @@ func (k *keyer) recordKey(lr plog.LogRecord, resKey string, resOK bool) (string,
 
 // fromText applies the key regex to a body's string form.
 func (k *keyer) fromText(s string) (string, bool) {
+	if k.scan != nil {
+		lo, hi, ok := k.scan.find(s)
+		if !ok {
+			return "", false
+		}
+		return cleanKey(s[lo:hi])
+	}
 	m := k.re.FindStringSubmatchIndex(s)
 	if m == nil {
 		return "", false

@@ -79,6 +79,14 @@ func TestGroupingByKeySource(t *testing.T) {
 				return []string{"-123", "456"}[i%2]
 			},
 		},
+		{
+			// A shape keyScan leaves to the regexp engine (an assertion).
+			name: "body regex the engine matches",
+			cfg:  cfgOf(Config{KeySource: KeyFromBodyRegex, KeyRegex: `\bblk_(-?\d+)`}),
+			decorate: func(i int, _ plog.ResourceLogs, _ plog.LogRecord) string {
+				return []string{"-123", "456"}[i%2]
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
