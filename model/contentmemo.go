@@ -1,12 +1,15 @@
 package model
 
 import (
+	"cmp"
+	"encoding/binary"
 	"hash/maphash"
 	"slices"
 	"sync"
 
 	"github.com/coorlog/coorlogprocessor/internal/lru"
 	"github.com/coorlog/coorlogprocessor/model/evolve"
+	"github.com/coorlog/coorlogprocessor/model/normalize"
 	"github.com/coorlog/coorlogprocessor/model/smallmodel"
 )
 
@@ -23,29 +26,43 @@ type contentID [2]uint64
 
 var contentSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
 
-// contentOf is the content id of a session whose normalised lines are keys.
-func contentOf(keys []string) contentID {
-	sorted := slices.Clone(keys)
-	slices.Sort(sorted)
+// lineBufs holds the buffers contentOf normalises into.
+var lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// contentOf is the content id of a session of these raw lines: each line is
+// normalised into a reused buffer and hashed (128 bits), and the sorted hashes
+// are hashed again. Two sessions get one id when their normalised lines are
+// the same multiset. Nothing of the lines is kept: on a memo hit (most
+// sessions) no string is made per line.
+func contentOf(lines []string) contentID {
+	bp := lineBufs.Get().(*[]byte)
+	buf := *bp
+	hs := make([]contentID, len(lines))
+	for i, l := range lines {
+		buf = normalize.AppendLine(buf[:0], l)
+		hs[i] = contentID{maphash.Bytes(contentSeeds[0], buf), maphash.Bytes(contentSeeds[1], buf)}
+	}
+	*bp = buf[:0]
+	lineBufs.Put(bp)
+	slices.SortFunc(hs, func(a, b contentID) int {
+		if c := cmp.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a[1], b[1])
+	})
 	var id contentID
+	var w [16]byte
 	for i, seed := range contentSeeds {
 		var h maphash.Hash
 		h.SetSeed(seed)
-		for _, k := range sorted {
-			writeLen(&h, len(k))
-			h.WriteString(k)
+		for _, x := range hs {
+			binary.LittleEndian.PutUint64(w[:8], x[0])
+			binary.LittleEndian.PutUint64(w[8:], x[1])
+			_, _ = h.Write(w[:])
 		}
 		id[i] = h.Sum64()
 	}
 	return id
-}
-
-func writeLen(h *maphash.Hash, n int) {
-	var b [8]byte
-	for i := range b {
-		b[i] = byte(uint64(n) >> (8 * i))
-	}
-	_, _ = h.Write(b[:])
 }
 
 // reading is what a snapshot's models say of a session content before the

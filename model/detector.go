@@ -332,18 +332,17 @@ func (c *Cascade) detect(ctx context.Context, s Session, mode judgeMode) (Verdic
 // content was read on snap, else made now (and kept).
 func (c *Cascade) read(ctx context.Context, snap *evolve.Snapshot, s Session) (*reading, error) {
 	t0 := time.Now()
-	keys := lineKeys(s.Lines)
 	memo := c.memoFor(snap)
 	var id contentID
 	if memo != nil {
-		id = contentOf(keys)
+		id = contentOf(s.Lines)
 		if r, ok := memo.get(id); ok {
 			c.st.repeats.Add(1)
 			c.st.encodeNs.Add(int64(time.Since(t0)))
 			return r, nil
 		}
 	}
-	r, err := c.readNew(ctx, snap, s, keys, t0)
+	r, err := c.readNew(ctx, snap, s, lineKeys(s.Lines), t0)
 	if err == nil && memo != nil {
 		memo.put(id, r)
 	}

@@ -28,6 +28,7 @@
 package normalize
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -98,11 +99,55 @@ type tok struct {
 
 // Line returns the normalised form of a log line. See the package comment.
 func Line(s string) string {
+	var arr [64]tok
+	s, t := tokens(s, arr[:0])
+	var b strings.Builder
+	b.Grow(len(s) + 16)
+	for _, x := range t {
+		switch x.k {
+		case kText:
+			b.WriteString(s[x.a:x.b])
+		case kSpace:
+			b.WriteByte(' ')
+		default:
+			b.WriteString(placeholder[x.k])
+		}
+	}
+	out := b.String()
+	if !utf8.ValidString(out) {
+		out = strings.ToValidUTF8(out, "\uFFFD")
+	}
+	return out
+}
+
+// AppendLine appends Line(s) to dst without making a string of it: the
+// content memo hashes every line of a session and keeps none of them.
+func AppendLine(dst []byte, s string) []byte {
+	var arr [64]tok
+	s, t := tokens(s, arr[:0])
+	start := len(dst)
+	for _, x := range t {
+		switch x.k {
+		case kText:
+			dst = append(dst, s[x.a:x.b]...)
+		case kSpace:
+			dst = append(dst, ' ')
+		default:
+			dst = append(dst, placeholder[x.k]...)
+		}
+	}
+	if !utf8.Valid(dst[start:]) {
+		dst = append(dst[:start], bytes.ToValidUTF8(dst[start:], []byte("\uFFFD"))...)
+	}
+	return dst
+}
+
+// tokens cuts s (at most MaxBytes of it, which it returns) into the tokens
+// Line writes, appending them to t.
+func tokens(s string, t []tok) (string, []tok) {
 	if len(s) > MaxBytes {
 		s = s[:MaxBytes]
 	}
-	var arr [64]tok
-	t := arr[:0]
 	quotes := false // a quote delimiter was seen (quotedFields has work)
 	i := 0
 	for i < len(s) {
@@ -162,25 +207,7 @@ func Line(s string) string {
 	if quotes {
 		t = quotedFields(t, s)
 	}
-	t = mergeUnits(mergeTimes(t, s), s)
-
-	var b strings.Builder
-	b.Grow(len(s) + 16)
-	for _, x := range t {
-		switch x.k {
-		case kText:
-			b.WriteString(s[x.a:x.b])
-		case kSpace:
-			b.WriteByte(' ')
-		default:
-			b.WriteString(placeholder[x.k])
-		}
-	}
-	out := b.String()
-	if !utf8.ValidString(out) {
-		out = strings.ToValidUTF8(out, "\uFFFD")
-	}
-	return out
+	return s, mergeUnits(mergeTimes(t, s), s)
 }
 
 // TemplateKey is a stable hash (32 hex digits) of the normalised sequence of

@@ -72,3 +72,24 @@ func TestRulesMatchVersion(t *testing.T) {
 		t.Fatalf("Line over %d lines has digest %s, %s has %q: the masking rules changed; give them a new Version and record its digest", n, got, Version, want)
 	}
 }
+
+// AppendLine writes what Line returns, over the same lines as the digest,
+// onto a buffer that already holds text.
+func TestAppendLineIsLine(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(loghubDir(t), "*_2k.log"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Loghub 2k logs: %v", err)
+	}
+	lines := soupLines(100_000)
+	for _, f := range files {
+		lines = append(lines, readLines(t, f)...)
+	}
+	lines = append(lines, "", " ", "\xff\xfe", "a\xffb 12", strings.Repeat("x1 ", MaxBytes))
+	buf := []byte("kept|")
+	for _, l := range lines {
+		buf = AppendLine(buf[:5], l)
+		if got, want := string(buf[5:]), Line(l); got != want || string(buf[:5]) != "kept|" {
+			t.Fatalf("AppendLine(%q) = %q after %q, Line = %q", l, got, buf[:5], want)
+		}
+	}
+}
