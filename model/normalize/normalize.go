@@ -32,7 +32,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"strings"
 	"unicode/utf8"
 )
 
@@ -99,29 +98,12 @@ type tok struct {
 
 // Line returns the normalised form of a log line. See the package comment.
 func Line(s string) string {
-	var arr [64]tok
-	s, t := tokens(s, arr[:0])
-	var b strings.Builder
-	b.Grow(len(s) + 16)
-	for _, x := range t {
-		switch x.k {
-		case kText:
-			b.WriteString(s[x.a:x.b])
-		case kSpace:
-			b.WriteByte(' ')
-		default:
-			b.WriteString(placeholder[x.k])
-		}
-	}
-	out := b.String()
-	if !utf8.ValidString(out) {
-		out = strings.ToValidUTF8(out, "\uFFFD")
-	}
-	return out
+	var buf [256]byte // most lines: no buffer on the heap, only the string
+	return string(AppendLine(buf[:0], s))
 }
 
-// AppendLine appends Line(s) to dst without making a string of it: the
-// content memo hashes every line of a session and keeps none of them.
+// AppendLine appends the normalised form of s to dst (Line makes it a
+// string): the content memo hashes every line of a session and keeps none.
 func AppendLine(dst []byte, s string) []byte {
 	var arr [64]tok
 	s, t := tokens(s, arr[:0])
