@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coorlog/coorlogprocessor/internal/cut"
 	"github.com/coorlog/coorlogprocessor/model/bundle"
 	"github.com/coorlog/coorlogprocessor/model/internal/vec"
 	"github.com/coorlog/coorlogprocessor/model/lexical"
@@ -179,6 +180,7 @@ func (l *Learner) collect(ctx context.Context, s Session) (Verdict, error) {
 		}
 		kept = append(kept, line)
 	}
+	kept = cut.Detach(kept)
 
 	l.mu.Lock()
 	defer l.mu.Unlock()

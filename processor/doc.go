@@ -59,5 +59,8 @@
 //     retry_on_failure and sending_queue).
 //
 // The collector component must declare consumer.Capabilities{MutatesData:
-// true}: records are moved out of the incoming plog.Logs, not copied.
+// true}: records that pass through are moved out of the incoming plog.Logs.
+// Keyed records are copied into their session in a form the garbage
+// collector does not scan (heldRecords, held.go) and become plog records
+// again when the session is annotated.
 package processor

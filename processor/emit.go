@@ -158,13 +158,13 @@ func (p *Processor) build(batch []*session) (plog.Logs, int) {
 		first := scopeFor(s.runs[0].scope)
 		records += s.len()
 		if len(s.runs) == 1 {
-			s.recs.MoveAndAppendTo(first.LogRecords()) // whole session, no per-record work
+			s.out.MoveAndAppendTo(first.LogRecords()) // whole session, no per-record work
 		} else {
 			start := 0
 			for _, r := range s.runs {
 				dst := scopeFor(r.scope).LogRecords()
 				for i := start; i < r.end; i++ {
-					s.recs.At(i).MoveTo(dst.AppendEmpty())
+					s.out.At(i).MoveTo(dst.AppendEmpty())
 				}
 				start = r.end
 			}

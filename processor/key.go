@@ -120,7 +120,11 @@ func cleanKey(s string) (string, bool) {
 // capped at max bytes on a rune boundary, invalid UTF-8 replaced. The record
 // itself is never modified.
 func detectorLine(body pcommon.Value, max int) string {
-	s := valueString(body)
+	return capLine(valueString(body), max)
+}
+
+// capLine is s capped at max bytes on a rune boundary, invalid UTF-8 replaced.
+func capLine(s string, max int) string {
 	if len(s) <= max && utf8.ValidString(s) {
 		return s
 	}

@@ -205,9 +205,9 @@ func safeFinish(ctx context.Context, finish func(context.Context) core.Verdict) 
 // verdict: same resource and scope, and what it needs of s's records
 // (count, time range), read before they move on.
 func (p *Processor) lateSession(s *session) *session {
-	first, last := timeRange(s.recs)
-	ls := &session{key: s.key, id: s.id, recs: plog.NewLogRecordSlice(), runs: []run{{scope: s.runs[0].scope, end: 1}}, synthetic: true, reason: s.reason}
-	r := ls.recs.AppendEmpty()
+	first, last := s.timeRange()
+	ls := &session{key: s.key, id: s.id, out: plog.NewLogRecordSlice(), runs: []run{{scope: s.runs[0].scope, end: 1}}, synthetic: true, reason: s.reason}
+	r := ls.out.AppendEmpty()
 	a := r.Attributes()
 	a.PutInt(p.names.recordCount, int64(s.len()))
 	if last != 0 {
@@ -225,7 +225,7 @@ func (p *Processor) lateRecord(ls *session, v core.Verdict) {
 	}
 	ls.verdict = verdictOut{score: v.Score, recErr: v.RecError, anomaly: v.Anomaly, evolved: v.Evolved,
 		route: string(v.Route), reason: v.Reason, modelVersion: mv, partial: ls.partial()}
-	r := ls.recs.At(0)
+	r := ls.out.At(0)
 	now := pcommon.NewTimestampFromTime(p.now())
 	r.SetTimestamp(now)
 	r.SetObservedTimestamp(now)

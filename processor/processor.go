@@ -192,8 +192,9 @@ var pendingPool = sync.Pool{New: func() any { s := make([]pending, 0, 1024); ret
 
 // ConsumeLogs buffers every keyed record into its session and returns; it
 // never waits for the detector. Records without a key join their resource's
-// fallback session or pass through, per MissingKey. Records are moved out of
-// ld (the component declares MutatesData). Errors of the next consumer are
+// fallback session or pass through, per MissingKey. Keyed records are copied
+// into their sessions (heldRecords), records that pass through are moved out
+// of ld (the component declares MutatesData). Errors of the next consumer are
 // logged and counted, not returned: part of ld has been buffered already, so
 // a retry by the caller would duplicate it.
 func (p *Processor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
@@ -339,8 +340,8 @@ func (p *Processor) insert(pend []pending, now int64) (closed []*session, opened
 			s = p.sessions.open(e.key, id)
 			opened++
 		}
-		e.lr.MoveTo(s.recs.AppendEmpty())
-		n := s.recs.Len()
+		s.held.add(e.lr)
+		n := s.held.len()
 		if last := len(s.runs) - 1; last >= 0 && s.runs[last].scope == e.scope {
 			s.runs[last].end = n
 		} else {

@@ -176,9 +176,9 @@ func safeDetect(ctx context.Context, f func(context.Context, core.Session) (core
 // lines is what the detector sees: each body's string form, capped and with
 // invalid UTF-8 replaced.
 func (p *Processor) lines(s *session) []string {
-	out := make([]string, s.recs.Len())
+	out := make([]string, s.held.len())
 	for i := range out {
-		out[i] = detectorLine(s.recs.At(i).Body(), p.cfg.MaxLineBytes)
+		out[i] = s.held.line(i, p.cfg.MaxLineBytes)
 	}
 	return out
 }
@@ -213,30 +213,42 @@ func (p *Processor) fallback(s *session, reason string) {
 	p.annotate(s)
 }
 
+// annotate writes s's verdict on its records, which become plog records
+// again here (s.out). It runs once per session: the slot and waiter
+// protocols hand each session to exactly one annotator.
 func (p *Processor) annotate(s *session) {
 	v := &s.verdict
 	v.partial = s.partial()
 	normal := v.judgedNormal()
 	compact := normal && p.cfg.Attributes == AttributesCompact
 	minimal := normal && p.cfg.Attributes == AttributesMinimal
-	for i := 0; i < s.recs.Len(); i++ {
-		if minimal && i > 0 {
-			break // the first record says it for the session
-		}
-		a := s.recs.At(i).Attributes()
-		if compact && i > 0 {
-			a.EnsureCapacity(a.Len() + 2)
+	// The records become plog records again here, each with room for what
+	// it gets, so no attribute slice grows twice.
+	n := s.held.len()
+	out := plog.NewLogRecordSlice()
+	out.EnsureCapacity(n)
+	tmpl := 0
+	if p.cfg.WriteTemplate {
+		tmpl = 1
+	}
+	for i := range n {
+		r := out.AppendEmpty()
+		switch {
+		case minimal && i > 0: // the first record says it for the session
+			s.held.decode(i, r, tmpl)
+		case compact && i > 0:
+			a := s.held.decode(i, r, 2+tmpl)
 			a.PutBool(p.names.isAnomaly, false)
 			a.PutStr(p.names.sessionID, s.id)
-			continue
+		default:
+			p.putVerdict(s.held.decode(i, r, 9+tmpl), s.id, v)
 		}
-		a.EnsureCapacity(a.Len() + 9)
-		p.putVerdict(a, s.id, v)
+		if p.cfg.WriteTemplate {
+			p.writeTemplate(r)
+		}
 	}
-	if p.cfg.WriteTemplate {
-		p.writeTemplates(s)
-	}
-	p.obs.RecordsAnnotated(p.runCtx, s.recs.Len())
+	s.out, s.held = out, heldRecords{}
+	p.obs.RecordsAnnotated(p.runCtx, n)
 	if v.route != string(core.RoutePending) {
 		p.obs.Verdict(p.runCtx, v.route, v.anomaly, v.evolved) // a pending session counts with its late verdict
 	}
@@ -262,7 +274,7 @@ func (p *Processor) putVerdict(a pcommon.Map, id string, v *verdictOut) {
 // summaryRecord fills r with the one-record summary of an anomalous session.
 func (p *Processor) summaryRecord(s *session, r plog.LogRecord) {
 	v, n := &s.verdict, &p.names
-	first, last := timeRange(s.recs)
+	first, last := s.timeRange()
 	now := pcommon.NewTimestampFromTime(p.now())
 	body := fmt.Sprintf("coorlog: anomalous session %s: %d records, score %.3f, route %s", s.id, s.len(), v.score, v.route)
 	if v.reason != "" {

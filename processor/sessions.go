@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/coorlog/coorlogprocessor/internal/lru"
@@ -17,7 +18,7 @@ type sessKey struct {
 // run is a stretch of a session's records that share one scope.
 type run struct {
 	scope *scopeRef
-	end   int // exclusive index into session.recs
+	end   int // exclusive index into the session's records
 }
 
 // session buffers the records of one key in arrival order. While open it is
@@ -26,7 +27,8 @@ type run struct {
 type session struct {
 	key   sessKey
 	id    string
-	recs  plog.LogRecordSlice // moved-in records, arrival order
+	held  heldRecords         // the records taken in, arrival order, until annotate
+	out   plog.LogRecordSlice // the annotated records (annotate makes them from held)
 	runs  []run
 	bytes int64
 
@@ -39,7 +41,26 @@ type session struct {
 	synthetic bool
 }
 
-func (s *session) len() int { return s.recs.Len() }
+// len is the number of records s carries.
+func (s *session) len() int {
+	if s.annotated() {
+		return s.out.Len()
+	}
+	return s.held.len()
+}
+
+// annotated is true once s's records are plog records again (annotate), or
+// when s was made of records the processor wrote.
+func (s *session) annotated() bool { return s.out != (plog.LogRecordSlice{}) }
+
+// timeRange is the earliest and latest record time of s (event time, else
+// observed time); zero when no record has one.
+func (s *session) timeRange() (first, last pcommon.Timestamp) {
+	if s.annotated() {
+		return timeRange(s.out)
+	}
+	return s.held.timeRange()
+}
 
 // partial is true when s was closed before it could end on its own.
 func (s *session) partial() bool { return s.reason == CloseShutdown || s.reason == CloseEvicted }
@@ -49,7 +70,7 @@ func (s *session) settles() int {
 	if s.synthetic {
 		return 0
 	}
-	return s.recs.Len()
+	return s.len()
 }
 
 // verdictOut is the verdict as annotated, after fallbacks.
@@ -106,7 +127,7 @@ func (o *openSessions) use(k sessKey) *session {
 
 // open starts an empty session for k, the most recently active.
 func (o *openSessions) open(k sessKey, id string) *session {
-	s := &session{key: k, id: id, recs: plog.NewLogRecordSlice()}
+	s := &session{key: k, id: id}
 	o.order.Put(k, s)
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"hash/maphash"
 	"math"
 	"strconv"
+	"unsafe"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -117,21 +118,23 @@ func hashMap(h *maphash.Hash, m pcommon.Map) {
 	}
 }
 
-// Byte accounting: an estimate of what a buffered record keeps alive. The
-// constants approximate the Go structs behind pdata (record, key/value pair,
-// value); string and byte contents are counted exactly.
+// Byte accounting: an estimate of what a buffered record keeps alive, in
+// the form a session holds it (heldRecords): its heldMeta, the bytes it
+// appends (string and byte contents exactly, a few bytes of framing per
+// part), and the room that slices grown by doubling leave free, two fifths
+// on top (TestBufferedBytesEstimate measures the heap against it).
 const (
-	recordOverhead = 160
-	kvOverhead     = 64
-	valueOverhead  = 24
+	recordOverhead = int64(unsafe.Sizeof(heldMeta{})) + 4
+	kvOverhead     = 2
+	valueOverhead  = 2
 )
 
 func recordBytes(lr plog.LogRecord) int64 {
-	n := int64(recordOverhead) + valueBytes(lr.Body()) + int64(len(lr.SeverityText())+len(lr.EventName()))
+	n := recordOverhead + valueBytes(lr.Body()) + int64(len(lr.SeverityText())+len(lr.EventName()))
 	for k, v := range lr.Attributes().All() {
 		n += kvOverhead + int64(len(k)) + valueBytes(v)
 	}
-	return n
+	return n * 7 / 5
 }
 
 func valueBytes(v pcommon.Value) int64 {
@@ -140,6 +143,8 @@ func valueBytes(v pcommon.Value) int64 {
 		return valueOverhead + int64(len(v.Str()))
 	case pcommon.ValueTypeBytes:
 		return valueOverhead + int64(v.Bytes().Len())
+	case pcommon.ValueTypeInt, pcommon.ValueTypeDouble:
+		return 1 + 8
 	case pcommon.ValueTypeMap:
 		n := int64(valueOverhead)
 		for k, e := range v.Map().All() {

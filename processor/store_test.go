@@ -66,7 +66,7 @@ func TestBufferedBytesEstimate(t *testing.T) {
 			for _, ld := range lds {
 				consume(t, p, ld)
 			}
-			lds = nil // the input shells are emptied by the move; let them go
+			lds = nil // the sessions hold copies; let the input go
 			after := liveHeap()
 			real := float64(after) - float64(before) // what the processor now holds
 			est := float64(p.BufferedBytes())

@@ -1,6 +1,8 @@
 package processor
 
 import (
+	"go.opentelemetry.io/collector/pdata/plog"
+
 	"github.com/coorlog/coorlogprocessor/model/normalize"
 )
 
@@ -13,29 +15,27 @@ const TemplateAttribute = "log.record.template"
 // every record carries one as a non-empty string: a session's content key
 // comes from its templates only when they cover all of its lines.
 func templates(s *session) []string {
-	n := s.recs.Len()
+	n := s.held.len()
 	var out []string
 	for i := range n {
-		v, ok := s.recs.At(i).Attributes().Get(TemplateAttribute)
-		if !ok || v.Str() == "" {
+		v, ok := s.held.attrStr(i, TemplateAttribute)
+		if !ok || v == "" {
 			return nil
 		}
 		if out == nil {
 			out = make([]string, n)
 		}
-		out[i] = v.Str()
+		out[i] = v
 	}
 	return out
 }
 
-// writeTemplates puts our normalised template (normalize.Line of what the
-// detector read) on every record of s that arrived without one.
-func (p *Processor) writeTemplates(s *session) {
-	for i := range s.recs.Len() {
-		a := s.recs.At(i).Attributes()
-		if _, ok := a.Get(TemplateAttribute); ok {
-			continue
-		}
-		a.PutStr(TemplateAttribute, normalize.Line(detectorLine(s.recs.At(i).Body(), p.cfg.MaxLineBytes)))
+// writeTemplate puts our normalised template (normalize.Line of what the
+// detector read) on an annotated record that arrived without one.
+func (p *Processor) writeTemplate(r plog.LogRecord) {
+	a := r.Attributes()
+	if _, ok := a.Get(TemplateAttribute); ok {
+		return
 	}
+	a.PutStr(TemplateAttribute, normalize.Line(detectorLine(r.Body(), p.cfg.MaxLineBytes)))
 }

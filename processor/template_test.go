@@ -7,16 +7,19 @@ import (
 )
 
 func sessionOf(bodies []string, tpls []any) *session {
-	s := &session{recs: plog.NewLogRecordSlice()}
+	s := &session{}
 	for i, b := range bodies {
-		r := s.recs.AppendEmpty()
+		r := plog.NewLogRecord()
 		r.Body().SetStr(b)
+		r.Attributes().PutStr("before", "x")
 		switch t := tpls[i].(type) {
 		case string:
 			r.Attributes().PutStr(TemplateAttribute, t)
 		case int:
 			r.Attributes().PutInt(TemplateAttribute, int64(t))
 		}
+		r.Attributes().PutInt("after", 1)
+		s.held.add(r)
 	}
 	return s
 }
@@ -42,9 +45,14 @@ func TestTemplates(t *testing.T) {
 func TestWriteTemplates(t *testing.T) {
 	p := &Processor{cfg: DefaultConfig()}
 	s := sessionOf([]string{"Receiving block blk_1 src /10.0.0.1", "kept 42"}, []any{nil, "upstream <*>"})
-	p.writeTemplates(s)
-	got0, _ := s.recs.At(0).Attributes().Get(TemplateAttribute)
-	got1, _ := s.recs.At(1).Attributes().Get(TemplateAttribute)
+	recs := plog.NewLogRecordSlice()
+	for i := range s.held.len() {
+		r := recs.AppendEmpty()
+		s.held.decode(i, r, 1)
+		p.writeTemplate(r)
+	}
+	got0, _ := recs.At(0).Attributes().Get(TemplateAttribute)
+	got1, _ := recs.At(1).Attributes().Get(TemplateAttribute)
 	if got0.Str() == "" || got0.Str() == "Receiving block blk_1 src /10.0.0.1" || got1.Str() != "upstream <*>" {
 		t.Fatalf("templates %q, %q", got0.Str(), got1.Str())
 	}

@@ -1,9 +1,11 @@
 package cut
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+	"unsafe"
 )
 
 func TestUTF8(t *testing.T) {
@@ -45,4 +47,26 @@ func FuzzUTF8(f *testing.F) {
 			t.Fatalf("valid %q cut %d bytes short of %d", s, n-len(got), n)
 		}
 	})
+}
+
+// Detached lines are equal to the originals and share no memory with them.
+func TestDetach(t *testing.T) {
+	src := []byte("first line|second|third, longer line")
+	whole := string(src)
+	lines := []string{whole[:10], whole[11:17], "", whole[18:]}
+	want := []string{"first line", "second", "", "third, longer line"}
+	got := Detach(slices.Clone(lines))
+	if !slices.Equal(got, want) {
+		t.Fatalf("Detach = %q, want %q", got, want)
+	}
+	lo, hi := unsafe.StringData(whole), unsafe.Add(unsafe.Pointer(unsafe.StringData(whole)), len(whole))
+	for i, l := range got {
+		if l == "" {
+			continue
+		}
+		p := unsafe.Pointer(unsafe.StringData(l))
+		if uintptr(p) >= uintptr(unsafe.Pointer(lo)) && uintptr(p) < uintptr(hi) {
+			t.Errorf("line %d still points into the original text", i)
+		}
+	}
 }

@@ -279,7 +279,7 @@ func (m *Memory) evict() {
 }
 
 // Cap is lines as an item keeps them: the first MaxLines, each cut to
-// MaxLineBytes (on a rune boundary, ending in "…").
+// MaxLineBytes (on a rune boundary, ending in "…"), copied (cut.Detach).
 func (c MemoryConfig) Cap(lines []string) []string {
 	c = c.WithDefaults()
 	return capLines(lines, c.MaxLines, c.MaxLineBytes)
@@ -296,7 +296,7 @@ func capLines(lines []string, maxLines, maxBytes int) []string {
 		}
 		out[i] = l
 	}
-	return out
+	return cut.Detach(out)
 }
 
 func newPool(n int) *sync.Pool {
