@@ -55,8 +55,8 @@ type Config struct {
 	AttributePrefix string `mapstructure:"attribute_prefix"`
 	// Attributes is compact, full or minimal: whether the records of a
 	// session judged normal all carry the whole verdict (full), or only its
-	// first record does and the others carry is_anomaly and session.id
-	// (compact) or nothing (minimal).
+	// first record does and the others carry is_anomaly (compact) or
+	// nothing (minimal).
 	Attributes string `mapstructure:"attributes"`
 	// EmitSummary adds one summary log record per anomalous session.
 	EmitSummary bool `mapstructure:"emit_summary"`

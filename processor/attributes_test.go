@@ -20,8 +20,7 @@ func hasAll(attrs map[string]any, names []string) bool {
 }
 
 // With AttributesCompact (the default) a session judged normal carries the
-// whole verdict on its first record and is_anomaly and session.id on the
-// others; with AttributesMinimal the others go on unchanged. An anomalous,
+// whole verdict on its first record and is_anomaly alone on the others; with AttributesMinimal the others go on unchanged. An anomalous,
 // fallen-back or cut-off session carries the whole verdict on every record
 // in both.
 func TestCompactAndMinimalAttributes(t *testing.T) {
@@ -70,8 +69,8 @@ func TestCompactAndMinimalAttributes(t *testing.T) {
 							t.Fatalf("record %d of a session judged normal: %v", i+1, o.attrs)
 						}
 					default:
-						// block, seq and the two compact attributes, nothing else.
-						if len(o.attrs) != 4 || o.attrs["anomaly.session.id"] != "a" || o.attrs["anomaly.is_anomaly"] != false {
+						// block, seq and is_anomaly, nothing else.
+						if len(o.attrs) != 3 || o.attrs["anomaly.is_anomaly"] != false {
 							t.Fatalf("record %d of a session judged normal: %v", i+1, o.attrs)
 						}
 					}

@@ -34,19 +34,20 @@ const (
 
 // Which records carry the whole verdict (Config.Attributes).
 const (
-	// AttributesCompact: every record carries is_anomaly and session.id; the
-	// whole verdict is on every record of a session that is anomalous, fell
-	// back, is pending or was cut off, and on the first record of a session
-	// judged normal. Measured on the throughput run (docs/notes/collector.md):
-	// the other five attributes on every normal record cost about 2 µs of
-	// collector CPU per record and a tenth of the pipeline's wall time, and an
-	// HDFS record goes out at 453 instead of 273 bytes of OTLP protobuf.
+	// AttributesCompact: every record carries is_anomaly; the whole verdict
+	// is on every record of a session that is anomalous, fell back, is pending
+	// or was cut off, and on the first record of a session judged normal.
+	// Measured on the throughput run (docs/notes/collector.md): the other five
+	// attributes on every normal record cost about 2 µs of collector CPU per
+	// record and a tenth of the pipeline's wall time, and an HDFS record goes
+	// out at 453 instead of 273 bytes of OTLP protobuf; session.id on them
+	// cost another 0.8 µs (BENCHMARKS.md, "Held records"), two thirds of the
+	// bytes the exporter compresses for the two.
 	AttributesCompact = "compact"
 	// AttributesFull: every record carries the whole verdict.
 	AttributesFull = "full"
 	// AttributesMinimal: as AttributesCompact, but the records of a session
-	// judged normal after its first go on unchanged, without is_anomaly and
-	// session.id. For streams where only anomalies matter: on the 1.5M-line
+	// judged normal after its first go on unchanged, without is_anomaly. For streams where only anomalies matter: on the 1.5M-line
 	// throughput run the pipeline keeps 0.64 of its rate without coorlog
 	// against 0.58 with compact (BENCHMARKS.md, "attributes: minimal"), and
 	// an HDFS record leaves at the size it came in.

@@ -237,9 +237,7 @@ func (p *Processor) annotate(s *session) {
 		case minimal && i > 0: // the first record says it for the session
 			s.held.decode(i, r, tmpl)
 		case compact && i > 0:
-			a := s.held.decode(i, r, 2+tmpl)
-			a.PutBool(p.names.isAnomaly, false)
-			a.PutStr(p.names.sessionID, s.id)
+			s.held.decode(i, r, 1+tmpl).PutBool(p.names.isAnomaly, false)
 		default:
 			p.putVerdict(s.held.decode(i, r, 9+tmpl), s.id, v)
 		}

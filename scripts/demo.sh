@@ -123,7 +123,7 @@ run_collector() {
 
 	echo
 	echo "what was flagged (from what the sink received; truth from $RUN/truth.jsonl):"
-	bin/otlpsink report -in "$dir/received.jsonl" -truth "$RUN/truth.jsonl" -rows "${DEMO_ROWS:-12}"
+	bin/otlpsink report -in "$dir/received.jsonl" -truth "$RUN/truth.jsonl" -key 'blk_-?\d+' -rows "${DEMO_ROWS:-12}"
 	echo
 	echo "processor telemetry (from the collector's Prometheus endpoint):"
 	grep -v -e '_bucket' -e '^#' "$dir/metrics.txt" | sed 's/^/  /' || true

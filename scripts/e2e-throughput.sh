@@ -323,7 +323,7 @@ llm_scenario() {
 	for lat in 0.2s 2s; do
 		v=llm-$lat
 		local rep f1 p rc routes fb waiting peakb maxb aem reqs wall rss tail_s
-		rep=$(bin/otlpsink report -in "$OUT/$v.jsonl" -truth "$D/truth.jsonl" -rows 0)
+		rep=$(bin/otlpsink report -in "$OUT/$v.jsonl" -truth "$D/truth.jsonl" -key 'blk_-?\d+' -rows 0)
 		read -r p rc f1 < <(sed -n 's/^precision \([0-9.]*\) *recall \([0-9.]*\) *F1 \([0-9.]*\).*/\1 \2 \3/p' <<<"$rep") || true
 		routes=$(sed -n 's/.*routes: //p' <<<"$rep") || true
 		fb=$(jq -r 'select(.attributes["anomaly.route"] == "fallback") | [.attributes["anomaly.session.id"], .attributes["anomaly.reason"]] | @tsv' \

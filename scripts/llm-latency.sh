@@ -73,7 +73,7 @@ echo "collector peak RSS: $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$c
 kill -TERM "$col"; wait "$col" || true
 grep -ho '"peak_waiting"[^}]*' "$run/otelcol.log" || echo "no session waited for the LLM without holding a worker"
 kill -TERM "$sink" "$llm"; wait "$sink" "$llm" 2>/dev/null || true
-bin/otlpsink report -in "$run/received.jsonl" -truth "$D/truth.jsonl" -rows 0 | grep -E "routes|precision"
+bin/otlpsink report -in "$run/received.jsonl" -truth "$D/truth.jsonl" -key 'blk_-?\d+' -rows 0 | grep -E "routes|precision"
 echo "fallbacks by reason:"
 jq -r 'select(.attributes["anomaly.route"] == "fallback") | [.attributes["anomaly.session.id"], .attributes["anomaly.reason"]] | @tsv' \
 	"$run/received.jsonl" | sort -u | cut -f2 | sort | uniq -c | sort -rn

@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -103,6 +104,7 @@ func report(args []string, stdout io.Writer) error {
 	truthPath := fs.String("truth", "", "labelled sessions (exchange-format JSONL), optional")
 	prefix := fs.String("prefix", "anomaly.", "attribute prefix the processor used")
 	rows := fs.Int("rows", 40, "sessions to list (0 = all)")
+	keyRegex := fs.String("key", "", "the collector's session.key.regex: records without a session id (the later records of a session judged normal) join the session it finds in their body")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -124,7 +126,13 @@ func report(args []string, stdout io.Writer) error {
 			return fmt.Errorf("report: %w", err)
 		}
 	}
-	return otlpsink.WriteReport(stdout, otlpsink.Summarize(recs, *prefix), truth, *rows)
+	var key *regexp.Regexp
+	if *keyRegex != "" {
+		if key, err = regexp.Compile(*keyRegex); err != nil {
+			return fmt.Errorf("report: -key: %w", err)
+		}
+	}
+	return otlpsink.WriteReport(stdout, otlpsink.Summarize(recs, *prefix, key), truth, *rows)
 }
 
 // plotSeries draws the series NAME=FILE given as arguments into one chart.

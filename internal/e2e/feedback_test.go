@@ -51,7 +51,7 @@ func (c *liveCollector) sessions(t *testing.T, want map[string]int) map[string]*
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		got := otlpsink.Summarize(c.sink.Records(), "anomaly.")
+		got := otlpsink.Summarize(c.sink.Records(), "anomaly.", blockRE)
 		done := true
 		for id, n := range want {
 			if s := got[id]; s == nil || s.Records < n {

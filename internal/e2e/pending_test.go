@@ -68,7 +68,7 @@ func slowLLMEndToEnd(t *testing.T, bin, dir string, f fixture) {
 	c.stop()
 
 	checkRecords(t, f, annotated) // every line once, each annotated
-	sessions := otlpsink.Summarize(recs, "anomaly.")
+	sessions := otlpsink.Summarize(recs, "anomaly.", blockRE)
 	lateN := 0
 	for id, s := range sessions {
 		if s.Late {

@@ -107,7 +107,7 @@ func TestCollectorToVictoriaLogs(t *testing.T) {
 	stored := checkRecords(t, f, recs) // every line once, unaltered, every anomaly.* attribute well formed
 
 	// Each session's verdict in the store is the one the collector sent.
-	sentSessions := otlpsink.Summarize(sink.Records(), "anomaly.")
+	sentSessions := otlpsink.Summarize(sink.Records(), "anomaly.", blockRE)
 	require.Len(t, stored, len(sentSessions))
 	for id, s := range stored {
 		c := sentSessions[id]

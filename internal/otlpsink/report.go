@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -95,16 +96,25 @@ func ReadTruth(path string) (map[string]Truth, error) {
 }
 
 // Summarize groups annotated records by the session id attribute
-// (prefix + "session.id"); records without it are counted under "". The
-// verdict is read from the records that carry a route; the others (the
-// compact records of a session judged normal) only have to agree on
-// is_anomaly. Summary
+// (prefix + "session.id"). A record without it (a later record of a session
+// judged normal: attributes compact or minimal) joins the session that key,
+// the collector's session.key.regex, finds in its body (its first group, if
+// it has one); without key, or when key finds nothing, it is counted under
+// "". The verdict is read from the records that carry a route; the others
+// only have to agree on is_anomaly. Summary
 // records (prefix + "summary" = true) are counted apart. A late verdict
 // (prefix + "late" = true) replaces the provisional one of its session.
-func Summarize(recs []Record, prefix string) map[string]*Session {
+func Summarize(recs []Record, prefix string, key *regexp.Regexp) map[string]*Session {
 	out := map[string]*Session{}
 	for _, r := range recs {
-		id, _ := r.Attributes[prefix+"session.id"].(string)
+		id, ok := r.Attributes[prefix+"session.id"].(string)
+		if !ok && key != nil {
+			if m := key.FindStringSubmatch(r.Body); len(m) > 1 && m[1] != "" {
+				id = m[1]
+			} else if m != nil {
+				id = m[0]
+			}
+		}
 		s := out[id]
 		route, full := r.Attributes[prefix+"route"].(string)
 		anomaly, _ := r.Attributes[prefix+"is_anomaly"].(bool)
@@ -116,7 +126,7 @@ func Summarize(recs []Record, prefix string) map[string]*Session {
 		case s == nil:
 			s = &Session{ID: id, Route: route, Anomaly: anomaly, Evolved: evolved, Score: score, Reason: reason, Late: late}
 			out[id] = s
-		case !full: // a compact record (attributes: compact): is_anomaly and session.id only
+		case !full: // a later record of a session judged normal (attributes: compact): is_anomaly only
 			if s.Anomaly != anomaly && !s.Late {
 				s.Mixed = true
 			}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +108,7 @@ func TestReportScoresSessions(t *testing.T) {
 		{Attributes: map[string]any{"a.session.id": "s4", "a.is_anomaly": false, "a.route": "cache"}},
 		{Attributes: map[string]any{"a.session.id": "s1", "a.is_anomaly": true, "a.route": "small_model", "a.summary": true}},
 	}
-	sessions := Summarize(recs, "a.")
+	sessions := Summarize(recs, "a.", nil)
 	require.Len(t, sessions, 4)
 	assert.Equal(t, 2, sessions["s1"].Records)
 	assert.Equal(t, 1, sessions["s1"].Summaries)
@@ -148,7 +149,7 @@ func TestSummarizeTakesLateVerdicts(t *testing.T) {
 		rec("s1", "pending", false, false), rec("s1", "pending", false, false), rec("s1", "llm", true, true),
 		rec("s2", "llm", false, true), rec("s2", "pending", false, false), // the verdict's record first
 		rec("s3", "small_model", false, false),
-	}, "a.")
+	}, "a.", nil)
 	if s := got["s1"]; !s.Late || s.Route != "llm" || !s.Anomaly || s.Records != 2 || s.Mixed {
 		t.Fatalf("s1 %+v", *s)
 	}
@@ -180,23 +181,31 @@ func TestSinkWithoutWriterOnlyCounts(t *testing.T) {
 	assert.Empty(t, sink.Records(), "nothing is kept without WithMemory")
 }
 
-// The compact records of a session judged normal carry no route: the verdict
-// is the full record's, wherever it stands, and they only have to agree on
-// is_anomaly.
+// The compact records of a session judged normal carry is_anomaly alone: they
+// join their session by the key in their body, the verdict is the full
+// record's, wherever it stands, and they only have to agree on is_anomaly.
+// Without a key they are counted under "".
 func TestSummarizeReadsCompactSessions(t *testing.T) {
-	compact := func(id string, anomaly bool) Record {
-		return Record{Attributes: map[string]any{"a.session.id": id, "a.is_anomaly": anomaly}}
+	compact := func(block string, anomaly bool) Record {
+		return Record{Body: "line of " + block + " done", Attributes: map[string]any{"a.is_anomaly": anomaly}}
 	}
 	full := func(id, route string, score float64) Record {
-		return Record{Attributes: map[string]any{"a.session.id": id, "a.is_anomaly": false, "a.route": route, "a.score": score}}
+		return Record{Body: "line of " + id, Attributes: map[string]any{"a.session.id": id, "a.is_anomaly": false, "a.route": route, "a.score": score}}
 	}
-	sessions := Summarize([]Record{
-		full("s1", "small_model", 0.1), compact("s1", false), compact("s1", false),
-		compact("s2", false), full("s2", "cache", 0.2),
-		full("s3", "llm", 0.3), compact("s3", true),
-	}, "a.")
-	require.Len(t, sessions, 3)
-	assert.Equal(t, Session{ID: "s1", Route: "small_model", Score: 0.1, Records: 3}, *sessions["s1"])
-	assert.Equal(t, Session{ID: "s2", Route: "cache", Score: 0.2, Records: 2}, *sessions["s2"])
-	assert.True(t, sessions["s3"].Mixed, "a compact record that disagrees on is_anomaly")
+	recs := []Record{
+		full("blk_1", "small_model", 0.1), compact("blk_1", false), compact("blk_1", false),
+		compact("blk_2", false), full("blk_2", "cache", 0.2),
+		full("blk_3", "llm", 0.3), compact("blk_3", true),
+	}
+	for _, key := range []string{`blk_\d+`, `of (blk_\d+) `} { // whole match, or the first group
+		sessions := Summarize(recs, "a.", regexp.MustCompile(key))
+		require.Len(t, sessions, 3, key)
+		assert.Equal(t, Session{ID: "blk_1", Route: "small_model", Score: 0.1, Records: 3}, *sessions["blk_1"], key)
+		assert.Equal(t, Session{ID: "blk_2", Route: "cache", Score: 0.2, Records: 2}, *sessions["blk_2"], key)
+		assert.True(t, sessions["blk_3"].Mixed, "a compact record that disagrees on is_anomaly")
+	}
+	unkeyed := Summarize(recs, "a.", nil)
+	require.Len(t, unkeyed, 4)
+	assert.Equal(t, 4, unkeyed[""].Records, "records without a session id, without a key")
+	assert.Equal(t, 1, unkeyed["blk_1"].Records)
 }

@@ -158,7 +158,7 @@ if [ "$mode" = learn ]; then
 	truth=$dir/truth-detect.jsonl
 	echo "collector.sh: learn mode: $(wc -l <"$dir/learning-ids.txt") sessions in the learning window, $(wc -l <"$truth") scored after it"
 fi
-bin/otlpsink report -in "$dir/received.jsonl" -truth "$truth" -rows 20 | tee "$dir/report.txt"
+bin/otlpsink report -in "$dir/received.jsonl" -truth "$truth" -key "$key_re" -rows 20 | tee "$dir/report.txt"
 echo "stand-in LLM: $(grep -o '[0-9]* requests answered' "$dir/oraclellm.log" || echo "? requests")"
 grep -v -e '_bucket' -e '^#' "$dir/metrics.txt" | grep -E 'route|evolved|llm|aem|sessions|decisions|held_alarms' | sed 's/^/  /' || true
 echo "files: $dir"

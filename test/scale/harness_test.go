@@ -426,19 +426,21 @@ func (tl *tally) add(col int, req plogotlp.ExportRequest) {
 					}
 				}
 				sid, okID := a.Get("anomaly.session.id")
-				_, okAnom := a.Get("anomaly.is_anomaly")
-				// The route is on the first record of a session judged normal
-				// and on every record of the others (attributes: compact).
+				anom, okAnom := a.Get("anomaly.is_anomaly")
+				// The whole verdict, session id and route included, is on the
+				// first record of a session judged normal and on every record
+				// of the others; the later records of a session judged normal
+				// carry is_anomaly=false alone (attributes: compact).
 				route, okRoute := a.Get("anomaly.route")
-				if !okID || !okAnom || (okRoute && route.Str() == "") {
+				if !okAnom || okID != okRoute || (okRoute && route.Str() == "") || (!okID && anom.Bool()) {
 					tl.unannotated++
 					if len(tl.errors) < 5 {
-						tl.errors = append(tl.errors, fmt.Sprintf("collector %d: record without anomaly.session.id/is_anomaly, or with an empty route: %q %v", col, body, a.AsRaw()))
+						tl.errors = append(tl.errors, fmt.Sprintf("collector %d: record without is_anomaly, with a session id but no route (or the reverse), with an empty route, or anomalous without its verdict: %q %v", col, body, a.AsRaw()))
 					}
 					continue
 				}
-				key := sid.Str()
-				if key != blockRE.FindString(body) {
+				key := blockRE.FindString(body)
+				if okID && sid.Str() != key {
 					tl.wrongSession++
 				}
 				s := tl.sessions[key]
@@ -540,7 +542,7 @@ func (tl *tally) requireDelivered(t *testing.T) counts {
 	defer tl.mu.Unlock()
 	require.Zero(t, c.lost, "input lines lost")
 	require.Zero(t, tl.unexpected, "records that are not input lines: %v", tl.errors)
-	require.Zero(t, tl.unannotated, "records without anomaly.is_anomaly or anomaly.session.id: %v", tl.errors)
+	require.Zero(t, tl.unannotated, "records annotated wrongly: %v", tl.errors)
 	require.Zero(t, tl.wrongSession, "records whose anomaly.session.id is not the block in their body")
 	require.Equal(t, c.input+c.duplicates, c.received)
 	return c
