@@ -47,10 +47,11 @@ const (
 	// AttributesFull: every record carries the whole verdict.
 	AttributesFull = "full"
 	// AttributesMinimal: as AttributesCompact, but the records of a session
-	// judged normal after its first go on unchanged, without is_anomaly. For streams where only anomalies matter: on the 1.5M-line
-	// throughput run the pipeline keeps 0.64 of its rate without coorlog
-	// against 0.58 with compact (BENCHMARKS.md, "attributes: minimal"), and
-	// an HDFS record leaves at the size it came in.
+	// judged normal after its first go on unchanged, without is_anomaly. For
+	// streams where only anomalies matter: on the 1.5M-line throughput run
+	// the pipeline keeps 0.77 of its rate without coorlog against 0.75 with
+	// compact (BENCHMARKS.md, "Held records"), and an HDFS record leaves at
+	// the size it came in.
 	AttributesMinimal = "minimal"
 )
 
