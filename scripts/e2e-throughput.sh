@@ -27,7 +27,9 @@
 # same coorlog pipeline in each round, as a third row, for a before/after in one run),
 # TPUT_ATTRIBUTES (another `attributes:` setting, e.g. minimal: a row of its own in each round, the
 # same binary as "with"), TPUT_ONLY_LLM=1 (the scenario alone), TPUT_LLM_SESSIONS (5000 sessions, about 100k lines:
-# with a 2 s LLM the last verdicts come minutes after the last line).
+# with a 2 s LLM the last verdicts come minutes after the last line), TPUT_LLM_LATENCIES ("0.2s 2s"),
+# TPUT_LLM_PENDING (coorlog's pending settings for the scenario, e.g. "{late_after: 100ms}"; the
+# defaults when empty; the table is then written to OUT/llm-table.md, not to the notes).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -291,11 +293,12 @@ llm_scenario() {
 	local ulines lat v r rounds=${TPUT_LLM_ROUNDS:-1}
 	ulines=$(wc -l <"$D/upgraded.log")
 	write_config llm-without "batch" "$D/upgraded.log"
-	for lat in 0.2s 2s; do
+	for lat in ${TPUT_LLM_LATENCIES:-0.2s 2s}; do
 		write_config "llm-$lat" "coorlog, batch" "$D/upgraded.log" "$ROOT/$OUT/model-llm-$lat" "
     llm:
       endpoint: http://127.0.0.1:$LLM_PORT/v1
-      model: oracle"
+      model: oracle${TPUT_LLM_PENDING:+
+    pending: $TPUT_LLM_PENDING}"
 	done
 	results="$OUT/results-llm.txt"
 	: >"$results"
@@ -306,7 +309,7 @@ llm_scenario() {
 		rm -f "$OUT/llm-without.jsonl"
 		echo "round $i: $r" | awk '{ printf "round %s %-12s wall %6.2fs  cpu %6.2fs  peak RSS %s MiB\n", $2, $3, $4, $5, $6 }'
 		echo "$r" >>"$results"
-		for lat in 0.2s 2s; do
+		for lat in ${TPUT_LLM_LATENCIES:-0.2s 2s}; do
 			v=llm-$lat
 			rm -rf "$OUT/model-$v" "$OUT/$v.jsonl"; cp -r "$MODEL" "$OUT/model-$v" # AEM writes its copy
 			bin/oraclellm -listen "127.0.0.1:$LLM_PORT" -truth "$D/truth.jsonl" -accuracy 0.99 -latency "$lat" \
@@ -322,7 +325,7 @@ llm_scenario() {
 	# Verdicts, from the last round's records (late verdicts included) and the collector's logs.
 	local rows="" base_wall base_w95
 	base_wall=$(stat_of llm-without 2); base_w95=$(stat_of llm-without 6)
-	for lat in 0.2s 2s; do
+	for lat in ${TPUT_LLM_LATENCIES:-0.2s 2s}; do
 		v=llm-$lat
 		local rep f1 p rc routes fb waiting peakb maxb aem reqs wall rss tail_s
 		rep=$(bin/otlpsink report -in "$OUT/$v.jsonl" -truth "$D/truth.jsonl" -key 'blk_-?\d+' -rows 0)
@@ -348,6 +351,11 @@ llm_scenario() {
 		"|---|---|---|---|---|---|---|---|---|---|---|---|---|" "$rows")
 	echo
 	echo "$table"
+	if [ -n "${TPUT_LLM_PENDING:-}" ]; then
+		echo "$table" >"$OUT/llm-table.md"
+		echo "pending: $TPUT_LLM_PENDING: table in $OUT/llm-table.md (the notes keep the defaults' table)"
+		return
+	fi
 	section=$(cat <<-EOF
 	<!-- llm-throughput:begin -->
 	Measured $(date -u +%Y-%m-%d) on this machine ($machine), \`bash scripts/e2e-throughput.sh\` (slow-LLM
