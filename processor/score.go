@@ -245,6 +245,7 @@ func (p *Processor) annotate(s *session) {
 			p.writeTemplate(r)
 		}
 	}
+	s.first, s.last = s.held.timeRange()
 	s.out, s.held = out, heldRecords{}
 	p.obs.RecordsAnnotated(p.runCtx, n)
 	if v.route != string(core.RoutePending) {

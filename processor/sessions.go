@@ -25,12 +25,14 @@ type run struct {
 // guarded by Processor.mu; once closed it is handed from goroutine to
 // goroutine (dispatcher, worker, emitter) over channels.
 type session struct {
-	key   sessKey
-	id    string
-	held  heldRecords         // the records taken in, arrival order, until annotate
-	out   plog.LogRecordSlice // the annotated records (annotate makes them from held)
-	runs  []run
-	bytes int64
+	key  sessKey
+	id   string
+	held heldRecords         // the records taken in, arrival order, until annotate
+	out  plog.LogRecordSlice // the annotated records (annotate makes them from held)
+	// first, last: the time range of the records, kept by annotate (see timeRange).
+	first, last pcommon.Timestamp
+	runs        []run
+	bytes       int64
 
 	lastSeen int64 // unix nanos of the last record, for inactivity
 
@@ -57,7 +59,7 @@ func (s *session) annotated() bool { return s.out != (plog.LogRecordSlice{}) }
 // observed time); zero when no record has one.
 func (s *session) timeRange() (first, last pcommon.Timestamp) {
 	if s.annotated() {
-		return timeRange(s.out)
+		return s.first, s.last
 	}
 	return s.held.timeRange()
 }

@@ -2,7 +2,6 @@ package processor
 
 import (
 	"hash/maphash"
-	"math"
 	"strconv"
 	"unsafe"
 
@@ -166,25 +165,4 @@ func valueBytes(v pcommon.Value) int64 {
 // fallbackID names a resource's fallback session.
 func fallbackID(fp uint64) string {
 	return "resource-" + strconv.FormatUint(fp, 16)
-}
-
-// timeRange is the earliest and latest record time of a session (event time,
-// else observed time); zero when no record has one.
-func timeRange(recs plog.LogRecordSlice) (first, last pcommon.Timestamp) {
-	first = pcommon.Timestamp(math.MaxUint64)
-	for i := 0; i < recs.Len(); i++ {
-		r := recs.At(i)
-		t := r.Timestamp()
-		if t == 0 {
-			t = r.ObservedTimestamp()
-		}
-		if t == 0 {
-			continue
-		}
-		first, last = min(first, t), max(last, t)
-	}
-	if last == 0 {
-		first = 0
-	}
-	return first, last
 }
