@@ -127,5 +127,8 @@ func run(addr string, oracle *fakellm.Oracle, h http.Handler) error {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "oraclellm: %d requests answered\n", oracle.Requests())
+	if oracle.Labels != nil {
+		fmt.Fprintf(os.Stderr, "oraclellm: %d of them without a labelled session key in the prompt (answered from HDFS failure events)\n", oracle.Unkeyed())
+	}
 	return nil
 }

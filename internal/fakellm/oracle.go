@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coorlog/coorlogprocessor/internal/simdraw"
 	"github.com/coorlog/coorlogprocessor/model/normalize"
@@ -43,10 +44,11 @@ type Oracle struct {
 	// missing from it fall back to the prompt's lines.
 	Contents map[string]string
 
-	once sync.Once
-	srv  Server
-	mu   sync.Mutex
-	rng  *rand.Rand
+	once    sync.Once
+	srv     Server
+	mu      sync.Mutex
+	rng     *rand.Rand
+	unkeyed atomic.Int64
 }
 
 var (
@@ -61,6 +63,13 @@ func (o *Oracle) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // Requests is the number of questions received.
 func (o *Oracle) Requests() int64 { return o.srv.Requests() }
+
+// Unkeyed is the number of questions, with Labels, whose session key was not
+// among them (KeyRE found none in the prompt, or an unknown one): those were
+// answered from the HDFS failure events, which say nothing about another
+// system's sessions. A key pattern that the prompt's redaction breaks (an IP
+// address becomes <IP>) shows here.
+func (o *Oracle) Unkeyed() int64 { return o.unkeyed.Load() }
 
 func (o *Oracle) answer(w http.ResponseWriter, _ *http.Request, req Request, _ int) {
 	abnormal := o.abnormal(req.Section("NEW SESSION"))
@@ -105,6 +114,7 @@ func (o *Oracle) abnormal(session string) bool {
 			o.mu.Unlock()
 			return truth != wrong
 		}
+		o.unkeyed.Add(1)
 	}
 	return failureRE.MatchString(session)
 }

@@ -145,3 +145,25 @@ func TestOracleKeyWithQuotes(t *testing.T) {
 	require.Equal(t, "20109", o.key(section))
 	assert.True(t, o.abnormal(section), "answered from the label of the key in the quoted line")
 }
+
+// A question whose key the oracle cannot find, here because the prompt's
+// redaction rewrote the address the key pattern expects, is answered from the
+// HDFS failure events and counted, so that a harness on another system sees
+// its stand-in LLM guessing.
+func TestOracleCountsUnkeyed(t *testing.T) {
+	line := `[INFO] <IP>:20069 - 54132 "A IN jobs-284.legacy.test. udp 38 false 512" SERVFAIL qr,rd 38 0.000151977s`
+	q, _ := json.Marshal(line)
+	section := "### NEW SESSION: 1 lines\n" + string(q) + "\n"
+
+	o := &Oracle{Labels: map[string]int{"20069": 1}, Accuracy: 1, KeyRE: regexp.MustCompile(`127\.0\.0\.1:([0-9]+) - [0-9]+ "`)}
+	assert.False(t, o.abnormal(section), "no key: the HDFS failure events, of which the line has none")
+	assert.Equal(t, int64(1), o.Unkeyed())
+
+	o = &Oracle{Labels: map[string]int{"20069": 1}, Accuracy: 1, KeyRE: regexp.MustCompile(`(?:127\.0\.0\.1|<IP>):([0-9]+) - [0-9]+ "`)}
+	assert.True(t, o.abnormal(section), "the label of the key")
+	assert.Equal(t, int64(0), o.Unkeyed())
+
+	o = &Oracle{KeyRE: regexp.MustCompile(`<IP>:([0-9]+)`)}
+	o.abnormal(section)
+	assert.Equal(t, int64(0), o.Unkeyed(), "without labels every answer is from the failure events: nothing to count")
+}

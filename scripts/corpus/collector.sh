@@ -49,6 +49,8 @@ done
 case "$server" in
 nats) key_re='cid:([0-9]+) -' prefix=cid- ;;
 caddy) key_re='"remote_port":"?([0-9]+)' prefix=port- ;;
+# The client address is 127.0.0.1 in raw.log and <IP> in the LLM's prompt (its default redaction).
+coredns) key_re='(?:127\.0\.0\.1|<IP>):([0-9]+) - [0-9]+ "' prefix=port- ;;
 *) echo "collector.sh: no session key known for server $server" >&2; exit 2 ;;
 esac
 case "$errors" in
@@ -159,6 +161,6 @@ if [ "$mode" = learn ]; then
 	echo "collector.sh: learn mode: $(wc -l <"$dir/learning-ids.txt") sessions in the learning window, $(wc -l <"$truth") scored after it"
 fi
 bin/otlpsink report -in "$dir/received.jsonl" -truth "$truth" -key "$key_re" -rows 20 | tee "$dir/report.txt"
-echo "stand-in LLM: $(grep -o '[0-9]* requests answered' "$dir/oraclellm.log" || echo "? requests")"
+echo "stand-in LLM: $(grep -o '[0-9]* requests answered' "$dir/oraclellm.log" || echo "? requests"), $(grep -o '[0-9]* of them without a labelled session key' "$dir/oraclellm.log" || echo "? of them without a labelled session key")"
 grep -v -e '_bucket' -e '^#' "$dir/metrics.txt" | grep -E 'route|evolved|llm|aem|sessions|decisions|held_alarms' | sed 's/^/  /' || true
 echo "files: $dir"
