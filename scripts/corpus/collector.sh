@@ -49,8 +49,9 @@ done
 case "$server" in
 nats) key_re='cid:([0-9]+) -' prefix=cid- ;;
 caddy) key_re='"remote_port":"?([0-9]+)' prefix=port- ;;
-# The client address is 127.0.0.1 in raw.log and <IP> in the LLM's prompt (its default redaction).
-coredns) key_re='(?:127\.0\.0\.1|<IP>):([0-9]+) - [0-9]+ "' prefix=port- ;;
+# The client address is 127.0.0.1 in raw.log and <IP> in the LLM's prompt (its default redaction):
+# prompt_re is where the stand-in LLM finds the key.
+coredns) key_re='127\.0\.0\.1:([0-9]+) - [0-9]+ "' prompt_re='<IP>:([0-9]+) - [0-9]+ "' prefix=port- ;;
 *) echo "collector.sh: no session key known for server $server" >&2; exit 2 ;;
 esac
 case "$errors" in
@@ -85,7 +86,7 @@ trap 'kill -TERM "${pids[@]}" 2>/dev/null || true' EXIT
 bin/otlpsink -listen "127.0.0.1:$sink_port" -out "$dir/received.jsonl" 2>"$dir/otlpsink.log" &
 pids+=($!)
 bin/oraclellm -listen "127.0.0.1:$llm_port" -truth "$dir/truth.jsonl" -accuracy "$acc" -seed "$seed" \
-	-key-regex "$key_re" $by_content 2>"$dir/oraclellm.log" &
+	-key-regex "${prompt_re:-$key_re}" $by_content 2>"$dir/oraclellm.log" &
 oracle=$!
 pids+=($oracle)
 if [ "$mode" = learn ]; then
