@@ -156,12 +156,17 @@ run_one() { # $1 = variant; prints: variant wall_s cpu_s rss_mib tail_s wall95_s
 	t1=$(now); c1=$(cpu_seconds "$col")
 	[ -z "$perf" ] || { kill -INT "$perf"; wait "$perf" || true; }
 	if [ "${QUIET:-0}" -gt 0 ]; then
-		local last=-1 quiet_since
+		# The late verdicts come at the LLM's pace (minutes with a 2 s LLM): a line every 20 s.
+		local last=-1 quiet_since told=$SECONDS
 		quiet_since=$(now)
 		while :; do
 			got=$(records || echo 0)
 			if [ "$got" != "$last" ]; then last=$got; quiet_since=$(now); tail_s=$(awk -v a="$t0" -v b="$quiet_since" 'BEGIN { printf "%.1f", b - a }'); fi
 			awk -v a="$quiet_since" -v b="$(now)" -v q="$QUIET" 'BEGIN { exit !(b - a >= q) }' && break
+			if ((SECONDS - told >= 20)); then
+				told=$SECONDS
+				echo "$v: waiting for late verdicts: $((got - want)) so far, the last ${tail_s} s after the start" >&2
+			fi
 			sleep 0.5
 		done
 	fi
