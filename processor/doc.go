@@ -19,8 +19,10 @@
 //     closes as inactive, whoever closes it.
 //   - Shutdown's deadline (or an already cancelled context) stops the wait
 //     for the detector, not the delivery: unscored sessions are sent as
-//     fallback, and the next consumer is given up to 5 s (shutdownGrace)
-//     past the deadline. Only a next consumer blocking past that grace loses
+//     fallback, sessions waiting for the slow stage go out pending, and the
+//     next consumer is given up to 5 s (shutdownGrace) past the deadline.
+//     A context without a deadline, as the collector passes on SIGTERM,
+//     gets LateAfter: Shutdown never waits out the LLM's backlog. Only a next consumer blocking past that grace loses
 //     records; Shutdown then logs, reports (ExportObserver) and returns
 //     their exact count.
 //   - ConsumeLogs never waits for the detector. Closed sessions go to a

@@ -158,6 +158,10 @@ func (p *Processor) await(w *waiter, finish func(context.Context) core.Verdict) 
 	})
 	v := safeFinish(p.runCtx, finish) // honours runCtx, which Shutdown cancels at its deadline
 	t.Stop()
+	if v.Route == core.RouteFallback && p.hurried() {
+		// The slow stage was cut short by Shutdown, not by its own timeout.
+		v.Reason = reasonShutdownDeadline + ": " + v.Reason
+	}
 	p.waiting.leave(w)
 	w.mu.Lock()
 	if w.state == stillWaiting {

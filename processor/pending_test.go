@@ -225,3 +225,76 @@ func TestShutdownWithWaitingSessions(t *testing.T) {
 		}
 	}
 }
+
+// The collector shuts components down with a context that has no deadline.
+// Shutdown then waits for the slow stage at most LateAfter: the waiting
+// sessions go out pending, the slow stage is cancelled, and the late records
+// say fallback. Without the bound it waited for every LLM answer of the
+// backlog (minutes with a slow LLM).
+func TestShutdownWithoutDeadlineBoundsTheWait(t *testing.T) {
+	d := newDeferring() // never released: the slow stage would wait forever
+	sink := new(consumertest.LogsSink)
+	cfg := attrCfg()
+	cfg.MaxRecords, cfg.LateAfter = 2, 300*time.Millisecond
+	p := newStarted(t, cfg, d, sink, nil)
+	consume(t, p, makeLogs(evolvedSessions(5)...))
+	waitFor(t, "5 sessions in the slow stage", func() bool { return d.inFinish.Load() == 5 })
+	done := make(chan error, 1)
+	go func() { done <- p.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute): // a liveness check, not a timing target
+		t.Fatal("Shutdown without a deadline still waiting for the slow stage after a minute")
+	}
+	if n := d.finished.Load(); n != 5 {
+		t.Fatalf("%d slow-stage calls returned, want 5 (cancelled)", n)
+	}
+	recs, late := 0, 0
+	for _, o := range flatten(sink.AllLogs()) {
+		switch {
+		case o.attrs["anomaly.late"] == true:
+			late++
+			if o.attrs["anomaly.route"] != "fallback" || o.attrs["anomaly.reason"] != "shutdown deadline: LLM stage timed out" {
+				t.Errorf("late verdict after the bound: %v", o.attrs)
+			}
+		case o.attrs["anomaly.route"] == "pending":
+			recs++
+		default:
+			t.Errorf("record %q: %v", o.body, o.attrs)
+		}
+	}
+	if recs != 10 || late != 5 {
+		t.Fatalf("%d pending records and %d late records, want 10 and 5", recs, late)
+	}
+}
+
+// Within the bound Shutdown without a deadline does wait: an answer that
+// comes in time is on the records, with no late record.
+func TestShutdownWithoutDeadlineWaitsForAnswers(t *testing.T) {
+	d := newDeferring()
+	sink := new(consumertest.LogsSink)
+	cfg := attrCfg()
+	cfg.MaxRecords, cfg.LateAfter = 2, time.Hour
+	p := newStarted(t, cfg, d, sink, nil)
+	consume(t, p, makeLogs(evolvedSessions(3)...))
+	waitFor(t, "3 sessions in the slow stage", func() bool { return d.inFinish.Load() == 3 })
+	done := make(chan error, 1)
+	go func() { done <- p.Shutdown(context.Background()) }()
+	time.Sleep(50 * time.Millisecond) // Shutdown is waiting for the slow stage
+	close(d.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	out := flatten(sink.AllLogs())
+	if len(out) != 6 {
+		t.Fatalf("%d records out, want 6", len(out))
+	}
+	for _, o := range out {
+		if o.attrs["anomaly.route"] != "llm" || o.attrs["anomaly.late"] != nil {
+			t.Fatalf("record %q: %v", o.body, o.attrs)
+		}
+	}
+}

@@ -11,8 +11,9 @@ import (
 // Shutdown closes every open session, has all of them scored and sent, and
 // returns when the last batch is handed to the next consumer.
 //
-// Deadline policy: shortly before ctx's deadline, or as soon as ctx ends
-// (including a ctx that has already ended when Shutdown is called), it stops
+// Deadline policy: shortly before ctx's deadline, as soon as ctx ends
+// (including a ctx that has already ended when Shutdown is called), or,
+// for a ctx without a deadline, LateAfter after Shutdown began, it stops
 // waiting for the detector: every session not yet scored (still open,
 // queued, or inside a Detect call) is annotated route=fallback, reason
 // "shutdown deadline", and sent. The end of ctx does not cancel delivery:
@@ -214,12 +215,28 @@ func (p *Processor) armHurry(ctx context.Context) (stop func()) {
 	stopAfter := context.AfterFunc(ctx, p.hurryNow)
 	dl, ok := ctx.Deadline()
 	if !ok {
-		return func() { stopAfter() }
+		// The collector shuts its components down with no deadline. Without
+		// a bound, Shutdown would wait out the LLM's whole backlog: 4 to 5
+		// minutes after SIGTERM with a 2 s LLM and 4 requests at a time
+		// (BENCHMARKS.md, "Shutdown with a slow LLM"), and a supervisor
+		// kills the process long before that.
+		t := time.AfterFunc(p.detectorWait(), p.hurryNow)
+		return func() { stopAfter(); t.Stop() }
 	}
 	remaining := time.Until(dl)
 	margin := min(max(remaining/4, 20*time.Millisecond), 5*time.Second)
 	t := time.AfterFunc(remaining-margin, p.hurryNow)
 	return func() { stopAfter(); t.Stop() }
+}
+
+// detectorWait is how long a Shutdown without a deadline waits for the
+// detector: LateAfter, as long as a record waits for the slow stage while
+// the collector runs (the default's when waiting is off).
+func (p *Processor) detectorWait() time.Duration {
+	if p.cfg.LateAfter > 0 {
+		return p.cfg.LateAfter
+	}
+	return DefaultConfig().LateAfter
 }
 
 func (p *Processor) hurryNow() {
