@@ -22,9 +22,9 @@
 //     fallback, sessions waiting for the slow stage go out pending, and the
 //     next consumer is given up to 5 s (shutdownGrace) past the deadline.
 //     A context without a deadline, as the collector passes on SIGTERM,
-//     gets LateAfter: Shutdown never waits out the LLM's backlog. Only a next consumer blocking past that grace loses
-//     records; Shutdown then logs, reports (ExportObserver) and returns
-//     their exact count.
+//     gets LateAfter: Shutdown never waits out the LLM's backlog. Only a
+//     next consumer blocking past that grace loses records; Shutdown then
+//     logs, reports (ExportObserver) and returns their exact count.
 //   - ConsumeLogs never waits for the detector. Closed sessions go to a
 //     bounded queue; when it is full the detector's DetectFast (see
 //     FastDetector) scores the session inline, or it is marked fallback.
